@@ -1,0 +1,139 @@
+package io.stagewise.jobs;
+
+import io.stagewise.jobs.cli.RunCommand;
+import io.stagewise.operators.dedup.DedupFunction;
+import io.stagewise.operators.event.CompletedEvent;
+import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.Event;
+import io.stagewise.operators.ingest.EventDeserializer;
+import io.stagewise.operators.ingest.MalformedSplit;
+import io.stagewise.sinks.kafka.CompletedEventSerializer;
+import io.stagewise.sinks.kafka.DeadLetterSerializer;
+import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
+import java.util.Properties;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import picocli.CommandLine;
+
+/**
+ * The reference pipeline: Kafka input {@code T} → malformed split → dedup by event id → stages →
+ * exactly-once Kafka output; dead letters go, exactly once too, to {@code T.dlq}.
+ *
+ * <p>Delivery guarantee: every distinct valid input id reaches the output topic exactly once (read
+ * committed), every malformed record reaches the DLQ exactly once, across task failures and
+ * restores from checkpoints or savepoints. Source offsets, dedup state and sink transactions are
+ * all part of one checkpoint. On a cluster: {@code flink run -c io.stagewise.jobs.PipelineJob
+ * stagewise-jobs-cluster.jar <flags of stagewise run>}.
+ */
+public final class PipelineJob {
+    public static final String SOURCE_UID = "stagewise-kafka-source";
+    public static final String STAGES_UID = "stagewise-stages";
+    public static final String OUTPUT_SINK_UID = "stagewise-output-sink";
+    public static final String DLQ_SINK_UID = "stagewise-dlq-sink";
+
+    private PipelineJob() {}
+
+    /** Where the pipeline reads from. */
+    public record Sources(Source<Event, ?, ?> input) {
+        public static Sources kafka(Configuration options) {
+            KafkaSourceBuilder<Event> builder = KafkaSource.<Event>builder()
+                    .setBootstrapServers(options.get(StagewiseOptions.BOOTSTRAP_SERVERS))
+                    .setTopics(options.get(StagewiseOptions.INPUT_TOPIC))
+                    .setGroupId(StagewiseOptions.groupId(options))
+                    // Without state: resume from the group's committed offsets, or read everything.
+                    // With state (restore): the offsets in the checkpoint win.
+                    .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                    .setDeserializer(new EventDeserializer(options.get(StagewiseOptions.MAX_EVENT_BYTES)))
+                    .setProperty("isolation.level", "read_committed")
+                    .setProperty("commit.offsets.on.checkpoint", "true")
+                    .setProperty("client.id.prefix", StagewiseOptions.groupId(options));
+            if (options.get(StagewiseOptions.BOUNDED)) {
+                builder.setBounded(OffsetsInitializer.latest());
+            }
+            return new Sources(builder.build());
+        }
+    }
+
+    /** Where the pipeline writes to. */
+    public record Sinks(Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters) {
+        /**
+         * @param dlqMaxMessageBytes the DLQ topic's {@code max.message.bytes} (from {@link Topics#prepare}),
+         *     so the producer never refuses a dead letter the topic accepts
+         */
+        public static Sinks kafka(Configuration options, int dlqMaxMessageBytes) {
+            String bootstrap = options.get(StagewiseOptions.BOOTSTRAP_SERVERS);
+            String prefix = StagewiseOptions.transactionalIdPrefix(options);
+            Properties output = new Properties();
+            Properties dlq = new Properties();
+            dlq.setProperty("max.request.size", Integer.toString(dlqMaxMessageBytes));
+            return new Sinks(
+                    ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-output",
+                            new CompletedEventSerializer(options.get(StagewiseOptions.OUTPUT_TOPIC)),
+                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), output),
+                    ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-dlq",
+                            new DeadLetterSerializer(StagewiseOptions.dlqTopic(options)),
+                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), dlq));
+        }
+    }
+
+    /** Builds the pipeline on {@code env}; tests call this with their own sources and sinks. */
+    public static void build(StreamExecutionEnvironment env, Sources sources, Sinks sinks, Configuration options) {
+        SingleOutputStreamOperator<Event> valid = env
+                .fromSource(sources.input(), WatermarkStrategy.noWatermarks(), "Kafka source")
+                .uid(SOURCE_UID)
+                .process(new MalformedSplit())
+                .uid(MalformedSplit.UID)
+                .name("Malformed split");
+
+        DataStream<Event> admitted = valid
+                .keyBy(event -> event.id, TypeInformation.of(String.class))
+                .process(new DedupFunction(options.get(StagewiseOptions.DEDUP_TTL)))
+                .uid(DedupFunction.UID)
+                .name("Dedup by event id");
+
+        long failAfter = options.get(StagewiseOptions.INJECT_FAILURE_AFTER);
+        if (failAfter > 0) {
+            admitted = admitted.map(new FailureInjector(failAfter)).uid(FailureInjector.UID).name("Failure injector");
+        }
+
+        stages(admitted)
+                .sinkTo(sinks.output())
+                .uid(OUTPUT_SINK_UID)
+                .name("Output (Kafka, exactly once)");
+
+        valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
+                .sinkTo(sinks.deadLetters())
+                .uid(DLQ_SINK_UID)
+                .name("DLQ (Kafka, exactly once)");
+    }
+
+    /**
+     * The stage slot. Until the stage engine exists, every admitted event completes at once with
+     * no stage outputs. The engine replaces this method's body; its uid stays.
+     */
+    private static DataStream<CompletedEvent> stages(DataStream<Event> admitted) {
+        return admitted
+                .map(event -> CompletedEvent.of(event, "{}", System.currentTimeMillis()))
+                .returns(TypeInformation.of(CompletedEvent.class))
+                .uid(STAGES_UID)
+                .name("Stages (pass-through)");
+    }
+
+    /** Entry point for {@code flink run}: the flags of {@code stagewise run}, on the cluster's environment. */
+    public static void main(String[] args) {
+        int exit = new CommandLine(RunCommand.onCluster()).execute(args);
+        if (exit != 0) {
+            System.exit(exit);
+        }
+    }
+}

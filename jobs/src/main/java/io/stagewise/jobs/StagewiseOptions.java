@@ -1,0 +1,80 @@
+package io.stagewise.jobs;
+
+import io.stagewise.operators.dedup.DedupFunction;
+import io.stagewise.operators.ingest.EventParser;
+import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
+import java.time.Duration;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.Configuration;
+
+/** Every tunable of the pipeline job: typed, with a default and a description. */
+public final class StagewiseOptions {
+    public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("stagewise.kafka.bootstrap-servers")
+            .stringType()
+            .defaultValue("localhost:9092")
+            .withDescription("Kafka bootstrap servers of the input, output, retry and DLQ topics.");
+
+    public static final ConfigOption<String> INPUT_TOPIC = ConfigOptions.key("stagewise.input-topic")
+            .stringType()
+            .defaultValue("payments")
+            .withDescription("Input topic T. Its DLQ is T.dlq.");
+
+    public static final ConfigOption<String> OUTPUT_TOPIC = ConfigOptions.key("stagewise.output-topic")
+            .stringType()
+            .defaultValue("payments.completed")
+            .withDescription("Output topic: one record per completed event, written exactly once.");
+
+    public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("stagewise.kafka.group-id")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Consumer group id of the source (offsets are committed on checkpoints, for "
+                    + "monitoring and for a start without state). Default: stagewise-<input topic>.");
+
+    public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("stagewise.kafka.transactional-id-prefix")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Prefix of the Kafka transactional ids of this job's sinks; must be unique per job "
+                    + "on the cluster. Default: stagewise-<input topic>.");
+
+    public static final ConfigOption<Duration> TRANSACTION_TIMEOUT = ConfigOptions.key("stagewise.kafka.transaction-timeout")
+            .durationType()
+            .defaultValue(ExactlyOnceKafkaSinks.DEFAULT_TRANSACTION_TIMEOUT)
+            .withDescription("transaction.timeout.ms of the sinks: above checkpoint interval + duration + restart "
+                    + "time, at most the broker's transaction.max.timeout.ms.");
+
+    public static final ConfigOption<Integer> MAX_EVENT_BYTES = ConfigOptions.key("stagewise.max-event-bytes")
+            .intType()
+            .defaultValue(EventParser.DEFAULT_MAX_EVENT_BYTES)
+            .withDescription("Records with a larger value go to the DLQ with reason malformed.");
+
+    public static final ConfigOption<Duration> DEDUP_TTL = ConfigOptions.key("stagewise.dedup.ttl")
+            .durationType()
+            .defaultValue(DedupFunction.DEFAULT_TTL)
+            .withDescription("How long an event id is remembered for dedup (processing time).");
+
+    public static final ConfigOption<Boolean> BOUNDED = ConfigOptions.key("stagewise.bounded")
+            .booleanType()
+            .defaultValue(false)
+            .withDescription("Read the input up to its end offsets at start, then finish (benchmarks, tests).");
+
+    public static final ConfigOption<Long> INJECT_FAILURE_AFTER = ConfigOptions.key("stagewise.inject-failure-after")
+            .longType()
+            .defaultValue(0L)
+            .withDescription("If > 0: each subtask throws once, on its first attempt, after this many events "
+                    + "and at least one completed checkpoint, to show recovery. 0 disables it.");
+
+    private StagewiseOptions() {}
+
+    public static String groupId(Configuration conf) {
+        return conf.getOptional(GROUP_ID).orElse("stagewise-" + conf.get(INPUT_TOPIC));
+    }
+
+    public static String transactionalIdPrefix(Configuration conf) {
+        return conf.getOptional(TRANSACTIONAL_ID_PREFIX).orElse("stagewise-" + conf.get(INPUT_TOPIC));
+    }
+
+    public static String dlqTopic(Configuration conf) {
+        return Topics.dlq(conf.get(INPUT_TOPIC));
+    }
+}

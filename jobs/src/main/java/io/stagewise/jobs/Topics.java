@@ -1,0 +1,163 @@
+package io.stagewise.jobs;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+
+/**
+ * The topic layout of DESIGN.md section 3 and the checks run before a job starts: the broker
+ * answers, the input topic exists, the output and DLQ topics exist (created when absent), and the
+ * DLQ accepts any record the input accepts plus room for the Stagewise headers.
+ */
+public final class Topics {
+    /** Room the DLQ needs above the input's record size limit for the Stagewise headers. */
+    public static final int HEADER_ROOM_BYTES = 64 * 1024;
+
+    private static final long TIMEOUT_SECONDS = 10;
+
+    private Topics() {}
+
+    public static String dlq(String inputTopic) {
+        return inputTopic + ".dlq";
+    }
+
+    public static String retry(String inputTopic, int step) {
+        return inputTopic + ".retry." + step;
+    }
+
+    /** An admin client that gives up on an unreachable broker within seconds instead of hanging. */
+    public static Admin admin(String bootstrapServers) {
+        Properties props = new Properties();
+        props.setProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        props.setProperty(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+        props.setProperty(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
+        props.setProperty(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "1000");
+        return Admin.create(props);
+    }
+
+    /** Fails within about ten seconds, naming the address tried, when no broker answers. */
+    public static void checkReachable(Admin admin, String bootstrapServers) {
+        try {
+            admin.describeCluster().nodes().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            throw new StagewiseException("cannot reach a Kafka broker at " + bootstrapServers + " within "
+                    + TIMEOUT_SECONDS + " s (--bootstrap-servers): " + rootMessage(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StagewiseException("interrupted while contacting Kafka at " + bootstrapServers);
+        }
+    }
+
+    /**
+     * Checks and completes the layout for a pipeline on {@code inputTopic}: the input must exist;
+     * the output and DLQ are created with the input's partition count when absent; an existing DLQ
+     * whose {@code max.message.bytes} is too small is refused.
+     *
+     * @return the DLQ's {@code max.message.bytes}, which its producer must be allowed to send
+     */
+    public static int prepare(String bootstrapServers, String inputTopic, String outputTopic) {
+        try (Admin admin = admin(bootstrapServers)) {
+            checkReachable(admin, bootstrapServers);
+            TopicDescription input = describe(admin, inputTopic).orElseThrow(() -> new StagewiseException(
+                    "input topic '" + inputTopic + "' does not exist on " + bootstrapServers
+                            + "; create it, or name another with --input-topic"));
+            int partitions = input.partitions().size();
+            int inputMax = maxMessageBytes(admin, inputTopic);
+            int dlqNeeds = inputMax + HEADER_ROOM_BYTES;
+            String dlqTopic = dlq(inputTopic);
+            create(admin, outputTopic, partitions, Map.of());
+            create(admin, dlqTopic, partitions, Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(dlqNeeds)));
+            int dlqMax = maxMessageBytes(admin, dlqTopic);
+            if (dlqMax < dlqNeeds) {
+                throw new StagewiseException("DLQ topic '" + dlqTopic + "' has max.message.bytes=" + dlqMax
+                        + ", but a dead letter can be as large as the input's limit (" + inputMax + ") plus "
+                        + HEADER_ROOM_BYTES + " bytes of headers; raise it to at least " + dlqNeeds
+                        + " (kafka-configs --alter --entity-type topics --entity-name " + dlqTopic
+                        + " --add-config max.message.bytes=" + dlqNeeds + ")");
+            }
+            return dlqMax;
+        }
+    }
+
+    /** Creates a topic unless it exists. */
+    public static void create(Admin admin, String topic, int partitions, Map<String, String> configs) {
+        try {
+            admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty()).configs(configs)))
+                    .all()
+                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw new StagewiseException("cannot create topic '" + topic + "': " + rootMessage(e));
+            }
+        } catch (TimeoutException e) {
+            throw new StagewiseException("creating topic '" + topic + "' timed out after " + TIMEOUT_SECONDS + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StagewiseException("interrupted while creating topic '" + topic + "'");
+        }
+    }
+
+    public static Optional<TopicDescription> describe(Admin admin, String topic) {
+        try {
+            Map<String, TopicDescription> all = admin.describeTopics(List.of(topic)).allTopicNames()
+                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            return Optional.ofNullable(all.get(topic));
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+                return Optional.empty();
+            }
+            throw new StagewiseException("cannot describe topic '" + topic + "': " + rootMessage(e));
+        } catch (TimeoutException e) {
+            throw new StagewiseException("describing topic '" + topic + "' timed out after " + TIMEOUT_SECONDS + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StagewiseException("interrupted while describing topic '" + topic + "'");
+        }
+    }
+
+    static int maxMessageBytes(Admin admin, String topic) {
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        try {
+            Map<ConfigResource, Config> configs = admin.describeConfigs(List.of(resource)).all()
+                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            return Integer.parseInt(configs.get(resource).get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value());
+        } catch (ExecutionException | TimeoutException e) {
+            throw new StagewiseException("cannot read max.message.bytes of topic '" + topic + "': " + rootMessage(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StagewiseException("interrupted while reading the config of topic '" + topic + "'");
+        }
+    }
+
+    /** Creates every topic with {@code partitions} partitions unless it exists (demo, tests, benchmark). */
+    public static void createAll(String bootstrapServers, int partitions, Collection<String> topics) {
+        try (Admin admin = admin(bootstrapServers)) {
+            checkReachable(admin, bootstrapServers);
+            for (String topic : topics) {
+                create(admin, topic, partitions, Map.of());
+            }
+        }
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+    }
+}

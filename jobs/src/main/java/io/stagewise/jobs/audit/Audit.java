@@ -1,0 +1,201 @@
+package io.stagewise.jobs.audit;
+
+import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.operators.event.Event;
+import io.stagewise.operators.event.FailureReason;
+import io.stagewise.operators.event.Origin;
+import io.stagewise.operators.event.StagewiseHeaders;
+import io.stagewise.operators.ingest.EventParser;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.header.Header;
+
+/**
+ * Checks the audit invariants of DESIGN.md section 7 that hold for the Kafka topics, reading the
+ * input, output and DLQ topics {@code read_committed} from the beginning. The input topic is the
+ * source of truth (every record is parsed as the pipeline would); a generator plan, when given, is
+ * checked against it too, so a lost produce cannot hide.
+ *
+ * <ul>
+ *   <li>(1) every distinct valid input id is in exactly one of: the output, the DLQ;
+ *   <li>(4) the output holds exactly one record per completed id, and nothing else;
+ *   <li>(5) every DLQ record carries the headers of section 3 with its true origin coordinates
+ *       (the input record there has the same bytes), and every malformed input record is in the
+ *       DLQ exactly once with reason {@code malformed}, stage {@code ingest}.
+ * </ul>
+ */
+public final class Audit {
+    private static final Duration READ_TIMEOUT = Duration.ofMinutes(2);
+    private static final int SHOWN = 5;
+
+    private Audit() {}
+
+    /** The topics to audit. */
+    public record Topics(String bootstrapServers, String input, String output, String dlq) {}
+
+    public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan) {
+        List<ConsumerRecord<byte[], byte[]>> inputs = TopicReader.readAll(topics.bootstrapServers(), topics.input(), READ_TIMEOUT);
+        List<ConsumerRecord<byte[], byte[]>> outputs = TopicReader.readAll(topics.bootstrapServers(), topics.output(), READ_TIMEOUT);
+        List<ConsumerRecord<byte[], byte[]>> deadLetters = TopicReader.readAll(topics.bootstrapServers(), topics.dlq(), READ_TIMEOUT);
+        return check(inputs, outputs, deadLetters, maxEventBytes, plan);
+    }
+
+    static AuditReport check(List<ConsumerRecord<byte[], byte[]>> inputs,
+                             List<ConsumerRecord<byte[], byte[]>> outputs,
+                             List<ConsumerRecord<byte[], byte[]>> deadLetters,
+                             int maxEventBytes,
+                             Optional<PaymentGenerator.Plan> plan) {
+        AuditReport report = new AuditReport();
+        EventParser parser = new EventParser(maxEventBytes);
+
+        Map<String, ConsumerRecord<byte[], byte[]>> inputByCoordinates = new HashMap<>();
+        Set<String> validIds = new LinkedHashSet<>();
+        Set<String> malformedCoordinates = new LinkedHashSet<>();
+        for (ConsumerRecord<byte[], byte[]> record : inputs) {
+            Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
+            inputByCoordinates.put(here.coordinates(), record);
+            Event event = parser.parse(record.key(), record.value(), here, stagewiseHeaders(record));
+            if (event.isMalformed()) {
+                malformedCoordinates.add(here.coordinates());
+            } else {
+                validIds.add(event.id);
+            }
+        }
+        report.count("inputRecords", inputs.size());
+        report.count("distinctValidIds", validIds.size());
+        report.count("duplicatesInInput", inputs.size() - malformedCoordinates.size() - validIds.size());
+        report.count("malformedInInput", malformedCoordinates.size());
+
+        plan.ifPresent(p -> {
+            report.check("input matches the generator", p.validIds().equals(validIds)
+                            && p.malformed() == malformedCoordinates.size() && p.records().size() == inputs.size(),
+                    "generated " + p.records().size() + " records, " + p.validIds().size() + " distinct ids, "
+                            + p.malformed() + " malformed; the input topic holds " + inputs.size() + ", "
+                            + validIds.size() + ", " + malformedCoordinates.size());
+        });
+
+        Map<String, Integer> outputCount = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> record : outputs) {
+            outputCount.merge(header(record, StagewiseHeaders.EVENT_ID).orElse(""), 1, Integer::sum);
+        }
+        report.count("outputRecords", outputs.size());
+
+        // (5) DLQ headers and origins.
+        List<String> badHeaders = new ArrayList<>();
+        List<String> badOrigins = new ArrayList<>();
+        Map<String, Integer> malformedInDlq = new HashMap<>();
+        Map<String, Integer> validInDlq = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> letter : deadLetters) {
+            String where = letter.topic() + "/" + letter.partition() + "/" + letter.offset();
+            List<String> missing = Arrays.stream(StagewiseHeaders.DEAD_LETTER_HEADERS)
+                    .filter(name -> header(letter, name).isEmpty())
+                    .collect(Collectors.toList());
+            if (!missing.isEmpty()) {
+                badHeaders.add(where + " lacks " + missing);
+                continue;
+            }
+            String origin = header(letter, StagewiseHeaders.ORIGIN_TOPIC).get() + "/"
+                    + header(letter, StagewiseHeaders.ORIGIN_PARTITION).get() + "/"
+                    + header(letter, StagewiseHeaders.ORIGIN_OFFSET).get();
+            ConsumerRecord<byte[], byte[]> source = inputByCoordinates.get(origin);
+            if (source == null || !Arrays.equals(source.value(), letter.value())
+                    || !Long.toString(source.timestamp()).equals(header(letter, StagewiseHeaders.ORIGIN_TIMESTAMP).get())) {
+                badOrigins.add(where + " claims origin " + origin + (source == null ? " (no such input record)"
+                        : " (bytes or timestamp differ)"));
+                continue;
+            }
+            boolean malformed = FailureReason.MALFORMED.headerValue().equals(header(letter, StagewiseHeaders.FAILURE_REASON).get());
+            if (malformed) {
+                if (!malformedCoordinates.contains(origin)
+                        || !StagewiseHeaders.INGEST_STAGE.equals(header(letter, StagewiseHeaders.FAILURE_STAGE).get())) {
+                    badOrigins.add(where + " says malformed at stage "
+                            + header(letter, StagewiseHeaders.FAILURE_STAGE).get() + " but " + origin + " parses");
+                }
+                malformedInDlq.merge(origin, 1, Integer::sum);
+            } else {
+                validInDlq.merge(header(letter, StagewiseHeaders.EVENT_ID).get(), 1, Integer::sum);
+            }
+        }
+        report.count("deadLetters", deadLetters.size());
+        report.count("malformedDeadLetters", malformedInDlq.values().stream().mapToLong(Integer::longValue).sum());
+
+        // (1) every distinct valid id in exactly one place, once.
+        List<String> missing = new ArrayList<>();
+        List<String> repeated = new ArrayList<>();
+        long completed = 0;
+        for (String id : validIds) {
+            int places = outputCount.getOrDefault(id, 0) + validInDlq.getOrDefault(id, 0);
+            if (places == 0) {
+                missing.add(id);
+            } else if (places > 1) {
+                repeated.add(id + " x" + places);
+            }
+            if (outputCount.containsKey(id)) {
+                completed++;
+            }
+        }
+        report.count("completed", completed);
+        report.check("(1) every distinct valid id in exactly one of output, DLQ", missing.isEmpty() && repeated.isEmpty(),
+                validIds.size() + " ids; missing " + missing.size() + sample(missing)
+                        + ", more than once " + repeated.size() + sample(repeated));
+
+        // (4) nothing in the output but completed input ids, once each.
+        Set<String> unexpected = new HashSet<>(outputCount.keySet());
+        unexpected.removeAll(validIds);
+        List<String> duplicated = outputCount.entrySet().stream().filter(e -> e.getValue() > 1)
+                .map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.toList());
+        report.check("(4) output holds one record per completed id, read committed",
+                unexpected.isEmpty() && duplicated.isEmpty(),
+                outputs.size() + " records; duplicated " + duplicated.size() + sample(duplicated)
+                        + ", not from the input " + unexpected.size() + sample(new ArrayList<>(unexpected)));
+
+        // (5) DLQ metadata, and every malformed record dead-lettered once.
+        List<String> malformedMissing = malformedCoordinates.stream()
+                .filter(c -> !malformedInDlq.containsKey(c)).collect(Collectors.toList());
+        List<String> malformedRepeated = malformedInDlq.entrySet().stream().filter(e -> e.getValue() > 1)
+                .map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.toList());
+        report.check("(5) DLQ records carry every header and their true origin", badHeaders.isEmpty() && badOrigins.isEmpty(),
+                deadLetters.size() + " records; bad headers " + badHeaders.size() + sample(badHeaders)
+                        + ", bad origins " + badOrigins.size() + sample(badOrigins));
+        report.check("(5) every malformed record dead-lettered exactly once",
+                malformedMissing.isEmpty() && malformedRepeated.isEmpty(),
+                malformedCoordinates.size() + " malformed; missing " + malformedMissing.size() + sample(malformedMissing)
+                        + ", more than once " + malformedRepeated.size() + sample(malformedRepeated));
+        return report;
+    }
+
+    static Map<String, String> stagewiseHeaders(ConsumerRecord<byte[], byte[]> record) {
+        Map<String, String> headers = new HashMap<>();
+        for (Header header : record.headers()) {
+            if (header.key().startsWith("stagewise.") && header.value() != null) {
+                headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
+            }
+        }
+        return headers;
+    }
+
+    static Optional<String> header(ConsumerRecord<byte[], byte[]> record, String name) {
+        Header header = record.headers().lastHeader(name);
+        return header == null || header.value() == null
+                ? Optional.empty()
+                : Optional.of(new String(header.value(), StandardCharsets.UTF_8));
+    }
+
+    private static String sample(List<String> items) {
+        if (items.isEmpty()) {
+            return "";
+        }
+        return " " + items.stream().limit(SHOWN).collect(Collectors.joining(", ", "[", items.size() > SHOWN ? ", ...]" : "]"));
+    }
+}

@@ -1,0 +1,100 @@
+package io.stagewise.jobs.bench;
+
+import io.stagewise.jobs.FlinkSettings;
+import io.stagewise.jobs.PipelineJob;
+import io.stagewise.jobs.StagewiseOptions;
+import io.stagewise.jobs.Topics;
+import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * Throughput of the pipeline against a bare exactly-once Flink job on the same broker and the same
+ * input, in the same process: both read the input topic to its end (bounded) and commit their
+ * output in Kafka transactions; the time of a run is from submission to the job's end.
+ */
+public final class PipelineBenchmark {
+    private final String bootstrap;
+    private final String input;
+    private final int parallelism;
+    private final Duration checkpointInterval;
+    private final Path checkpointRoot;
+    private int run;
+
+    public PipelineBenchmark(String bootstrap, String input, int parallelism, Duration checkpointInterval, Path checkpointRoot) {
+        this.bootstrap = bootstrap;
+        this.input = input;
+        this.parallelism = parallelism;
+        this.checkpointInterval = checkpointInterval;
+        this.checkpointRoot = checkpointRoot;
+    }
+
+    /** Seconds for the bare job: KafkaSource -> KafkaSink EXACTLY_ONCE, bytes passed through. */
+    public double bare() throws Exception {
+        String name = "bench-bare-" + (++run);
+        String output = name + ".out";
+        Topics.createAll(bootstrap, parallelism, List.of(output));
+        StreamExecutionEnvironment env = environment(name);
+        KafkaSource<byte[]> source = KafkaSource.<byte[]>builder()
+                .setBootstrapServers(bootstrap)
+                .setTopics(input)
+                .setGroupId(name)
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setBounded(OffsetsInitializer.latest())
+                .setDeserializer(KafkaRecordDeserializationSchema.valueOnly(ByteArrayDeserializer.class))
+                .setProperty("isolation.level", "read_committed")
+                .build();
+        KafkaRecordSerializationSchema<byte[]> serializer = KafkaRecordSerializationSchema.<byte[]>builder()
+                .setTopic(output)
+                .setValueSerializationSchema(bytes -> bytes)
+                .build();
+        env.fromSource(source, WatermarkStrategy.noWatermarks(), "Kafka source").uid("bare-source")
+                .returns(PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO)
+                .sinkTo(ExactlyOnceKafkaSinks.create(bootstrap, name, serializer,
+                        ExactlyOnceKafkaSinks.DEFAULT_TRANSACTION_TIMEOUT, new Properties()))
+                .uid("bare-sink");
+        return time(env, name);
+    }
+
+    /** Seconds for the Stagewise pipeline over the same input. */
+    public double pipeline() throws Exception {
+        String name = "bench-pipeline-" + (++run);
+        String output = name + ".out";
+        Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
+        conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
+        conf.set(StagewiseOptions.INPUT_TOPIC, input);
+        conf.set(StagewiseOptions.OUTPUT_TOPIC, output);
+        conf.set(StagewiseOptions.GROUP_ID, name);
+        conf.set(StagewiseOptions.TRANSACTIONAL_ID_PREFIX, name);
+        conf.set(StagewiseOptions.BOUNDED, true);
+        int dlqMax = Topics.prepare(bootstrap, input, output);
+        StreamExecutionEnvironment env = environment(name);
+        env.configure(conf);
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), conf);
+        return time(env, name);
+    }
+
+    private StreamExecutionEnvironment environment(String name) {
+        Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+        env.setParallelism(parallelism);
+        return env;
+    }
+
+    private static double time(StreamExecutionEnvironment env, String name) throws Exception {
+        long start = System.nanoTime();
+        env.execute(name);
+        return (System.nanoTime() - start) / 1e9;
+    }
+}

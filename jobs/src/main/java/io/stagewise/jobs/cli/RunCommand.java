@@ -1,0 +1,168 @@
+package io.stagewise.jobs.cli;
+
+import io.stagewise.jobs.FlinkSettings;
+import io.stagewise.jobs.PipelineJob;
+import io.stagewise.jobs.StagewiseException;
+import io.stagewise.jobs.StagewiseOptions;
+import io.stagewise.jobs.Topics;
+import io.stagewise.savepoints.Checkpoints;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code stagewise run}: the pipeline job against an external Kafka, on a Flink mini cluster in this
+ * process with the dashboard ({@code ./stagewise run}) or on the cluster that submitted it
+ * ({@code flink run -c io.stagewise.jobs.PipelineJob}, same flags).
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Run the pipeline job against an external Kafka broker.")
+public final class RunCommand implements Callable<Integer> {
+    @Option(names = "--bootstrap-servers", required = true, description = "Kafka bootstrap servers.")
+    String bootstrapServers;
+
+    @Option(names = "--input-topic", defaultValue = "payments", description = "Input topic T (default: ${DEFAULT-VALUE}); dead letters go to T.dlq.")
+    String inputTopic;
+
+    @Option(names = "--output-topic", defaultValue = "payments.completed", description = "Output topic (default: ${DEFAULT-VALUE}).")
+    String outputTopic;
+
+    @Option(names = "--checkpoint-dir", description = "Where checkpoints are written and retained (default: .stagewise/checkpoints locally, the cluster's setting on a cluster).")
+    Path checkpointDir;
+
+    @Option(names = "--checkpoint-interval", defaultValue = "10s", converter = DurationConverter.class,
+            description = "Checkpoint interval, e.g. 500ms, 10s, 1min (default: ${DEFAULT-VALUE}). Output becomes visible to read_committed consumers at each checkpoint.")
+    Duration checkpointInterval;
+
+    @Option(names = "--restore", paramLabel = "latest|PATH",
+            description = "Restore state: 'latest' = newest retained checkpoint in --checkpoint-dir, or the path of a checkpoint or savepoint.")
+    String restore;
+
+    @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism (default: ${DEFAULT-VALUE}).")
+    int parallelism;
+
+    @Option(names = "--dashboard-port", defaultValue = "8081", description = "Port of the Flink dashboard, local runs only (default: ${DEFAULT-VALUE}).")
+    int dashboardPort;
+
+    @Option(names = "--group-id", description = "Consumer group id (default: stagewise-<input topic>).")
+    String groupId;
+
+    @Option(names = "--transactional-id-prefix", description = "Kafka transactional id prefix, unique per job (default: stagewise-<input topic>).")
+    String transactionalIdPrefix;
+
+    @Option(names = "--transaction-timeout", defaultValue = "10min", converter = DurationConverter.class,
+            description = "Kafka transaction timeout; above checkpoint interval + restart time, at most the broker's transaction.max.timeout.ms (default: ${DEFAULT-VALUE}).")
+    Duration transactionTimeout;
+
+    @Option(names = "--dedup-ttl", defaultValue = "7d", converter = DurationConverter.class,
+            description = "How long event ids are remembered for dedup (default: ${DEFAULT-VALUE}).")
+    Duration dedupTtl;
+
+    @Option(names = "--max-event-bytes", defaultValue = "1048576", description = "Larger records are dead-lettered as malformed (default: ${DEFAULT-VALUE}).")
+    int maxEventBytes;
+
+    @Option(names = "--inject-failure-after", defaultValue = "0", description = "Fail each subtask once after this many events (0: never), to watch recovery.")
+    long injectFailureAfter;
+
+    private final boolean onCluster;
+
+    public RunCommand() {
+        this(false);
+    }
+
+    private RunCommand(boolean onCluster) {
+        this.onCluster = onCluster;
+    }
+
+    /** The command as {@code flink run} executes it: on the submitting cluster's environment. */
+    public static RunCommand onCluster() {
+        return new RunCommand(true);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (parallelism < 1) {
+            throw new StagewiseException("--parallelism must be >= 1, got " + parallelism);
+        }
+        if (maxEventBytes < 1) {
+            throw new StagewiseException("--max-event-bytes must be >= 1, got " + maxEventBytes);
+        }
+        Path checkpoints = checkpointDir != null ? checkpointDir : Path.of(".stagewise", "checkpoints");
+        Configuration conf = onCluster && checkpointDir == null
+                ? clusterDefaults()
+                : FlinkSettings.defaults(checkpointInterval, checkpoints);
+        conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrapServers);
+        conf.set(StagewiseOptions.INPUT_TOPIC, inputTopic);
+        conf.set(StagewiseOptions.OUTPUT_TOPIC, outputTopic);
+        conf.set(StagewiseOptions.TRANSACTION_TIMEOUT, transactionTimeout);
+        conf.set(StagewiseOptions.DEDUP_TTL, dedupTtl);
+        conf.set(StagewiseOptions.MAX_EVENT_BYTES, maxEventBytes);
+        conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, injectFailureAfter);
+        if (groupId != null) {
+            conf.set(StagewiseOptions.GROUP_ID, groupId);
+        }
+        if (transactionalIdPrefix != null) {
+            conf.set(StagewiseOptions.TRANSACTIONAL_ID_PREFIX, transactionalIdPrefix);
+        }
+        String restorePath = restorePath(checkpoints);
+        if (restorePath != null) {
+            conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restorePath);
+        }
+
+        int dlqMaxMessageBytes = Topics.prepare(bootstrapServers, inputTopic, outputTopic);
+
+        StreamExecutionEnvironment env = onCluster
+                ? StreamExecutionEnvironment.getExecutionEnvironment(conf)
+                : LocalFlink.withDashboard(conf, dashboardPort);
+        env.setParallelism(parallelism);
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMaxMessageBytes), conf);
+
+        System.out.printf("Stagewise pipeline: %s -> %s (dead letters: %s) on %s%n", inputTopic, outputTopic,
+                Topics.dlq(inputTopic), bootstrapServers);
+        if (!onCluster) {
+            System.out.printf("Checkpoints every %s in %s%n", checkpointInterval, checkpoints.toAbsolutePath());
+            System.out.printf("Dashboard: %s%n", LocalFlink.dashboardUrl(dashboardPort));
+        }
+        if (restorePath != null) {
+            System.out.printf("Restoring from %s%n", restorePath);
+        }
+        System.out.flush();
+        env.execute("stagewise pipeline " + inputTopic);
+        return 0;
+    }
+
+    private Configuration clusterDefaults() {
+        // On a cluster, the cluster's config.yaml (flink-conf/config.yaml) governs state backend,
+        // retention and restarts; the job sets only what its flags say.
+        Configuration conf = new Configuration();
+        conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTING_INTERVAL, checkpointInterval);
+        conf.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
+        return conf;
+    }
+
+    private String restorePath(Path checkpoints) {
+        if (restore == null) {
+            return null;
+        }
+        if (restore.equals("latest")) {
+            return Checkpoints.latest(checkpoints)
+                    .map(c -> c.path().toAbsolutePath().toString())
+                    .orElseThrow(() -> new StagewiseException("--restore latest: no complete checkpoint in "
+                            + checkpoints.toAbsolutePath() + " (is --checkpoint-dir right?)"));
+        }
+        Path path = Path.of(restore);
+        if (!path.isAbsolute() && restore.contains("://")) {
+            return restore; // a URI (s3://, hdfs://): let Flink resolve it
+        }
+        if (!Files.exists(path.resolve("_metadata")) && !Files.exists(path)) {
+            throw new StagewiseException("--restore " + restore + ": no such checkpoint or savepoint");
+        }
+        return path.toAbsolutePath().toString();
+    }
+}

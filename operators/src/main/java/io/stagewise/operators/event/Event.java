@@ -1,0 +1,49 @@
+package io.stagewise.operators.event;
+
+/**
+ * One input record after ingestion: the parsed event of DESIGN.md section 2, its original bytes,
+ * its origin coordinates and the Stagewise headers it arrived with.
+ *
+ * <p>A record that could not be parsed is still an {@code Event}, with {@link #malformed} saying why;
+ * the malformed split turns it into a dead letter. So nothing read from Kafka is ever dropped or
+ * crashes the job. A Flink POJO: never Kryo.
+ */
+public class Event {
+    /** The event id; for a malformed record, whatever id could be read, or {@code ""}. */
+    public String id;
+    public String type;
+    /** The business key (an account id in the payments pipeline). */
+    public String key;
+    public String occurredAt;
+    /** The {@code payload} object as JSON text ({@code "{}"} when absent). */
+    public String payload;
+    /** The Kafka record key, untouched (may be null). */
+    public byte[] recordKey;
+    /** The Kafka record value, untouched: what a dead letter carries. */
+    public byte[] value;
+    public Origin origin;
+    /** {@code stagewise.replay-of} of a replayed record, else null. */
+    public String replayOf;
+    /** {@code stagewise.progress} the record arrived with (JSON), else {@code "{}"}. */
+    public String progress;
+    /** {@code stagewise.retry.count} the record arrived with, else 0. */
+    public int retryCount;
+    /** Null for a valid event; otherwise why it is malformed. */
+    public String malformed;
+
+    public Event() {}
+
+    public boolean isMalformed() {
+        return malformed != null;
+    }
+
+    public boolean isReplay() {
+        return replayOf != null;
+    }
+
+    @Override
+    public String toString() {
+        return "Event{id=" + id + ", type=" + type + ", key=" + key + ", origin=" + origin
+                + (malformed != null ? ", malformed=" + malformed : "") + "}";
+    }
+}

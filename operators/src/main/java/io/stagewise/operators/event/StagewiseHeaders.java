@@ -1,0 +1,33 @@
+package io.stagewise.operators.event;
+
+/** The Kafka header names of DESIGN.md section 3 (a contract: values are UTF-8 strings). */
+public final class StagewiseHeaders {
+    public static final String EVENT_ID = "stagewise.event-id";
+    public static final String ORIGIN_TOPIC = "stagewise.origin.topic";
+    public static final String ORIGIN_PARTITION = "stagewise.origin.partition";
+    public static final String ORIGIN_OFFSET = "stagewise.origin.offset";
+    public static final String ORIGIN_TIMESTAMP = "stagewise.origin.timestamp";
+    public static final String RETRY_COUNT = "stagewise.retry.count";
+    public static final String RETRY_DUE_AT = "stagewise.retry.due-at";
+    public static final String FAILURE_STAGE = "stagewise.failure.stage";
+    public static final String FAILURE_REASON = "stagewise.failure.reason";
+    public static final String FAILURE_CLASS = "stagewise.failure.class";
+    public static final String FAILURE_MESSAGE = "stagewise.failure.message";
+    public static final String FAILURE_AT = "stagewise.failure.at";
+    public static final String PROGRESS = "stagewise.progress";
+    public static final String REPLAY_OF = "stagewise.replay-of";
+
+    /** Headers every DLQ record carries (retry records add {@link #RETRY_DUE_AT}). */
+    public static final String[] DEAD_LETTER_HEADERS = {
+        EVENT_ID, ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET, ORIGIN_TIMESTAMP, RETRY_COUNT,
+        FAILURE_STAGE, FAILURE_REASON, FAILURE_CLASS, FAILURE_MESSAGE, FAILURE_AT, PROGRESS
+    };
+
+    /** Failure messages are truncated to this many bytes of UTF-8. */
+    public static final int MAX_FAILURE_MESSAGE_BYTES = 1024;
+
+    /** The stage name recorded for input that could not be parsed. */
+    public static final String INGEST_STAGE = "ingest";
+
+    private StagewiseHeaders() {}
+}

@@ -1,0 +1,43 @@
+package io.stagewise.operators.ingest;
+
+import io.stagewise.operators.event.Event;
+import io.stagewise.operators.event.Origin;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
+import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.header.Header;
+
+/**
+ * The Kafka source's deserializer. Delivers every record as an {@link Event}, malformed or not,
+ * and never throws: a poison pill becomes a dead letter instead of a crash loop.
+ */
+public final class EventDeserializer implements KafkaRecordDeserializationSchema<Event> {
+    private static final long serialVersionUID = 1L;
+
+    private final EventParser parser;
+
+    public EventDeserializer(int maxEventBytes) {
+        this.parser = new EventParser(maxEventBytes);
+    }
+
+    @Override
+    public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Event> out) {
+        Map<String, String> headers = new HashMap<>();
+        for (Header header : record.headers()) {
+            if (header.key().startsWith("stagewise.") && header.value() != null) {
+                headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
+            }
+        }
+        Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
+        out.collect(parser.parse(record.key(), record.value(), here, headers));
+    }
+
+    @Override
+    public TypeInformation<Event> getProducedType() {
+        return TypeInformation.of(Event.class);
+    }
+}

@@ -1,0 +1,40 @@
+package io.stagewise.operators.ingest;
+
+import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.Event;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * Passes valid events on and sends malformed ones to {@link #DEAD_LETTERS} with reason
+ * {@code malformed}, stage {@code ingest}. Counts them in metric {@code stagewise.malformed}.
+ */
+public final class MalformedSplit extends ProcessFunction<Event, Event> {
+    private static final long serialVersionUID = 1L;
+
+    public static final String UID = "stagewise-malformed-split";
+
+    public static final OutputTag<DeadLetter> DEAD_LETTERS =
+            new OutputTag<>("malformed-dead-letters", TypeInformation.of(DeadLetter.class));
+
+    private transient Counter malformed;
+
+    @Override
+    public void open(OpenContext openContext) {
+        malformed = getRuntimeContext().getMetricGroup().addGroup("stagewise").counter("malformed");
+    }
+
+    @Override
+    public void processElement(Event event, Context ctx, Collector<Event> out) {
+        if (event.isMalformed()) {
+            malformed.inc();
+            ctx.output(DEAD_LETTERS, DeadLetter.malformed(event, ctx.timerService().currentProcessingTime()));
+        } else {
+            out.collect(event);
+        }
+    }
+}

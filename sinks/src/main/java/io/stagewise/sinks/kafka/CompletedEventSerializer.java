@@ -1,0 +1,57 @@
+package io.stagewise.sinks.kafka;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.stagewise.operators.event.CompletedEvent;
+import io.stagewise.operators.event.StagewiseHeaders;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+
+/**
+ * Writes a {@link CompletedEvent} to the output topic: key = business key, value = JSON
+ * {@code {"id", "type", "key", "payload", "outputs", "completedAt", "origin"}}, header
+ * {@code stagewise.event-id}.
+ */
+public final class CompletedEventSerializer implements KafkaRecordSerializationSchema<CompletedEvent> {
+    private static final long serialVersionUID = 1L;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String topic;
+
+    public CompletedEventSerializer(String topic) {
+        this.topic = topic;
+    }
+
+    @Override
+    public ProducerRecord<byte[], byte[]> serialize(CompletedEvent done, KafkaSinkContext context, Long timestamp) {
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(StagewiseHeaders.EVENT_ID, done.eventId.getBytes(StandardCharsets.UTF_8));
+        byte[] key = done.key == null ? null : done.key.getBytes(StandardCharsets.UTF_8);
+        return new ProducerRecord<>(topic, null, null, key, toJson(done), headers);
+    }
+
+    static byte[] toJson(CompletedEvent done) {
+        try {
+            ObjectNode node = JSON.createObjectNode();
+            node.put("id", done.eventId);
+            node.put("type", done.type);
+            node.put("key", done.key);
+            node.set("payload", JSON.readTree(done.payload == null ? "{}" : done.payload));
+            node.set("outputs", JSON.readTree(done.outputs == null ? "{}" : done.outputs));
+            node.put("completedAt", done.completedAt);
+            ObjectNode origin = node.putObject("origin");
+            origin.put("topic", done.origin.topic);
+            origin.put("partition", done.origin.partition);
+            origin.put("offset", done.origin.offset);
+            origin.put("timestamp", done.origin.timestamp);
+            return JSON.writeValueAsBytes(node);
+        } catch (IOException e) {
+            // payload and outputs were produced by our own parser and stages: this is a bug, not bad input.
+            throw new UncheckedIOException("cannot serialize completed event " + done.eventId, e);
+        }
+    }
+}
