@@ -131,15 +131,23 @@ public final class Topics {
 
     static int maxMessageBytes(Admin admin, String topic) {
         ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-        try {
-            Map<ConfigResource, Config> configs = admin.describeConfigs(List.of(resource)).all()
-                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            return Integer.parseInt(configs.get(resource).get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value());
-        } catch (ExecutionException | TimeoutException e) {
-            throw new StagewiseException("cannot read max.message.bytes of topic '" + topic + "': " + rootMessage(e));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StagewiseException("interrupted while reading the config of topic '" + topic + "'");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+        while (true) {
+            try {
+                Map<ConfigResource, Config> configs = admin.describeConfigs(List.of(resource)).all()
+                        .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                return Integer.parseInt(configs.get(resource).get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value());
+            } catch (ExecutionException e) {
+                // A topic created a moment ago may not have reached the broker's metadata yet.
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw new StagewiseException("cannot read max.message.bytes of topic '" + topic + "': " + rootMessage(e));
+                }
+            } catch (TimeoutException e) {
+                throw new StagewiseException("cannot read max.message.bytes of topic '" + topic + "': " + rootMessage(e));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StagewiseException("interrupted while reading the config of topic '" + topic + "'");
+            }
         }
     }
 

@@ -10,6 +10,8 @@ import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.jobs.local.FlinkRest;
+import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import java.io.IOException;

@@ -5,6 +5,7 @@ import io.stagewise.jobs.PipelineJob;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
+import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.savepoints.Checkpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;

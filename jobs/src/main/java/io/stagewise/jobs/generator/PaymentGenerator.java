@@ -134,6 +134,11 @@ public final class PaymentGenerator {
      * Returns once every record is acknowledged; fails if any send failed.
      */
     public static void send(Plan plan, String bootstrapServers, String topic, int ratePerSecond, LongConsumer progress) {
+        send(plan.records(), bootstrapServers, topic, ratePerSecond, progress);
+    }
+
+    /** Sends {@code records} (a plan's records, or a slice of them) as {@link #send(Plan, String, String, int, LongConsumer)} does. */
+    public static void send(List<Record> records, String bootstrapServers, String topic, int ratePerSecond, LongConsumer progress) {
         Properties props = new Properties();
         props.setProperty(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.setProperty(ProducerConfig.ACKS_CONFIG, "all");
@@ -147,7 +152,6 @@ public final class PaymentGenerator {
         long start = System.nanoTime();
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
-            List<Record> records = plan.records();
             for (int i = 0; i < records.size(); i++) {
                 if (failure.get() != null) {
                     break;

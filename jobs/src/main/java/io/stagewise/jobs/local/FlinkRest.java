@@ -1,4 +1,4 @@
-package io.stagewise.jobs.cli;
+package io.stagewise.jobs.local;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,18 +20,18 @@ import org.apache.flink.api.common.JobID;
  * Stagewise metrics summed over subtasks, the latest completed checkpoint, the restart count.
  * Best effort: a failed call yields empty, never an exception, since it only feeds a progress line.
  */
-final class FlinkRest {
+public final class FlinkRest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private final String base;
 
-    FlinkRest(String baseUrl, JobID job) {
+    public FlinkRest(String baseUrl, JobID job) {
         this.base = baseUrl + "/jobs/" + job;
     }
 
     /** Sum over all subtasks of every operator metric whose name ends with {@code .stagewise.<name>}. */
-    long stagewiseMetric(String name) {
+    public long stagewiseMetric(String name) {
         long total = 0;
         for (JsonNode vertex : get("").map(j -> j.path("vertices")).orElse(JSON.createArrayNode())) {
             String vertexUrl = "/vertices/" + vertex.path("id").asText() + "/subtasks/metrics";
@@ -54,13 +54,13 @@ final class FlinkRest {
     }
 
     /** Id and duration (ms) of the latest completed checkpoint. */
-    Optional<long[]> latestCheckpoint() {
+    public Optional<long[]> latestCheckpoint() {
         return get("/checkpoints").map(j -> j.path("latest").path("completed"))
                 .filter(c -> c.has("id"))
                 .map(c -> new long[] {c.path("id").asLong(), c.path("end_to_end_duration").asLong()});
     }
 
-    long restarts() {
+    public long restarts() {
         return get("/metrics?get=numRestarts")
                 .map(j -> j.isArray() && j.size() > 0 ? j.get(0).path("value").asLong() : 0L)
                 .orElse(0L);

@@ -1,4 +1,4 @@
-package io.stagewise.jobs.cli;
+package io.stagewise.jobs.local;
 
 import io.stagewise.jobs.StagewiseException;
 import java.io.IOException;
@@ -10,10 +10,10 @@ import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /** A Flink mini cluster in this JVM, with the web dashboard on a chosen port. */
-final class LocalFlink {
+public final class LocalFlink {
     private LocalFlink() {}
 
-    static StreamExecutionEnvironment withDashboard(Configuration conf, int port) {
+    public static StreamExecutionEnvironment withDashboard(Configuration conf, int port) {
         checkPortFree(port);
         conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
         conf.set(RestOptions.ADDRESS, "127.0.0.1");
@@ -23,7 +23,7 @@ final class LocalFlink {
         return StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
     }
 
-    static String dashboardUrl(int port) {
+    public static String dashboardUrl(int port) {
         return "http://127.0.0.1:" + port;
     }
 

@@ -1,0 +1,59 @@
+package io.stagewise.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.graph.StreamGraph;
+import org.apache.flink.streaming.api.graph.StreamNode;
+import org.junit.jupiter.api.Test;
+
+/** Savepoint compatibility and serializer hygiene of the pipeline's graph, checked without running it. */
+class PipelineTopologyTest {
+    private static StreamGraph graph(boolean withFailureInjector) {
+        Configuration conf = FlinkSettings.defaults(Duration.ofSeconds(10), Path.of("target", "unused-checkpoints"));
+        conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, "127.0.0.1:1");
+        if (withFailureInjector) {
+            conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 10L);
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, 2_000_000), conf);
+        // With pipeline.generic-types=false, building the graph fails if any type would need Kryo.
+        return env.getStreamGraph();
+    }
+
+    @Test
+    void everyOperatorHasAStableUid() {
+        for (boolean injector : List.of(false, true)) {
+            StreamGraph graph = graph(injector);
+            List<String> withoutUid = graph.getStreamNodes().stream()
+                    .filter(node -> node.getTransformationUID() == null)
+                    .map(StreamNode::getOperatorName)
+                    .collect(Collectors.toList());
+            assertThat(withoutUid).as("operators without uid()").isEmpty();
+        }
+    }
+
+    @Test
+    void uidsAreTheDocumentedConstants() {
+        List<String> uids = graph(true).getStreamNodes().stream()
+                .map(StreamNode::getTransformationUID)
+                .collect(Collectors.toList());
+        assertThat(uids).contains(PipelineJob.SOURCE_UID, PipelineJob.STAGES_UID,
+                io.stagewise.operators.ingest.MalformedSplit.UID, io.stagewise.operators.dedup.DedupFunction.UID,
+                FailureInjector.UID);
+        assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.OUTPUT_SINK_UID));
+        assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.DLQ_SINK_UID));
+    }
+
+    @Test
+    void genericTypesAreDisabledSoNoStateFallsBackToKryo() {
+        Configuration conf = FlinkSettings.defaults(Duration.ofSeconds(1), Path.of("target", "x"));
+        assertThat(conf.get(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES)).isFalse();
+        assertThat(graph(false).getExecutionConfig().getSerializerConfig().hasGenericTypesDisabled()).isTrue();
+    }
+}
