@@ -1,12 +1,15 @@
 package io.stagewise.jobs;
 
 import io.stagewise.jobs.cli.RunCommand;
-import io.stagewise.operators.dedup.DedupFunction;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.ingest.EventDeserializer;
 import io.stagewise.operators.ingest.MalformedSplit;
+import io.stagewise.operators.stage.StageOperator;
+import io.stagewise.operators.stage.StageOperatorFactory;
+import io.stagewise.operators.stage.Workflow;
+import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.sinks.kafka.CompletedEventSerializer;
 import io.stagewise.sinks.kafka.DeadLetterSerializer;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
@@ -26,8 +29,9 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import picocli.CommandLine;
 
 /**
- * The reference pipeline: Kafka input {@code T} → malformed split → dedup by event id → stages →
- * exactly-once Kafka output; dead letters go, exactly once too, to {@code T.dlq}.
+ * The reference pipeline: Kafka input {@code T} → malformed split → dedup and stages by event id
+ * ({@link StageOperator}) → exactly-once Kafka output; dead letters (malformed, permanent, error,
+ * exhausted) go, exactly once too, to {@code T.dlq}.
  *
  * <p>Delivery guarantee: every distinct valid input id reaches the output topic exactly once (read
  * committed), every malformed record reaches the DLQ exactly once, across task failures and
@@ -37,7 +41,7 @@ import picocli.CommandLine;
  */
 public final class PipelineJob {
     public static final String SOURCE_UID = "stagewise-kafka-source";
-    public static final String STAGES_UID = "stagewise-stages";
+    public static final String STAGES_UID = StageOperator.UID;
     public static final String OUTPUT_SINK_UID = "stagewise-output-sink";
     public static final String DLQ_SINK_UID = "stagewise-dlq-sink";
 
@@ -86,8 +90,24 @@ public final class PipelineJob {
         }
     }
 
-    /** Builds the pipeline on {@code env}; tests call this with their own sources and sinks. */
-    public static void build(StreamExecutionEnvironment env, Sources sources, Sinks sinks, Configuration options) {
+    /** The workflow the options name: {@code payments} (needs the gateway URL) or {@code dedup-only}. */
+    public static Workflow workflow(Configuration options) {
+        String name = options.get(StagewiseOptions.WORKFLOW);
+        switch (name) {
+            case PaymentsWorkflow.NAME:
+                String url = options.getOptional(StagewiseOptions.GATEWAY_URL).orElseThrow(() -> new StagewiseException(
+                        "the payments workflow needs --gateway-url (or --workflow dedup-only for no stages)"));
+                return PaymentsWorkflow.create(url);
+            case "dedup-only":
+                return Workflow.named("dedup-only").build();
+            default:
+                throw new StagewiseException("unknown workflow '" + name + "'; use payments or dedup-only");
+        }
+    }
+
+    /** Builds the pipeline on {@code env}; tests call this with their own sources, sinks and workflows. */
+    public static void build(StreamExecutionEnvironment env, Sources sources, Sinks sinks, Workflow workflow,
+                             Configuration options) {
         SingleOutputStreamOperator<Event> valid = env
                 .fromSource(sources.input(), WatermarkStrategy.noWatermarks(), "Kafka source")
                 .uid(SOURCE_UID)
@@ -95,38 +115,28 @@ public final class PipelineJob {
                 .uid(MalformedSplit.UID)
                 .name("Malformed split");
 
-        DataStream<Event> admitted = valid
-                .keyBy(event -> event.id, TypeInformation.of(String.class))
-                .process(new DedupFunction(options.get(StagewiseOptions.DEDUP_TTL)))
-                .uid(DedupFunction.UID)
-                .name("Dedup by event id");
-
+        DataStream<Event> admitted = valid;
         long failAfter = options.get(StagewiseOptions.INJECT_FAILURE_AFTER);
         if (failAfter > 0) {
             admitted = admitted.map(new FailureInjector(failAfter)).uid(FailureInjector.UID).name("Failure injector");
         }
 
-        stages(admitted)
+        SingleOutputStreamOperator<CompletedEvent> completed = StageOperatorFactory.apply(
+                admitted.keyBy(event -> event.id, TypeInformation.of(String.class)),
+                workflow, StagewiseOptions.stageSettings(options));
+
+        completed
                 .sinkTo(sinks.output())
                 .uid(OUTPUT_SINK_UID)
                 .name("Output (Kafka, exactly once)");
 
+        // Until the retry ladder exists, exhausted events are dead letters with reason exhausted.
         valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
+                .union(completed.getSideOutput(StageOperator.DEAD_LETTERS),
+                        completed.getSideOutput(StageOperator.EXHAUSTED))
                 .sinkTo(sinks.deadLetters())
                 .uid(DLQ_SINK_UID)
                 .name("DLQ (Kafka, exactly once)");
-    }
-
-    /**
-     * The stage slot. Until the stage engine exists, every admitted event completes at once with
-     * no stage outputs. The engine replaces this method's body; its uid stays.
-     */
-    private static DataStream<CompletedEvent> stages(DataStream<Event> admitted) {
-        return admitted
-                .map(event -> CompletedEvent.of(event, "{}", System.currentTimeMillis()))
-                .returns(TypeInformation.of(CompletedEvent.class))
-                .uid(STAGES_UID)
-                .name("Stages (pass-through)");
     }
 
     /** Entry point for {@code flink run}: the flags of {@code stagewise run}, on the cluster's environment. */

@@ -1,7 +1,8 @@
 package io.stagewise.jobs;
 
-import io.stagewise.operators.dedup.DedupFunction;
 import io.stagewise.operators.ingest.EventParser;
+import io.stagewise.operators.stage.RetrySettings;
+import io.stagewise.operators.stage.StageSettings;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
 import java.time.Duration;
 import org.apache.flink.configuration.ConfigOption;
@@ -50,8 +51,49 @@ public final class StagewiseOptions {
 
     public static final ConfigOption<Duration> DEDUP_TTL = ConfigOptions.key("stagewise.dedup.ttl")
             .durationType()
-            .defaultValue(DedupFunction.DEFAULT_TTL)
-            .withDescription("How long an event id is remembered for dedup (processing time).");
+            .defaultValue(StageSettings.DEFAULT_STATE_TTL)
+            .withDescription("How long event ids (dedup) and stage records are remembered (processing time).");
+
+    public static final ConfigOption<String> WORKFLOW = ConfigOptions.key("stagewise.workflow")
+            .stringType()
+            .defaultValue("payments")
+            .withDescription("The workflow: 'payments' (validate -> charge -> notify, needs the gateway URL) or "
+                    + "'dedup-only' (no stages: exactly-once dedup of the input into the output).");
+
+    public static final ConfigOption<String> GATEWAY_URL = ConfigOptions.key("stagewise.gateway-url")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Base URL of the payment gateway (POST /charges, POST /notifications).");
+
+    public static final ConfigOption<Duration> CALL_TIMEOUT = ConfigOptions.key("stagewise.stage.call-timeout")
+            .durationType()
+            .defaultValue(StageSettings.DEFAULT_CALL_TIMEOUT)
+            .withDescription("How long a downstream call may take before it counts as a (retryable) timeout.");
+
+    public static final ConfigOption<Integer> MAX_IN_FLIGHT = ConfigOptions.key("stagewise.stage.max-in-flight")
+            .intType()
+            .defaultValue(StageSettings.DEFAULT_MAX_IN_FLIGHT)
+            .withDescription("Downstream calls in flight per subtask; more input waits (backpressure).");
+
+    public static final ConfigOption<Integer> RETRY_ATTEMPTS = ConfigOptions.key("stagewise.retry.attempts")
+            .intType()
+            .defaultValue(RetrySettings.DEFAULTS.maxAttempts())
+            .withDescription("In-operator attempts of a stage before a retryable failure leaves the operator.");
+
+    public static final ConfigOption<Duration> RETRY_INITIAL_BACKOFF = ConfigOptions.key("stagewise.retry.initial-backoff")
+            .durationType()
+            .defaultValue(RetrySettings.DEFAULTS.initialBackoff())
+            .withDescription("Backoff before the second in-operator attempt; then x multiplier, with jitter.");
+
+    public static final ConfigOption<Double> RETRY_MULTIPLIER = ConfigOptions.key("stagewise.retry.multiplier")
+            .doubleType()
+            .defaultValue(RetrySettings.DEFAULTS.multiplier())
+            .withDescription("Backoff multiplier of in-operator retries (>= 1).");
+
+    public static final ConfigOption<Duration> RETRY_MAX_BACKOFF = ConfigOptions.key("stagewise.retry.max-backoff")
+            .durationType()
+            .defaultValue(RetrySettings.DEFAULTS.maxBackoff())
+            .withDescription("Cap of the in-operator backoff.");
 
     public static final ConfigOption<Boolean> BOUNDED = ConfigOptions.key("stagewise.bounded")
             .booleanType()
@@ -72,6 +114,17 @@ public final class StagewiseOptions {
 
     public static String transactionalIdPrefix(Configuration conf) {
         return conf.getOptional(TRANSACTIONAL_ID_PREFIX).orElse("stagewise-" + conf.get(INPUT_TOPIC));
+    }
+
+    /** The stage engine's settings from these options (validated). */
+    public static StageSettings stageSettings(Configuration conf) {
+        RetrySettings retry = RetrySettings.builder()
+                .maxAttempts(conf.get(RETRY_ATTEMPTS))
+                .initialBackoff(conf.get(RETRY_INITIAL_BACKOFF))
+                .multiplier(conf.get(RETRY_MULTIPLIER))
+                .maxBackoff(conf.get(RETRY_MAX_BACKOFF))
+                .build();
+        return new StageSettings(retry, conf.get(CALL_TIMEOUT), conf.get(MAX_IN_FLIGHT), conf.get(DEDUP_TTL));
     }
 
     public static String dlqTopic(Configuration conf) {

@@ -45,7 +45,8 @@ class ExactlyOnceITCase {
             int port = FreePorts.pick();
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
             env.setParallelism(2);
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), conf);
+            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
+                    io.stagewise.operators.stage.Workflow.named("dedup-only").build(), conf);
             JobClient job = env.executeAsync("exactly-once-it");
             try {
                 FlinkRest rest = new FlinkRest(LocalFlink.dashboardUrl(port), job.getJobID());

@@ -21,7 +21,8 @@ class PipelineTopologyTest {
             conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 10L);
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, 2_000_000), conf);
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, 2_000_000),
+                io.stagewise.jobs.payments.PaymentsWorkflow.create("http://127.0.0.1:1"), conf);
         // With pipeline.generic-types=false, building the graph fails if any type would need Kryo.
         return env.getStreamGraph();
     }
@@ -44,7 +45,7 @@ class PipelineTopologyTest {
                 .map(StreamNode::getTransformationUID)
                 .collect(Collectors.toList());
         assertThat(uids).contains(PipelineJob.SOURCE_UID, PipelineJob.STAGES_UID,
-                io.stagewise.operators.ingest.MalformedSplit.UID, io.stagewise.operators.dedup.DedupFunction.UID,
+                io.stagewise.operators.ingest.MalformedSplit.UID,
                 FailureInjector.UID);
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.OUTPUT_SINK_UID));
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.DLQ_SINK_UID));

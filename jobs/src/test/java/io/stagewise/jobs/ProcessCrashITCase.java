@@ -93,6 +93,7 @@ class ProcessCrashITCase {
                 "--checkpoint-dir", checkpoints.toString(),
                 "--checkpoint-interval", "300ms",
                 "--parallelism", "2",
+                "--workflow", "dedup-only",
                 "--dashboard-port", Integer.toString(FreePorts.pick())));
         if (restore != null) {
             command.addAll(List.of("--restore", restore));

@@ -81,7 +81,9 @@ public final class PipelineBenchmark {
         int dlqMax = Topics.prepare(bootstrap, input, output);
         StreamExecutionEnvironment env = environment(name);
         env.configure(conf);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), conf);
+        conf.set(StagewiseOptions.WORKFLOW, "dedup-only");
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
+                PipelineJob.workflow(conf), conf);
         return time(env, name);
     }
 

@@ -104,7 +104,9 @@ public final class DemoCommand implements Callable<Integer> {
             }
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboardPort);
             env.setParallelism(parallelism);
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), conf);
+            conf.set(StagewiseOptions.WORKFLOW, "dedup-only");
+            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
+                    PipelineJob.workflow(conf), conf);
 
             System.out.printf("  Kafka broker     %s (embedded, KRaft)%n", bootstrap);
             System.out.printf("  PostgreSQL       %s (embedded)%n", postgres.jdbcUrl());

@@ -68,6 +68,26 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--max-event-bytes", defaultValue = "1048576", description = "Larger records are dead-lettered as malformed (default: ${DEFAULT-VALUE}).")
     int maxEventBytes;
 
+    @Option(names = "--workflow", defaultValue = "payments", description = "payments (validate -> charge -> notify; needs --gateway-url) or dedup-only (default: ${DEFAULT-VALUE}).")
+    String workflow;
+
+    @Option(names = "--gateway-url", description = "Base URL of the payment gateway, e.g. http://127.0.0.1:8090.")
+    String gatewayUrl;
+
+    @Option(names = "--call-timeout", defaultValue = "10s", converter = DurationConverter.class,
+            description = "Timeout of one downstream call (default: ${DEFAULT-VALUE}).")
+    Duration callTimeout;
+
+    @Option(names = "--max-in-flight", defaultValue = "100", description = "Downstream calls in flight per subtask (default: ${DEFAULT-VALUE}).")
+    int maxInFlight;
+
+    @Option(names = "--retry-attempts", defaultValue = "3", description = "In-operator attempts per stage before a retryable failure leaves the operator (default: ${DEFAULT-VALUE}).")
+    int retryAttempts;
+
+    @Option(names = "--retry-initial-backoff", defaultValue = "100ms", converter = DurationConverter.class,
+            description = "First in-operator backoff; doubles each attempt, with jitter (default: ${DEFAULT-VALUE}).")
+    Duration retryInitialBackoff;
+
     @Option(names = "--inject-failure-after", defaultValue = "0", description = "Fail each subtask once after this many events (0: never), to watch recovery.")
     long injectFailureAfter;
 
@@ -105,6 +125,22 @@ public final class RunCommand implements Callable<Integer> {
         conf.set(StagewiseOptions.DEDUP_TTL, dedupTtl);
         conf.set(StagewiseOptions.MAX_EVENT_BYTES, maxEventBytes);
         conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, injectFailureAfter);
+        conf.set(StagewiseOptions.WORKFLOW, workflow);
+        if (gatewayUrl != null) {
+            conf.set(StagewiseOptions.GATEWAY_URL, gatewayUrl);
+        }
+        conf.set(StagewiseOptions.CALL_TIMEOUT, callTimeout);
+        conf.set(StagewiseOptions.MAX_IN_FLIGHT, maxInFlight);
+        conf.set(StagewiseOptions.RETRY_ATTEMPTS, retryAttempts);
+        conf.set(StagewiseOptions.RETRY_INITIAL_BACKOFF, retryInitialBackoff);
+        io.stagewise.operators.stage.Workflow pipelineWorkflow;
+        io.stagewise.operators.stage.StageSettings stageSettings;
+        try {
+            pipelineWorkflow = PipelineJob.workflow(conf);
+            stageSettings = StagewiseOptions.stageSettings(conf);
+        } catch (IllegalArgumentException e) {
+            throw new StagewiseException(e.getMessage());
+        }
         if (groupId != null) {
             conf.set(StagewiseOptions.GROUP_ID, groupId);
         }
@@ -122,10 +158,11 @@ public final class RunCommand implements Callable<Integer> {
                 ? StreamExecutionEnvironment.getExecutionEnvironment(conf)
                 : LocalFlink.withDashboard(conf, dashboardPort);
         env.setParallelism(parallelism);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMaxMessageBytes), conf);
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMaxMessageBytes), pipelineWorkflow, conf);
 
-        System.out.printf("Stagewise pipeline: %s -> %s (dead letters: %s) on %s%n", inputTopic, outputTopic,
-                Topics.dlq(inputTopic), bootstrapServers);
+        System.out.printf("Stagewise pipeline: %s -> [%s] -> %s (dead letters: %s) on %s%n", inputTopic,
+                String.join(" -> ", pipelineWorkflow.stages().stream().map(io.stagewise.operators.stage.Workflow.Stage::name)
+                        .toArray(String[]::new)), outputTopic, Topics.dlq(inputTopic), bootstrapServers);
         if (!onCluster) {
             System.out.printf("Checkpoints every %s in %s%n", checkpointInterval, checkpoints.toAbsolutePath());
             System.out.printf("Dashboard: %s%n", LocalFlink.dashboardUrl(dashboardPort));

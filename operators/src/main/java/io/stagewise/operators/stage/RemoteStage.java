@@ -1,0 +1,23 @@
+package io.stagewise.operators.stage;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.Serializable;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A stage that calls a downstream service asynchronously. {@link #call} must not block: it starts
+ * the call and returns a future the engine completes the stage with, on the task thread. The call
+ * must carry {@link StageContext#idempotencyKey()} so that repeating it is harmless.
+ *
+ * <p>Complete the future exceptionally with {@link RetryableStageException} (5xx, 409 in use, 429,
+ * timeouts, I/O errors are retryable anyway) or {@link PermanentStageException} (a definitive
+ * rejection); anything else counts as an error in stage code.
+ */
+public interface RemoteStage extends Serializable {
+    /** Called once per subtask before the first call: create clients here. */
+    default void open() throws Exception {}
+
+    CompletableFuture<JsonNode> call(StageContext context);
+
+    default void close() throws Exception {}
+}

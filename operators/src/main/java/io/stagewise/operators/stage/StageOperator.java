@@ -1,0 +1,535 @@
+package io.stagewise.operators.stage;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.stagewise.operators.dedup.DedupRule;
+import io.stagewise.operators.dedup.EventStatus;
+import io.stagewise.operators.event.CompletedEvent;
+import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.Event;
+import io.stagewise.operators.event.FailureReason;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.flink.api.common.operators.MailboxExecutor;
+import org.apache.flink.api.common.state.StateTtlConfig;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.InternalTimer;
+import org.apache.flink.streaming.api.operators.InternalTimerService;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
+import org.apache.flink.streaming.api.operators.Triggerable;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.OutputTag;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Dedup and stage-aware execution of a {@link Workflow}, keyed by event id.
+ *
+ * <p>Guarantee: within the job's consistent history (retries, restores, DLQ replays) a stage that
+ * completed for an event is never called again, and every event ends in exactly one of: the main
+ * output ({@link CompletedEvent}), {@link #DEAD_LETTERS} (reason {@code permanent} or {@code error}),
+ * {@link #EXHAUSTED} (retryable failures that used up the in-operator attempts). A call made after
+ * the last checkpoint runs again after a restore, always with the same idempotency key, so the
+ * downstream service makes it harmless. Protects against re-running completed side effects, poison
+ * events crash-looping the job (stage code exceptions are dead-lettered), and blocked task threads.
+ *
+ * <p>Why one operator does both dedup and stages: the dedup rule (DESIGN.md section 4) depends on
+ * the outcome of the workflow ({@code DEAD_LETTERED} admits a replay), so the status and the stage
+ * records must live in the same keyed state. Keyed by event id rather than business key: per-event
+ * state spreads evenly even on hot accounts; per-key ordering is a separate, optional operator.
+ *
+ * <p>How calls run: the task thread never waits on a call. Remote stages return futures whose
+ * results come back through the mailbox; at most {@code maxInFlight} calls per subtask are in
+ * flight (further input waits, which backpressures the source). Each pending event has exactly one
+ * processing-time timer in keyed state: the backoff due time, or the call deadline. Timers are
+ * part of checkpoints, so after a restore the deadline timer of a call that was in flight fires
+ * and the call is issued again with the same key; a retry waiting out its backoff resumes on time.
+ *
+ * <p>Metrics, group {@code stagewise}: {@code duplicatesDropped}, {@code replaysAdmitted},
+ * {@code completed}, {@code deadLettered}, {@code exhausted}, {@code inFlight}; per stage, group
+ * {@code stagewise.stage.<name>}: {@code attempts}, {@code successes}, {@code failuresRetryable},
+ * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}.
+ */
+public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
+        implements OneInputStreamOperator<Event, CompletedEvent>, Triggerable<String, VoidNamespace> {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(StageOperator.class);
+
+    public static final String UID = "stagewise-stages";
+    public static final String STATUS_STATE = "event-status";
+    public static final String WORKFLOW_STATE = "workflow";
+    private static final String TIMERS = "stage-timers";
+
+    /** Permanent rejections and errors in stage code, with progress, ready for the DLQ. */
+    public static final OutputTag<DeadLetter> DEAD_LETTERS =
+            new OutputTag<>("stage-dead-letters", TypeInformation.of(DeadLetter.class));
+
+    /** Retryable failures past the in-operator attempts (reason {@code exhausted}): next, the retry ladder. */
+    public static final OutputTag<DeadLetter> EXHAUSTED =
+            new OutputTag<>("stage-exhausted", TypeInformation.of(DeadLetter.class));
+
+    private final Workflow workflow;
+    private final StageSettings settings;
+    private final transient MailboxExecutor mailbox;
+
+    private transient ValueState<EventStatus> status;
+    private transient ValueState<WorkflowState> state;
+    private transient InternalTimerService<VoidNamespace> timers;
+    /** Calls in flight in this task attempt: event id -> call. Rebuilt from timers after a restore. */
+    private transient Map<String, Call> inFlight;
+    /** Events waiting for a call slot, in arrival order. */
+    private transient ArrayDeque<String> waiting;
+    private transient Set<String> backingOff;
+    private transient long callSequence;
+    private transient Random random;
+    private transient Metrics metrics;
+
+    StageOperator(StreamOperatorParameters<CompletedEvent> parameters, Workflow workflow, StageSettings settings,
+                  MailboxExecutor mailbox) {
+        super(parameters);
+        this.workflow = workflow;
+        this.settings = settings;
+        this.mailbox = mailbox;
+    }
+
+    private record Call(long id, String stage, long startedNanos) {}
+
+    /** The status descriptor with its TTL (also read by savepoint tooling). */
+    public static ValueStateDescriptor<EventStatus> statusDescriptor(Duration ttl) {
+        ValueStateDescriptor<EventStatus> descriptor =
+                new ValueStateDescriptor<>(STATUS_STATE, TypeInformation.of(EventStatus.class));
+        descriptor.enableTimeToLive(ttl(ttl));
+        return descriptor;
+    }
+
+    public static ValueStateDescriptor<WorkflowState> workflowDescriptor(Duration ttl) {
+        ValueStateDescriptor<WorkflowState> descriptor =
+                new ValueStateDescriptor<>(WORKFLOW_STATE, TypeInformation.of(WorkflowState.class));
+        descriptor.enableTimeToLive(ttl(ttl));
+        return descriptor;
+    }
+
+    private static StateTtlConfig ttl(Duration ttl) {
+        return StateTtlConfig.newBuilder(ttl)
+                .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+                .build();
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        status = getRuntimeContext().getState(statusDescriptor(settings.stateTtl()));
+        state = getRuntimeContext().getState(workflowDescriptor(settings.stateTtl()));
+        timers = getInternalTimerService(TIMERS, VoidNamespaceSerializer.INSTANCE, this);
+        inFlight = new HashMap<>();
+        waiting = new ArrayDeque<>();
+        backingOff = new HashSet<>();
+        random = new Random();
+        metrics = new Metrics(getMetricGroup().addGroup("stagewise"), workflow, () -> inFlight.size());
+        for (Workflow.Stage stage : workflow.stages()) {
+            if (!stage.isLocal()) {
+                stage.remote().open();
+            }
+        }
+    }
+
+    @Override
+    public void processElement(StreamRecord<Event> element) throws Exception {
+        // Backpressure: admit new work only when a call slot is free; results keep flowing meanwhile.
+        while (inFlight.size() >= settings.maxInFlight()) {
+            mailbox.yield();
+        }
+        Event event = element.getValue();
+        setCurrentKey(event.id);
+        EventStatus recorded = status.value();
+        if (!DedupRule.admit(recorded, event.isReplay())) {
+            metrics.duplicatesDropped.inc();
+            return;
+        }
+        if (recorded != null) {
+            metrics.replaysAdmitted.inc();
+        }
+        Progress progress;
+        try {
+            progress = Progress.parse(event.progress);
+        } catch (IllegalArgumentException e) {
+            // The parser validated the header; this is defensive, never a crash.
+            progress = Progress.empty();
+        }
+        status.update(EventStatus.IN_PROGRESS);
+        advance(new WorkflowState(event, progress.toJson()), progress);
+    }
+
+    /** Runs local stages in line until the workflow completes, fails, or reaches a remote stage. */
+    private void advance(WorkflowState ws, Progress progress) throws Exception {
+        while (true) {
+            Workflow.Stage stage = workflow.next(progress);
+            if (stage == null) {
+                complete(ws, progress);
+                return;
+            }
+            if (!stage.isLocal()) {
+                ws.progress = progress.toJson();
+                startOrQueue(ws, progress, stage);
+                return;
+            }
+            int attempt = progress.attempts(stage.name()) + 1;
+            int generation = progress.keyGeneration(stage.name());
+            String key = StageContext.idempotencyKey(ws.event.id, stage.name(), generation);
+            StageMetrics stageMetrics = metrics.stage(stage.name());
+            stageMetrics.attempts.inc();
+            long started = System.nanoTime();
+            JsonNode output;
+            try {
+                output = stage.local().apply(new StageContext(ws.event, stage.name(), key, attempt,
+                        Instant.now().plus(settings.callTimeout()), progress));
+            } catch (Exception | LinkageError | StackOverflowError e) {
+                progress.pending(stage.name(), attempt, generation);
+                ws.progress = progress.toJson();
+                ws.tierAttempts++;
+                onFailure(ws, progress, stage, e);
+                return;
+            }
+            stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            stageMetrics.successes.inc();
+            progress.complete(stage.name(), output, attempt, System.currentTimeMillis(), key);
+            ws.tierAttempts = 0;
+        }
+    }
+
+    private void startOrQueue(WorkflowState ws, Progress progress, Workflow.Stage stage) throws Exception {
+        if (inFlight.size() < settings.maxInFlight()) {
+            start(ws, progress, stage);
+        } else {
+            ws.phase = WorkflowState.Phase.WAITING;
+            setTimer(ws, now() + settings.callTimeout().toMillis());
+            state.update(ws);
+            waiting.add(ws.event.id);
+        }
+    }
+
+    private void start(WorkflowState ws, Progress progress, Workflow.Stage stage) throws Exception {
+        String eventId = ws.event.id;
+        int attempt = progress.attempts(stage.name()) + 1;
+        int generation = progress.keyGeneration(stage.name());
+        String key = StageContext.idempotencyKey(eventId, stage.name(), generation);
+        progress.pending(stage.name(), attempt, generation);
+        ws.progress = progress.toJson();
+        ws.tierAttempts++;
+        ws.phase = WorkflowState.Phase.IN_FLIGHT;
+        long deadline = now() + settings.callTimeout().toMillis();
+        // The future times out on its own; the timer (a little later) matters after a restore,
+        // when this call is gone with the old task: it issues the call again, with the same key.
+        setTimer(ws, deadline + 1000);
+        state.update(ws);
+
+        Call call = new Call(++callSequence, stage.name(), System.nanoTime());
+        inFlight.put(eventId, call);
+        metrics.stage(stage.name()).attempts.inc();
+        CompletableFuture<JsonNode> result;
+        try {
+            result = stage.remote().call(new StageContext(ws.event, stage.name(), key, attempt,
+                    Instant.ofEpochMilli(deadline), progress));
+            if (result == null) {
+                result = CompletableFuture.failedFuture(new IllegalStateException(
+                        "remote stage " + stage.name() + " returned no future"));
+            }
+        } catch (RuntimeException | LinkageError e) {
+            result = CompletableFuture.failedFuture(e);
+        }
+        result.orTimeout(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((output, failure) -> mailbox.execute(
+                        () -> onResult(eventId, call, output, failure),
+                        "stage %s result for %s", stage.name(), eventId));
+    }
+
+    /** A call's result, back on the task thread. */
+    private void onResult(String eventId, Call call, JsonNode output, Throwable failure) throws Exception {
+        if (inFlight.get(eventId) != call) {
+            return; // superseded: the call timed out and was handled already
+        }
+        inFlight.remove(eventId);
+        setCurrentKey(eventId);
+        WorkflowState ws = state.value();
+        if (ws == null || ws.phase != WorkflowState.Phase.IN_FLIGHT) {
+            drainWaiting();
+            return;
+        }
+        deleteTimer(ws);
+        Progress progress = Progress.parse(ws.progress);
+        Workflow.Stage stage = workflow.stage(call.stage());
+        StageMetrics stageMetrics = metrics.stage(stage.name());
+        stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - call.startedNanos()));
+        if (failure == null) {
+            stageMetrics.successes.inc();
+            progress.complete(stage.name(), output, progress.attempts(stage.name()), System.currentTimeMillis(),
+                    StageContext.idempotencyKey(eventId, stage.name(), progress.keyGeneration(stage.name())));
+            ws.tierAttempts = 0;
+            advance(ws, progress);
+        } else {
+            Throwable cause = FailureClass.unwrap(failure);
+            if (cause instanceof TimeoutException && cause.getMessage() == null) {
+                cause = new TimeoutException("no response from stage " + stage.name() + " within "
+                        + settings.callTimeout().toMillis() + " ms");
+            }
+            onFailure(ws, progress, stage, cause);
+        }
+        drainWaiting();
+    }
+
+    private void onFailure(WorkflowState ws, Progress progress, Workflow.Stage stage, Throwable failure) throws Exception {
+        FailureClass failureClass = FailureClass.of(failure);
+        StageMetrics stageMetrics = metrics.stage(stage.name());
+        switch (failureClass) {
+            case PERMANENT:
+                stageMetrics.failuresPermanent.inc();
+                // (1) A definitive rejection is stored downstream and replayed for its key for ever:
+                // the next attempt (a DLQ replay) must use the next key generation.
+                progress.pending(stage.name(), progress.attempts(stage.name()), progress.keyGeneration(stage.name()) + 1);
+                deadLetter(ws, progress, stage, FailureReason.PERMANENT, failure, DEAD_LETTERS);
+                return;
+            case ERROR:
+                stageMetrics.failuresError.inc();
+                LOG.warn("Stage {} of event {} threw an unexpected exception; dead-lettering it (reason error)",
+                        stage.name(), ws.event.id, failure);
+                deadLetter(ws, progress, stage, FailureReason.ERROR, failure, DEAD_LETTERS);
+                return;
+            case RETRYABLE:
+            default:
+                stageMetrics.failuresRetryable.inc();
+                if (ws.tierAttempts < settings.retry().maxAttempts()) {
+                    // (2) Transient: wait out the backoff in a timer, never on the task thread.
+                    stageMetrics.retriesScheduled.inc();
+                    ws.phase = WorkflowState.Phase.BACKOFF;
+                    ws.progress = progress.toJson();
+                    setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
+                    state.update(ws);
+                    backingOff.add(ws.event.id);
+                } else {
+                    // (3) The ambiguous ack keeps its key: the effect may already have happened.
+                    deadLetter(ws, progress, stage, FailureReason.EXHAUSTED, failure, EXHAUSTED);
+                }
+        }
+    }
+
+    private void deadLetter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
+                            Throwable failure, OutputTag<DeadLetter> tag) throws Exception {
+        Event event = ws.event;
+        DeadLetter letter = new DeadLetter();
+        letter.eventId = event.id;
+        letter.recordKey = event.recordKey;
+        letter.value = event.value;
+        letter.origin = event.origin;
+        letter.stage = stage.name();
+        letter.reason = reason;
+        letter.failureClass = failure.getClass().getName();
+        letter.failureMessage = DeadLetter.truncate(String.valueOf(failure.getMessage()));
+        letter.failureAt = System.currentTimeMillis();
+        letter.retryCount = progress.attempts(stage.name());
+        letter.progress = progress.toJson();
+        letter.replayOf = event.replayOf;
+        output.collect(tag, new StreamRecord<>(letter));
+        if (reason == FailureReason.EXHAUSTED) {
+            metrics.exhausted.inc();
+        } else {
+            metrics.deadLettered.inc();
+        }
+        status.update(EventStatus.DEAD_LETTERED);
+        clear(ws);
+    }
+
+    private void complete(WorkflowState ws, Progress progress) throws Exception {
+        output.collect(new StreamRecord<>(CompletedEvent.of(ws.event, progress.outputsJson(), System.currentTimeMillis())));
+        metrics.completed.inc();
+        status.update(EventStatus.COMPLETED);
+        clear(ws);
+    }
+
+    private void clear(WorkflowState ws) throws Exception {
+        deleteTimer(ws);
+        backingOff.remove(ws.event.id);
+        state.clear();
+    }
+
+    @Override
+    public void onProcessingTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
+        String eventId = timer.getKey();
+        WorkflowState ws = state.value();
+        if (ws == null || ws.timer != timer.getTimestamp()) {
+            return; // stale timer of a finished or rescheduled event
+        }
+        ws.timer = 0;
+        Progress progress = Progress.parse(ws.progress);
+        Workflow.Stage stage = workflow.stage(progress.pendingStage() != null ? progress.pendingStage()
+                : workflow.next(progress).name());
+        switch (ws.phase) {
+            case BACKOFF:
+                backingOff.remove(eventId);
+                startOrQueue(ws, progress, stage);
+                break;
+            case WAITING:
+                if (waiting.contains(eventId)) {
+                    setTimer(ws, now() + settings.callTimeout().toMillis());
+                    state.update(ws);
+                } else {
+                    startOrQueue(ws, progress, stage); // restored: the in-memory queue is gone
+                }
+                break;
+            case IN_FLIGHT:
+            default:
+                Call call = inFlight.remove(eventId);
+                if (call != null) {
+                    onFailure(ws, progress, stage, new TimeoutException("no response from stage " + stage.name()
+                            + " within " + settings.callTimeout().toMillis() + " ms"));
+                    drainWaiting();
+                } else {
+                    LOG.info("Re-issuing stage {} of event {} after restore, with the same idempotency key",
+                            stage.name(), eventId);
+                    startOrQueue(ws, progress, stage);
+                }
+        }
+    }
+
+    @Override
+    public void onEventTime(InternalTimer<String, VoidNamespace> timer) {
+        // No event-time timers are registered.
+    }
+
+    private void drainWaiting() throws Exception {
+        while (!waiting.isEmpty() && inFlight.size() < settings.maxInFlight()) {
+            String eventId = waiting.poll();
+            setCurrentKey(eventId);
+            WorkflowState ws = state.value();
+            if (ws != null && ws.phase == WorkflowState.Phase.WAITING) {
+                deleteTimer(ws);
+                Progress progress = Progress.parse(ws.progress);
+                String pending = progress.pendingStage();
+                start(ws, progress, workflow.stage(pending != null ? pending : workflow.next(progress).name()));
+            }
+        }
+    }
+
+    /**
+     * End of bounded input: processing-time timers no longer fire, so retries still waiting out a
+     * backoff start at once, and the operator waits (yielding to the mailbox) until every event has
+     * completed or been dead-lettered.
+     */
+    @Override
+    public void finish() throws Exception {
+        while (!inFlight.isEmpty() || !waiting.isEmpty() || !backingOff.isEmpty()) {
+            for (String eventId : new HashSet<>(backingOff)) {
+                if (inFlight.size() >= settings.maxInFlight()) {
+                    break;
+                }
+                backingOff.remove(eventId);
+                setCurrentKey(eventId);
+                WorkflowState ws = state.value();
+                if (ws != null && ws.phase == WorkflowState.Phase.BACKOFF) {
+                    deleteTimer(ws);
+                    Progress progress = Progress.parse(ws.progress);
+                    startOrQueue(ws, progress, workflow.stage(progress.pendingStage()));
+                }
+            }
+            if (!inFlight.isEmpty()) {
+                mailbox.yield();
+            } else {
+                drainWaiting();
+            }
+        }
+        super.finish();
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            for (Workflow.Stage stage : workflow.stages()) {
+                if (!stage.isLocal()) {
+                    stage.remote().close();
+                }
+            }
+        } finally {
+            super.close();
+        }
+    }
+
+    private void setTimer(WorkflowState ws, long at) {
+        deleteTimer(ws);
+        timers.registerProcessingTimeTimer(VoidNamespace.INSTANCE, at);
+        ws.timer = at;
+    }
+
+    private void deleteTimer(WorkflowState ws) {
+        if (ws.timer != 0) {
+            timers.deleteProcessingTimeTimer(VoidNamespace.INSTANCE, ws.timer);
+            ws.timer = 0;
+        }
+    }
+
+    private long now() {
+        return getProcessingTimeService().getCurrentProcessingTime();
+    }
+
+    /** Operator-level and per-stage metrics. */
+    private static final class Metrics {
+        final Counter duplicatesDropped;
+        final Counter replaysAdmitted;
+        final Counter completed;
+        final Counter deadLettered;
+        final Counter exhausted;
+        final Map<String, StageMetrics> stages = new HashMap<>();
+
+        Metrics(MetricGroup group, Workflow workflow, java.util.function.IntSupplier inFlight) {
+            duplicatesDropped = group.counter("duplicatesDropped");
+            replaysAdmitted = group.counter("replaysAdmitted");
+            completed = group.counter("completed");
+            deadLettered = group.counter("deadLettered");
+            exhausted = group.counter("exhausted");
+            group.gauge("inFlight", inFlight::getAsInt);
+            for (Workflow.Stage stage : workflow.stages()) {
+                stages.put(stage.name(), new StageMetrics(group.addGroup("stage", stage.name())));
+            }
+        }
+
+        StageMetrics stage(String name) {
+            return stages.get(name);
+        }
+    }
+
+    private static final class StageMetrics {
+        final Counter attempts;
+        final Counter successes;
+        final Counter failuresRetryable;
+        final Counter failuresPermanent;
+        final Counter failuresError;
+        final Counter retriesScheduled;
+        final DescriptiveStatisticsHistogram latency;
+
+        StageMetrics(MetricGroup group) {
+            attempts = group.counter("attempts");
+            successes = group.counter("successes");
+            failuresRetryable = group.counter("failuresRetryable");
+            failuresPermanent = group.counter("failuresPermanent");
+            failuresError = group.counter("failuresError");
+            retriesScheduled = group.counter("retriesScheduled");
+            latency = group.histogram("latencyMs", new DescriptiveStatisticsHistogram(1000));
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package io.stagewise.operators.stage;
+
+import io.stagewise.operators.event.CompletedEvent;
+import io.stagewise.operators.event.Event;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.streaming.api.datastream.KeyedStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperatorFactory;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperatorFactory;
+import org.apache.flink.streaming.api.operators.StreamOperator;
+import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
+
+/** Creates {@link StageOperator}s, handing each the task's mailbox for call results. */
+public final class StageOperatorFactory extends AbstractStreamOperatorFactory<CompletedEvent>
+        implements OneInputStreamOperatorFactory<Event, CompletedEvent> {
+    private static final long serialVersionUID = 1L;
+
+    private final Workflow workflow;
+    private final StageSettings settings;
+
+    public StageOperatorFactory(Workflow workflow, StageSettings settings) {
+        this.workflow = workflow;
+        this.settings = settings;
+    }
+
+    /** Applies the workflow to a stream keyed by event id; uid {@link StageOperator#UID}. */
+    public static SingleOutputStreamOperator<CompletedEvent> apply(
+            KeyedStream<Event, String> byEventId, Workflow workflow, StageSettings settings) {
+        return byEventId
+                .transform("Stages (" + workflow.name() + ")", TypeInformation.of(CompletedEvent.class),
+                        new StageOperatorFactory(workflow, settings))
+                .uid(StageOperator.UID);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T extends StreamOperator<CompletedEvent>> T createStreamOperator(StreamOperatorParameters<CompletedEvent> parameters) {
+        return (T) new StageOperator(parameters, workflow, settings, parameters.getMailboxExecutor());
+    }
+
+    @Override
+    @SuppressWarnings("rawtypes")
+    public Class<? extends StreamOperator> getStreamOperatorClass(ClassLoader classLoader) {
+        return StageOperator.class;
+    }
+}

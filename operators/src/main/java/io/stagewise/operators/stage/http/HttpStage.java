@@ -1,0 +1,106 @@
+package io.stagewise.operators.stage.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stagewise.operators.stage.PermanentStageException;
+import io.stagewise.operators.stage.RemoteStage;
+import io.stagewise.operators.stage.RetryableStageException;
+import io.stagewise.operators.stage.StageContext;
+import java.io.IOException;
+import java.io.Serializable;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A remote stage that POSTs a JSON body to an HTTP endpoint with header
+ * {@code Idempotency-Key: <event id>:<stage>} and returns the JSON response as the stage output.
+ *
+ * <p>Responses are sorted as DESIGN.md section 5 says: 2xx is success; 409 (e.g.
+ * {@code idempotency_key_in_use}), 429 and 5xx are retryable; any other 4xx is a definitive
+ * rejection (permanent); connection errors and timeouts are retryable. Non-blocking: uses the JDK
+ * HTTP client's asynchronous API.
+ */
+public final class HttpStage implements RemoteStage {
+    private static final long serialVersionUID = 1L;
+    private static final ObjectMapper JSON = new ObjectMapper();
+    public static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+
+    /** Builds the request body from the event and earlier outputs. */
+    @FunctionalInterface
+    public interface Body extends Serializable {
+        JsonNode of(StageContext context);
+    }
+
+    private final String url;
+    private final Body body;
+    private transient HttpClient client;
+
+    public HttpStage(String url, Body body) {
+        URI uri = URI.create(url);
+        if (uri.getScheme() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))) {
+            throw new IllegalArgumentException("not an http(s) URL: " + url);
+        }
+        this.url = url;
+        this.body = body;
+    }
+
+    @Override
+    public void open() {
+        client = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
+    }
+
+    @Override
+    public CompletableFuture<JsonNode> call(StageContext context) {
+        Duration timeout = Duration.between(Instant.now(), context.deadline());
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url))
+                .timeout(timeout.isNegative() || timeout.isZero() ? Duration.ofMillis(1) : timeout)
+                .header("Content-Type", "application/json")
+                .header(IDEMPOTENCY_KEY, context.idempotencyKey())
+                .POST(HttpRequest.BodyPublishers.ofString(body.of(context).toString()))
+                .build();
+        return client.sendAsync(request, HttpResponse.BodyHandlers.ofString())
+                .thenApply(response -> interpret(context, response));
+    }
+
+    static JsonNode interpret(StageContext context, HttpResponse<String> response) {
+        int code = response.statusCode();
+        String what = context.stage() + " of " + context.eventId() + " (" + context.idempotencyKey() + ")";
+        if (code >= 200 && code < 300) {
+            try {
+                return JSON.readTree(response.body());
+            } catch (IOException e) {
+                throw new RetryableStageException(what + ": unreadable 2xx response: " + e.getMessage(), e);
+            }
+        }
+        String detail = "HTTP " + code + " " + errorOf(response.body());
+        if (code == 409 || code == 429 || code >= 500) {
+            throw new RetryableStageException(what + ": " + detail);
+        }
+        throw new PermanentStageException(what + ": " + detail);
+    }
+
+    private static String errorOf(String body) {
+        try {
+            JsonNode error = JSON.readTree(body).path("error");
+            if (error.isObject()) {
+                return error.path("type").asText("") + (error.has("message") ? ": " + error.path("message").asText() : "");
+            }
+        } catch (IOException | RuntimeException e) {
+            // not JSON: fall through to the raw text
+        }
+        return body == null ? "" : body.length() > 200 ? body.substring(0, 200) : body;
+    }
+
+    @Override
+    public void close() {
+        client = null;
+    }
+}

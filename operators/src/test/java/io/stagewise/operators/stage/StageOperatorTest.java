@@ -1,0 +1,362 @@
+package io.stagewise.operators.stage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stagewise.operators.event.CompletedEvent;
+import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.Event;
+import io.stagewise.operators.event.FailureReason;
+import io.stagewise.operators.event.Origin;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class StageOperatorTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final AtomicInteger VALIDATE_CALLS = new AtomicInteger();
+    private static final Duration TTL = Duration.ofHours(1);
+
+    private KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> harness;
+
+    @BeforeEach
+    void reset() {
+        ScriptedStage.reset();
+        VALIDATE_CALLS.set(0);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        if (harness != null) {
+            harness.close();
+        }
+    }
+
+    private static Workflow payments() {
+        return Workflow.named("test")
+                .local("validate", ctx -> {
+                    VALIDATE_CALLS.incrementAndGet();
+                    if (ctx.payload().path("amount").asInt() <= 0) {
+                        throw new PermanentStageException("amount <= 0");
+                    }
+                    if (ctx.payload().has("boom")) {
+                        throw new IllegalStateException("bug in stage code");
+                    }
+                    return JSON.createObjectNode().put("ok", true);
+                })
+                .remote("charge", new ScriptedStage("charge"))
+                .remote("notify", new ScriptedStage("notify"))
+                .build();
+    }
+
+    private static StageSettings settings(int maxInFlight) {
+        return new StageSettings(RetrySettings.builder().maxAttempts(3).initialBackoff(Duration.ofMillis(100))
+                .jitter(0).build(), Duration.ofSeconds(5), maxInFlight, TTL);
+    }
+
+    private KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> open(
+            Workflow workflow, StageSettings settings, OperatorSubtaskState restore) throws Exception {
+        KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> h = new KeyedOneInputStreamOperatorTestHarness<>(
+                new StageOperatorFactory(workflow, settings), e -> e.id, Types.STRING);
+        if (restore != null) {
+            h.initializeState(restore);
+        }
+        h.open();
+        return h;
+    }
+
+    private void start(Workflow workflow, StageSettings settings) throws Exception {
+        harness = open(workflow, settings, null);
+    }
+
+    private static Event event(String id, String payload) {
+        Event event = new Event();
+        event.id = id;
+        event.type = "payment.requested";
+        event.key = "acct-1";
+        event.payload = payload;
+        event.progress = "{}";
+        event.value = ("{\"id\":\"" + id + "\"}").getBytes();
+        event.origin = new Origin("payments", 0, Math.abs(id.hashCode()), 1000);
+        return event;
+    }
+
+    private static Event replayOf(DeadLetter letter, String payload) {
+        Event event = event(letter.eventId, payload);
+        event.origin = letter.origin;
+        event.progress = letter.progress;
+        event.replayOf = "payments.dlq/0/0";
+        return event;
+    }
+
+    /** Drops the operator as a failover does: closed without finish(), calls in flight abandoned. */
+    private void crash() throws Exception {
+        harness.getOperator().close();
+        harness = null;
+    }
+
+    private void send(Event event) throws Exception {
+        harness.processElement(new StreamRecord<>(event));
+        drain();
+    }
+
+    /** Runs every mail (call results) waiting in the task's mailbox. */
+    private void drain() throws Exception {
+        TaskMailbox mailbox = harness.getTaskMailbox();
+        Optional<Mail> mail;
+        while ((mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY)).isPresent()) {
+            mail.get().run();
+        }
+    }
+
+    private void advanceTime(long millis) throws Exception {
+        harness.setProcessingTime(harness.getProcessingTime() + millis);
+        drain();
+    }
+
+    private List<String> completedIds() {
+        return harness.extractOutputValues().stream().map(c -> c.eventId).collect(Collectors.toList());
+    }
+
+    private List<DeadLetter> sideOutput(org.apache.flink.util.OutputTag<DeadLetter> tag) {
+        var records = harness.getSideOutput(tag);
+        return records == null ? List.of() : records.stream().map(StreamRecord::getValue).collect(Collectors.toList());
+    }
+
+    @Test
+    void runsEveryStageInOrderWithDeterministicIdempotencyKeys() throws Exception {
+        start(payments(), settings(10));
+        send(event("e1", "{\"amount\":5}"));
+
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.CALLS).containsExactly(
+                new ScriptedStage.CallRecord("charge", "e1:charge", 1),
+                new ScriptedStage.CallRecord("notify", "e1:notify", 1));
+        JsonNode outputs = JSON.readTree(harness.extractOutputValues().get(0).outputs);
+        assertThat(outputs.fieldNames()).toIterable().containsExactly("validate", "charge", "notify");
+        assertThat(harness.numKeyedStateEntries()).as("only the status stays").isEqualTo(1);
+    }
+
+    @Test
+    void whenNotifyFailsAndIsRetriedChargeIsNotCalledAgain() throws Exception {
+        ScriptedStage.SCRIPTS.put("notify", ctx -> ctx.attempt() < 3
+                ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("notification_id", "n1")));
+        start(payments(), settings(10));
+        send(event("e1", "{\"amount\":5}"));
+        assertThat(completedIds()).isEmpty();
+
+        advanceTime(99);
+        assertThat(ScriptedStage.calls("notify", "e1:notify")).as("backoff not over yet").isEqualTo(1);
+        advanceTime(1);
+        assertThat(ScriptedStage.calls("notify", "e1:notify")).isEqualTo(2);
+        advanceTime(200);
+
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(1);
+        assertThat(ScriptedStage.calls("notify", "e1:notify")).isEqualTo(3);
+        assertThat(VALIDATE_CALLS.get()).isEqualTo(1);
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void retryableFailuresPastTheAttemptsLeaveAsExhaustedWithTheSameKey() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.failedFuture(new java.io.IOException("connection reset")));
+        start(payments(), settings(10));
+        send(event("e1", "{\"amount\":5}"));
+        advanceTime(100);
+        advanceTime(200);
+
+        List<DeadLetter> exhausted = sideOutput(StageOperator.EXHAUSTED);
+        assertThat(exhausted).hasSize(1);
+        DeadLetter letter = exhausted.get(0);
+        assertThat(letter.reason).isEqualTo(FailureReason.EXHAUSTED);
+        assertThat(letter.stage).isEqualTo("charge");
+        assertThat(letter.retryCount).isEqualTo(3);
+        assertThat(letter.failureClass).isEqualTo("java.io.IOException");
+        assertThat(ScriptedStage.CALLS).extracting(ScriptedStage.CallRecord::key).containsOnly("e1:charge");
+        Progress progress = Progress.parse(letter.progress);
+        assertThat(progress.isCompleted("validate")).isTrue();
+        assertThat(progress.keyGeneration("charge")).as("ambiguous: same key next time").isEqualTo(1);
+        assertThat(completedIds()).isEmpty();
+        assertThat(sideOutput(StageOperator.DEAD_LETTERS)).isEmpty();
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void permanentFailureDeadLettersWithProgressAndAReplayUsesTheNextKeyGeneration() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.idempotencyKey().endsWith(":2")
+                ? CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_2"))
+                : CompletableFuture.failedFuture(new PermanentStageException("HTTP 402 card_declined")));
+        start(payments(), settings(10));
+        send(event("e1", "{\"amount\":5}"));
+
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).hasSize(1);
+        DeadLetter letter = letters.get(0);
+        assertThat(letter.reason).isEqualTo(FailureReason.PERMANENT);
+        assertThat(letter.stage).isEqualTo("charge");
+        assertThat(letter.failureMessage).contains("card_declined");
+        Progress progress = Progress.parse(letter.progress);
+        assertThat(progress.isCompleted("validate")).isTrue();
+        assertThat(progress.isCompleted("charge")).isFalse();
+        assertThat(progress.keyGeneration("charge")).isEqualTo(2);
+
+        send(event("e1", "{\"amount\":5}"));
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).as("a plain re-delivery of a dead letter is dropped").isEqualTo(1);
+
+        send(replayOf(letter, "{\"amount\":5}"));
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.calls("charge", "e1:charge:2")).isEqualTo(1);
+        assertThat(VALIDATE_CALLS.get()).as("validate completed before; not run on replay").isEqualTo(1);
+
+        send(replayOf(letter, "{\"amount\":5}"));
+        assertThat(completedIds()).as("replaying a completed event is a no-op").containsExactly("e1");
+    }
+
+    @Test
+    void stageCodeThrowingIsAnErrorDeadLetterAndOtherEventsGoOn() throws Exception {
+        start(payments(), settings(10));
+        send(event("bad", "{\"amount\":5,\"boom\":true}"));
+        send(event("good", "{\"amount\":5}"));
+
+        assertThat(completedIds()).containsExactly("good");
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).extracting(l -> l.reason).containsExactly(FailureReason.ERROR);
+        assertThat(letters.get(0).stage).isEqualTo("validate");
+        assertThat(letters.get(0).failureClass).isEqualTo(IllegalStateException.class.getName());
+        assertThat(letters.get(0).failureMessage).isEqualTo("bug in stage code");
+        assertThat(ScriptedStage.calls("charge", "bad:charge")).isZero();
+    }
+
+    @Test
+    void aCallInFlightAtACheckpointIsIssuedAgainAfterRestoreWithTheSameKey() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ScriptedStage::pending);
+        start(payments(), settings(10));
+        send(event("e1", "{\"amount\":5}"));
+        assertThat(ScriptedStage.CALLS).containsExactly(new ScriptedStage.CallRecord("charge", "e1:charge", 1));
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1);
+        crash();
+
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_1")));
+        harness = open(payments(), settings(10), snapshot);
+        advanceTime(5_000);
+        assertThat(completedIds()).as("not before the call's deadline").isEmpty();
+        advanceTime(1_000);
+
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.CALLS).extracting(ScriptedStage.CallRecord::key)
+                .containsExactly("e1:charge", "e1:charge", "e1:notify");
+        assertThat(VALIDATE_CALLS.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aCompletedStageIsNotCalledAgainAfterRestoreFromALaterCheckpoint() throws Exception {
+        ScriptedStage.SCRIPTS.put("notify", ScriptedStage::pending);
+        start(payments(), settings(10));
+        send(event("e1", "{\"amount\":5}"));
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1);
+        crash();
+
+        ScriptedStage.SCRIPTS.remove("notify");
+        harness = open(payments(), settings(10), snapshot);
+        advanceTime(6_000);
+
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(1);
+        assertThat(ScriptedStage.calls("notify", "e1:notify")).isEqualTo(2);
+    }
+
+    @Test
+    void retriesWaitForAFreeSlotToo() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.eventId().equals("a")
+                ? ScriptedStage.pending(ctx)
+                : ctx.attempt() == 1 ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_b")));
+        start(payments(), settings(2));
+        send(event("b", "{\"amount\":5}")); // fails once, backs off
+        send(event("a", "{\"amount\":5}")); // occupies a slot
+        ScriptedStage.SCRIPTS.put("notify", ScriptedStage::pending);
+        advanceTime(100); // b retries: charge ok, then notify pending: 2 in flight
+
+        assertThat(ScriptedStage.outstanding).isEqualTo(2);
+        assertThat(ScriptedStage.maxOutstanding).isEqualTo(2);
+        ScriptedStage.PENDING.values().forEach(f -> f.complete(ScriptedStage.ok("id", "x")));
+        drain();
+        ScriptedStage.PENDING.values().forEach(f -> f.complete(ScriptedStage.ok("id", "x")));
+        drain();
+        assertThat(completedIds()).containsExactlyInAnyOrder("a", "b");
+        assertThat(ScriptedStage.maxOutstanding).isEqualTo(2);
+    }
+
+    @Test
+    void dedupDropsRedeliveriesForgetsAfterTheTtlAndSurvivesRestore() throws Exception {
+        Workflow dedupOnly = Workflow.named("dedup-only").build();
+        start(dedupOnly, settings(10));
+        harness.setStateTtlProcessingTime(0);
+        send(event("a", "{}"));
+        send(event("a", "{}"));
+        send(event("b", "{}"));
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1);
+        crash();
+
+        harness = open(dedupOnly, settings(10), snapshot);
+        harness.setStateTtlProcessingTime(TTL.toMillis() - 1);
+        send(event("a", "{}"));
+        send(event("c", "{}"));
+        harness.setStateTtlProcessingTime(TTL.toMillis() + 1);
+        send(event("b", "{}"));
+
+        assertThat(completedIds()).containsExactly("c", "b");
+    }
+
+    @Test
+    void retrySettingsAreValidated() {
+        assertThatThrownBy(() -> RetrySettings.builder().maxAttempts(0).build()).hasMessageContaining("maxAttempts");
+        assertThatThrownBy(() -> RetrySettings.builder().multiplier(0.5).build()).hasMessageContaining("multiplier");
+        assertThatThrownBy(() -> RetrySettings.builder().jitter(1.5).build()).hasMessageContaining("jitter");
+        assertThatThrownBy(() -> RetrySettings.builder().initialBackoff(Duration.ofSeconds(20)).build())
+                .hasMessageContaining("maxBackoff");
+        assertThatThrownBy(() -> new StageSettings(RetrySettings.DEFAULTS, Duration.ZERO, 1, TTL)).hasMessageContaining("callTimeout");
+        assertThatThrownBy(() -> new StageSettings(RetrySettings.DEFAULTS, Duration.ofSeconds(1), 0, TTL)).hasMessageContaining("maxInFlight");
+        RetrySettings noJitter = RetrySettings.builder().jitter(0).build();
+        java.util.Random random = new java.util.Random(1);
+        assertThat(noJitter.backoffMillis(1, random)).isEqualTo(100);
+        assertThat(noJitter.backoffMillis(2, random)).isEqualTo(200);
+        assertThat(noJitter.backoffMillis(3, random)).isEqualTo(400);
+        assertThat(noJitter.backoffMillis(20, random)).isEqualTo(10_000);
+    }
+
+    @Test
+    void workflowNamesAreValidated() {
+        assertThatThrownBy(() -> Workflow.named("w").local("Bad Name", ctx -> null).build()).hasMessageContaining("must match");
+        assertThatThrownBy(() -> Workflow.named("w").local("a", ctx -> null).local("a", ctx -> null).build())
+                .hasMessageContaining("duplicate");
+        assertThatThrownBy(() -> Workflow.named("w").local("ingest", ctx -> null).build()).hasMessageContaining("reserved");
+    }
+
+    @Test
+    void failuresAreSorted() {
+        assertThat(FailureClass.of(new PermanentStageException("x"))).isEqualTo(FailureClass.PERMANENT);
+        assertThat(FailureClass.of(new RetryableStageException("x"))).isEqualTo(FailureClass.RETRYABLE);
+        assertThat(FailureClass.of(new java.util.concurrent.CompletionException(new java.net.ConnectException()))).isEqualTo(FailureClass.RETRYABLE);
+        assertThat(FailureClass.of(new java.util.concurrent.TimeoutException())).isEqualTo(FailureClass.RETRYABLE);
+        assertThat(FailureClass.of(new NullPointerException())).isEqualTo(FailureClass.ERROR);
+        assertThat(StageContext.idempotencyKey("e", "charge", 1)).isEqualTo("e:charge");
+        assertThat(StageContext.idempotencyKey("e", "charge", 3)).isEqualTo("e:charge:3");
+    }
+}
