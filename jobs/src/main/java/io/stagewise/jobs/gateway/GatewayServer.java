@@ -51,6 +51,9 @@ import org.slf4j.LoggerFactory;
  *       charges|notifications} -> {@code {"<key>": requests received}}; {@code GET /health} -> 200.
  * </ul>
  *
+ * <p>The JDK server writes header names in its own case ({@code Idempotent-replayed},
+ * {@code Content-type}); HTTP header names are case-insensitive, so clients must compare them so.
+ *
  * <p>Tables ({@code gateway_idempotency_keys}, {@code gateway_charges}, {@code gateway_notifications})
  * are created when absent; keys are never pruned.
  */
@@ -150,7 +153,8 @@ public final class GatewayServer implements AutoCloseable {
         config.setMaximumPoolSize(settings.maxDbConnections());
         config.setMinimumIdle(Math.min(2, settings.maxDbConnections()));
         config.setConnectionTimeout(TimeUnit.SECONDS.toMillis(DB_CONNECT_TIMEOUT_SECONDS));
-        config.setInitializationFailTimeout(TimeUnit.SECONDS.toMillis(DB_CONNECT_TIMEOUT_SECONDS));
+        // One attempt at start, bounded by connectTimeout: a wrong URL fails now, not after retries.
+        config.setInitializationFailTimeout(1);
         // Driver defaults, overridden by the same parameters in the URL.
         config.addDataSourceProperty("connectTimeout", Long.toString(DB_CONNECT_TIMEOUT_SECONDS));
         config.addDataSourceProperty("socketTimeout", "60");
