@@ -5,7 +5,9 @@ import static org.awaitility.Awaitility.await;
 import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.operators.ingest.EventParser;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 
 /** Shared waits and audits of the pipeline tests. */
@@ -16,22 +18,37 @@ final class PipelineTestSupport {
     private PipelineTestSupport() {}
 
     static Audit.Topics topics(String bootstrap) {
-        return new Audit.Topics(bootstrap, INPUT, OUTPUT, Topics.dlq(INPUT));
+        return topics(bootstrap, INPUT, OUTPUT);
+    }
+
+    static Audit.Topics topics(String bootstrap, String input, String output) {
+        return new Audit.Topics(bootstrap, input, output, Topics.dlq(input));
     }
 
     static AuditReport audit(String bootstrap, PaymentGenerator.Plan plan) {
-        return Audit.run(topics(bootstrap), io.stagewise.operators.ingest.EventParser.DEFAULT_MAX_EVENT_BYTES,
-                Optional.of(plan));
+        return audit(topics(bootstrap), plan, null);
     }
 
-    /** Waits until the committed output and DLQ hold at least what the plan makes, or fails at the deadline. */
+    static AuditReport audit(Audit.Topics topics, PaymentGenerator.Plan plan, Map<String, Integer> charges) {
+        return Audit.run(topics, EventParser.DEFAULT_MAX_EVENT_BYTES, Optional.of(plan), Optional.ofNullable(charges));
+    }
+
     static void awaitCaughtUp(String bootstrap, PaymentGenerator.Plan plan, Duration deadline) {
-        await("every planned id in the output and every malformed record in the DLQ")
+        awaitSettled(topics(bootstrap), plan, deadline);
+    }
+
+    /**
+     * Waits until every distinct planned id is in the committed output or DLQ and every malformed
+     * record is in the DLQ, or fails at the deadline.
+     */
+    static void awaitSettled(Audit.Topics topics, PaymentGenerator.Plan plan, Duration deadline) {
+        await("every planned id in the output or the DLQ, every malformed record in the DLQ")
                 .atMost(deadline)
                 .pollInterval(Duration.ofMillis(500))
                 .until(() -> {
-                    AuditReport report = audit(bootstrap, plan);
-                    return report.count("completed") >= plan.validIds().size()
+                    AuditReport report = audit(topics, plan, null);
+                    return report.count("completed") + report.count("deadLetters") - report.count("malformedDeadLetters")
+                                    >= plan.validIds().size()
                             && report.count("malformedDeadLetters") >= plan.malformed();
                 });
     }

@@ -6,6 +6,7 @@ import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.ingest.EventParser;
+import io.stagewise.operators.stage.Progress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,6 +30,8 @@ import org.apache.kafka.common.header.Header;
  *
  * <ul>
  *   <li>(1) every distinct valid input id is in exactly one of: the output, the DLQ;
+ *   <li>(3) given the gateway's effective charges: one per completed payment and per dead letter
+ *       whose progress includes {@code charge}, none for any other event;
  *   <li>(4) the output holds exactly one record per completed id, and nothing else;
  *   <li>(5) every DLQ record carries the headers of section 3 with its true origin coordinates
  *       (the input record there has the same bytes), and every malformed input record is in the
@@ -37,6 +40,8 @@ import org.apache.kafka.common.header.Header;
  */
 public final class Audit {
     private static final Duration READ_TIMEOUT = Duration.ofMinutes(2);
+    /** The stage whose effect invariant (3) counts. */
+    public static final String CHARGE_STAGE = "charge";
     private static final int SHOWN = 5;
 
     private Audit() {}
@@ -45,17 +50,27 @@ public final class Audit {
     public record Topics(String bootstrapServers, String input, String output, String dlq) {}
 
     public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan) {
+        return run(topics, maxEventBytes, plan, Optional.empty());
+    }
+
+    /**
+     * @param effectiveCharges when the workflow charges through the gateway: effective charges per
+     *     payment id, as the gateway recorded them; adds invariant (3)
+     */
+    public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan,
+                                  Optional<Map<String, Integer>> effectiveCharges) {
         List<ConsumerRecord<byte[], byte[]>> inputs = TopicReader.readAll(topics.bootstrapServers(), topics.input(), READ_TIMEOUT);
         List<ConsumerRecord<byte[], byte[]>> outputs = TopicReader.readAll(topics.bootstrapServers(), topics.output(), READ_TIMEOUT);
         List<ConsumerRecord<byte[], byte[]>> deadLetters = TopicReader.readAll(topics.bootstrapServers(), topics.dlq(), READ_TIMEOUT);
-        return check(inputs, outputs, deadLetters, maxEventBytes, plan);
+        return check(inputs, outputs, deadLetters, maxEventBytes, plan, effectiveCharges);
     }
 
     static AuditReport check(List<ConsumerRecord<byte[], byte[]>> inputs,
                              List<ConsumerRecord<byte[], byte[]>> outputs,
                              List<ConsumerRecord<byte[], byte[]>> deadLetters,
                              int maxEventBytes,
-                             Optional<PaymentGenerator.Plan> plan) {
+                             Optional<PaymentGenerator.Plan> plan,
+                             Optional<Map<String, Integer>> effectiveCharges) {
         AuditReport report = new AuditReport();
         EventParser parser = new EventParser(maxEventBytes);
 
@@ -96,6 +111,7 @@ public final class Audit {
         List<String> badOrigins = new ArrayList<>();
         Map<String, Integer> malformedInDlq = new HashMap<>();
         Map<String, Integer> validInDlq = new HashMap<>();
+        Set<String> chargedDeadLetters = new HashSet<>();
         for (ConsumerRecord<byte[], byte[]> letter : deadLetters) {
             String where = letter.topic() + "/" + letter.partition() + "/" + letter.offset();
             List<String> missing = Arrays.stream(StagewiseHeaders.DEAD_LETTER_HEADERS)
@@ -124,7 +140,15 @@ public final class Audit {
                 }
                 malformedInDlq.merge(origin, 1, Integer::sum);
             } else {
-                validInDlq.merge(header(letter, StagewiseHeaders.EVENT_ID).get(), 1, Integer::sum);
+                String id = header(letter, StagewiseHeaders.EVENT_ID).get();
+                validInDlq.merge(id, 1, Integer::sum);
+                try {
+                    if (Progress.parse(header(letter, StagewiseHeaders.PROGRESS).get()).isCompleted(CHARGE_STAGE)) {
+                        chargedDeadLetters.add(id);
+                    }
+                } catch (IllegalArgumentException e) {
+                    badHeaders.add(where + " has unreadable progress");
+                }
             }
         }
         report.count("deadLetters", deadLetters.size());
@@ -149,6 +173,27 @@ public final class Audit {
         report.check("(1) every distinct valid id in exactly one of output, DLQ", missing.isEmpty() && repeated.isEmpty(),
                 validIds.size() + " ids; missing " + missing.size() + sample(missing)
                         + ", more than once " + repeated.size() + sample(repeated));
+
+        // (3) one effective charge per completed payment and per dead letter past charge; none otherwise.
+        effectiveCharges.ifPresent(charges -> {
+            List<String> wrong = new ArrayList<>();
+            long charged = 0;
+            for (String id : validIds) {
+                int expected = outputCount.containsKey(id) || chargedDeadLetters.contains(id) ? 1 : 0;
+                int actual = charges.getOrDefault(id, 0);
+                charged += actual;
+                if (actual != expected) {
+                    wrong.add(id + " charged " + actual + "x, expected " + expected);
+                }
+            }
+            Set<String> strangers = new HashSet<>(charges.keySet());
+            strangers.removeAll(validIds);
+            report.count("effectiveCharges", charged);
+            report.check("(3) one effective charge per completed payment (and per dead letter past charge), none else",
+                    wrong.isEmpty() && strangers.isEmpty(),
+                    charged + " charges; wrong " + wrong.size() + sample(wrong) + ", for unknown ids "
+                            + strangers.size() + sample(new ArrayList<>(strangers)));
+        });
 
         // (4) nothing in the output but completed input ids, once each.
         Set<String> unexpected = new HashSet<>(outputCount.keySet());

@@ -325,6 +325,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     backingOff.add(ws.event.id);
                 } else {
                     // (3) The ambiguous ack keeps its key: the effect may already have happened.
+                    LOG.warn("Stage {} of event {} failed {} time(s) in this operator (retry.count {}); it leaves as "
+                                    + "exhausted (stagewise.retry.attempts): {}", stage.name(), ws.event.id, ws.tierAttempts,
+                            progress.attempts(stage.name()), failure.toString());
                     deadLetter(ws, progress, stage, FailureReason.EXHAUSTED, failure, EXHAUSTED);
                 }
         }

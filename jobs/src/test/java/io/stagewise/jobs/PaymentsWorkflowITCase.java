@@ -1,0 +1,298 @@
+package io.stagewise.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.stagewise.jobs.audit.Audit;
+import io.stagewise.jobs.audit.AuditReport;
+import io.stagewise.jobs.audit.TopicReader;
+import io.stagewise.jobs.gateway.Fault;
+import io.stagewise.jobs.gateway.FaultPolicy;
+import io.stagewise.jobs.gateway.GatewayServer;
+import io.stagewise.jobs.gateway.GatewaySettings;
+import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.jobs.local.FlinkRest;
+import io.stagewise.jobs.local.LocalFlink;
+import io.stagewise.jobs.payments.PaymentsWorkflow;
+import io.stagewise.jobs.sandbox.EmbeddedKafka;
+import io.stagewise.jobs.sandbox.EmbeddedPostgres;
+import io.stagewise.jobs.sandbox.FreePorts;
+import io.stagewise.operators.event.StagewiseHeaders;
+import io.stagewise.operators.stage.Progress;
+import io.stagewise.operators.stage.RemoteStage;
+import io.stagewise.operators.stage.StageContext;
+import io.stagewise.operators.stage.Workflow;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The payments workflow (validate → charge → notify) against the real reference gateway over HTTP
+ * with idempotency keys in a real PostgreSQL, on a real Kafka broker and Flink mini cluster.
+ */
+class PaymentsWorkflowITCase {
+    @TempDir
+    static Path tmp;
+
+    private static EmbeddedKafka kafka;
+    private static EmbeddedPostgres postgres;
+    private static final AtomicInteger RUN = new AtomicInteger();
+
+    @BeforeAll
+    static void startInfrastructure() {
+        kafka = EmbeddedKafka.start(tmp.resolve("kafka"));
+        postgres = EmbeddedPostgres.start(tmp.resolve("postgres"));
+    }
+
+    @AfterAll
+    static void stopInfrastructure() {
+        if (kafka != null) {
+            kafka.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    /** One pipeline run on its own topics, against its own gateway. */
+    private final class Run implements AutoCloseable {
+        final String input = "payments-" + RUN.incrementAndGet();
+        final Audit.Topics topics = PipelineTestSupport.topics(kafka.bootstrapServers(), input, input + ".completed");
+        final GatewayServer gateway;
+        final PaymentGenerator.Plan plan;
+        JobClient job;
+        FlinkRest rest;
+
+        Run(GatewaySettings.Builder gateway, int events, long seed) {
+            this.gateway = GatewayServer.start(gateway.build(), postgres.createDatabase("gateway_" + input.replace('-', '_')));
+            this.plan = PaymentGenerator.plan(new PaymentGenerator.Settings(events, 0.05, 0.0, seed, 10));
+            Topics.createAll(kafka.bootstrapServers(), 2, List.of(input));
+        }
+
+        void start(Workflow workflow, Consumer<Configuration> tweak) throws Exception {
+            int dlqMax = Topics.prepare(kafka.bootstrapServers(), input, topics.output());
+            Configuration conf = FlinkSettings.defaults(Duration.ofMillis(500), tmp.resolve("checkpoints-" + input));
+            conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+            conf.set(StagewiseOptions.INPUT_TOPIC, input);
+            conf.set(StagewiseOptions.OUTPUT_TOPIC, topics.output());
+            conf.set(StagewiseOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(50));
+            conf.set(StagewiseOptions.CALL_TIMEOUT, Duration.ofSeconds(10));
+            tweak.accept(conf);
+            int port = FreePorts.pick();
+            StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
+            env.setParallelism(2);
+            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), workflow, conf);
+            job = env.executeAsync(input);
+            rest = new FlinkRest(LocalFlink.dashboardUrl(port), job.getJobID());
+        }
+
+        void produce(int ratePerSecond) {
+            PaymentGenerator.send(plan, kafka.bootstrapServers(), input, ratePerSecond, n -> { });
+        }
+
+        AuditReport settle() {
+            PipelineTestSupport.awaitSettled(topics, plan, Duration.ofSeconds(120));
+            long settledAt = rest.latestCheckpoint().map(c -> c[0]).orElse(0L);
+            await("one more checkpoint, so anything in flight commits").atMost(Duration.ofSeconds(30))
+                    .until(() -> rest.latestCheckpoint().map(c -> c[0]).orElse(0L) > settledAt);
+            return PipelineTestSupport.audit(topics, plan, gateway.effectiveCharges());
+        }
+
+        List<ConsumerRecord<byte[], byte[]>> deadLetters() {
+            return TopicReader.readAll(kafka.bootstrapServers(), topics.dlq(), Duration.ofSeconds(30));
+        }
+
+        @Override
+        public void close() throws Exception {
+            try {
+                if (job != null) {
+                    job.cancel().get(30, TimeUnit.SECONDS);
+                }
+            } finally {
+                gateway.close();
+            }
+        }
+    }
+
+    private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
+        return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
+    }
+
+    private static void assertAuditHolds(AuditReport report) {
+        assertThat(report.passed()).as(report.render()).isTrue();
+    }
+
+    @Test
+    void whenNotifyFailsAndIsRetriedChargeIsNotCalledAgain() throws Exception {
+        GatewaySettings.Builder gateway = GatewaySettings.builder()
+                .faults(FaultPolicy.firstRequests("notifications", key -> true, 2, Fault.TRANSIENT));
+        try (Run run = new Run(gateway, 200, 101)) {
+            run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
+            run.produce(0);
+            AuditReport report = run.settle();
+
+            assertAuditHolds(report);
+            assertThat(run.deadLetters()).extracting(r -> header(r, StagewiseHeaders.FAILURE_MESSAGE)).isEmpty();
+            assertThat(report.count("completed")).isEqualTo(run.plan.validIds().size());
+            Map<String, Integer> charges = run.gateway.requestCounts("charges");
+            Map<String, Integer> notifications = run.gateway.requestCounts("notifications");
+            assertThat(charges).hasSize(run.plan.validIds().size());
+            assertThat(charges.values()).as("charge called once per payment").containsOnly(1);
+            assertThat(notifications.values()).as("notify: two 503s, then success").containsOnly(3);
+            assertThat(notifications.keySet()).allMatch(key -> key.endsWith(":notify"));
+        }
+    }
+
+    @Test
+    void anAmbiguousAckMakesExactlyOneEffectiveCharge() throws Exception {
+        GatewaySettings.Builder gateway = GatewaySettings.builder()
+                .faults(FaultPolicy.firstRequests("charges", key -> true, 1, Fault.TIMEOUT));
+        try (Run run = new Run(gateway, 200, 102)) {
+            run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
+            run.produce(0);
+            AuditReport report = run.settle();
+
+            assertAuditHolds(report);
+            assertThat(report.count("completed")).isEqualTo(run.plan.validIds().size());
+            assertThat(report.count("effectiveCharges")).isEqualTo(run.plan.validIds().size());
+            assertThat(run.gateway.requestCounts("charges").values())
+                    .as("the lost response is retried with the same key and replayed").containsOnly(2);
+            assertThat(run.gateway.effectiveCharges().values()).containsOnly(1);
+        }
+    }
+
+    @Test
+    void aRestoreWithCallsInFlightMakesNoSecondChargeAndRetriesWithTheSameKey() throws Exception {
+        GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(150));
+        try (Run run = new Run(gateway, 600, 103)) {
+            // Every subtask fails at its first event after the first completed checkpoint, with calls in flight.
+            run.start(PaymentsWorkflow.create(run.gateway.url()),
+                    conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 1L));
+            CompletableFuture<Void> producing = CompletableFuture.runAsync(() -> run.produce(100));
+            producing.get(60, TimeUnit.SECONDS);
+            AuditReport report = run.settle();
+
+            assertAuditHolds(report);
+            await("the injected failure restarted the job").atMost(Duration.ofSeconds(30))
+                    .until(() -> run.rest.restarts() >= 1);
+            assertThat(report.count("completed")).isEqualTo(run.plan.validIds().size());
+            Map<String, Integer> charges = run.gateway.requestCounts("charges");
+            assertThat(charges.keySet()).as("one key per payment, never a new generation")
+                    .allMatch(key -> key.matches("pay-103-\\d{7}:charge"));
+            assertThat(charges.values()).as("some calls were issued again after the restore").anyMatch(n -> n > 1);
+            assertThat(run.gateway.effectiveCharges().values()).containsOnly(1);
+        }
+    }
+
+    @Test
+    void permanentRejectionsAndStageErrorsAreDeadLetteredWithProgressAndTheJobGoesOn() throws Exception {
+        GatewaySettings.Builder gateway = GatewaySettings.builder().declineAccounts(Set.of("acct-3"));
+        try (Run run = new Run(gateway, 300, 104)) {
+            Workflow payments = PaymentsWorkflow.create(run.gateway.url());
+            Workflow buggy = Workflow.named("payments")
+                    .local("validate", ctx -> {
+                        if (ctx.payload().path("account").asText().equals("acct-5")) {
+                            throw new IllegalStateException("bug in validate for acct-5");
+                        }
+                        return payments.stage("validate").local().apply(ctx);
+                    })
+                    .remote("charge", payments.stage("charge").remote())
+                    .remote("notify", payments.stage("notify").remote())
+                    .build();
+            run.start(buggy, conf -> { });
+            run.produce(0);
+            AuditReport report = run.settle();
+            assertAuditHolds(report);
+
+            List<ConsumerRecord<byte[], byte[]>> letters = run.deadLetters();
+            Map<String, List<ConsumerRecord<byte[], byte[]>>> byReason = letters.stream()
+                    .collect(Collectors.groupingBy(r -> header(r, StagewiseHeaders.FAILURE_REASON)));
+            assertThat(byReason.keySet()).containsExactlyInAnyOrder("permanent", "error");
+            for (ConsumerRecord<byte[], byte[]> letter : byReason.get("permanent")) {
+                assertThat(new String(letter.key(), StandardCharsets.UTF_8)).isEqualTo("acct-3");
+                assertThat(header(letter, StagewiseHeaders.FAILURE_STAGE)).isEqualTo("charge");
+                Progress progress = Progress.parse(header(letter, StagewiseHeaders.PROGRESS));
+                assertThat(progress.isCompleted("validate")).isTrue();
+                assertThat(progress.isCompleted("charge")).isFalse();
+                assertThat(progress.keyGeneration("charge")).isEqualTo(2);
+                assertThat(header(letter, StagewiseHeaders.FAILURE_MESSAGE)).contains("402").contains("card_declined");
+            }
+            for (ConsumerRecord<byte[], byte[]> letter : byReason.get("error")) {
+                assertThat(new String(letter.key(), StandardCharsets.UTF_8)).isEqualTo("acct-5");
+                assertThat(header(letter, StagewiseHeaders.FAILURE_STAGE)).isEqualTo("validate");
+                assertThat(header(letter, StagewiseHeaders.FAILURE_CLASS)).isEqualTo(IllegalStateException.class.getName());
+            }
+            long otherAccounts = run.plan.records().stream().filter(r -> r.key() != null).map(r -> new String(r.key()))
+                    .distinct().count();
+            assertThat(otherAccounts).isGreaterThan(2);
+            assertThat(report.count("completed")).isEqualTo(run.plan.validIds().size() - letters.size());
+            assertThat(run.gateway.effectiveCharges().keySet()).as("no charge for declined or failed payments")
+                    .hasSize((int) report.count("completed"));
+        }
+    }
+
+    /** Counts calls outstanding at once around a real remote stage. */
+    static final class Counting implements RemoteStage {
+        private static final long serialVersionUID = 1L;
+        static final AtomicInteger OUTSTANDING = new AtomicInteger();
+        static final AtomicInteger MAX = new AtomicInteger();
+        private final RemoteStage delegate;
+
+        Counting(RemoteStage delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void open() throws Exception {
+            delegate.open();
+        }
+
+        @Override
+        public CompletableFuture<JsonNode> call(StageContext context) {
+            MAX.accumulateAndGet(OUTSTANDING.incrementAndGet(), Math::max);
+            return delegate.call(context).whenComplete((v, e) -> OUTSTANDING.decrementAndGet());
+        }
+
+        @Override
+        public void close() throws Exception {
+            delegate.close();
+        }
+    }
+
+    @Test
+    void callsInFlightStayWithinTheLimit() throws Exception {
+        GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(100));
+        try (Run run = new Run(gateway, 120, 105)) {
+            Workflow payments = PaymentsWorkflow.create(run.gateway.url());
+            Workflow counted = Workflow.named("payments")
+                    .local("validate", payments.stage("validate").local())
+                    .remote("charge", new Counting(payments.stage("charge").remote()))
+                    .remote("notify", new Counting(payments.stage("notify").remote()))
+                    .build();
+            run.start(counted, conf -> conf.set(StagewiseOptions.MAX_IN_FLIGHT, 3));
+            run.produce(0);
+            AuditReport report = run.settle();
+
+            assertAuditHolds(report);
+            // Two subtasks, three calls each at most; with 100 ms per call and a backlog, the limit is reached.
+            assertThat(Counting.MAX.get()).isEqualTo(6);
+        }
+    }
+}
