@@ -14,6 +14,12 @@ import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.jobs.sandbox.EmbeddedPostgres;
+import io.stagewise.jobs.gateway.GatewayServer;
+import io.stagewise.jobs.gateway.GatewaySettings;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,6 +70,19 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dashboard-port", defaultValue = "8081", description = "Flink dashboard port (default: ${DEFAULT-VALUE}).")
     int dashboardPort;
 
+    @Option(names = "--transient-failure-rate", defaultValue = "0.02", description = "Share of gateway requests answered 503 before executing (default: ${DEFAULT-VALUE}).")
+    double transientFailureRate;
+
+    @Option(names = "--timeout-rate", defaultValue = "0.01", description = "Share of gateway requests that execute but lose their response: the ambiguous ack (default: ${DEFAULT-VALUE}).")
+    double timeoutRate;
+
+    @Option(names = "--permanent-failure-rate", defaultValue = "0.01", description = "Share of accounts whose charges the gateway declines with 402 (default: ${DEFAULT-VALUE}).")
+    double permanentFailureRate;
+
+    @Option(names = "--gateway-latency", defaultValue = "0ms", converter = NonNegativeDurationConverter.class,
+            description = "Latency the gateway adds to every request (default: ${DEFAULT-VALUE}).")
+    Duration gatewayLatency;
+
     @Option(names = "--inject-failure", description = "Make the job fail mid-stream once, to watch it recover from the last checkpoint.")
     boolean injectFailure;
 
@@ -85,12 +104,26 @@ public final class DemoCommand implements Callable<Integer> {
         if (parallelism < 1 || partitions < 1) {
             throw new StagewiseException("--parallelism and --partitions must be >= 1");
         }
+        if (permanentFailureRate < 0 || permanentFailureRate > 1) {
+            throw new StagewiseException("--permanent-failure-rate must be in [0, 1], got " + permanentFailureRate);
+        }
         PaymentGenerator.Plan plan = PaymentGenerator.plan(generator.settings());
+        GatewaySettings gatewaySettings;
+        try {
+            gatewaySettings = GatewaySettings.builder()
+                    .randomFaults(transientFailureRate, timeoutRate, generator.seed)
+                    .latency(gatewayLatency)
+                    .declineAccounts(declinedAccounts())
+                    .build();
+        } catch (IllegalArgumentException e) {
+            throw new StagewiseException(e.getMessage());
+        }
         Path dir = dataDir != null ? dataDir : Files.createTempDirectory("stagewise-demo-");
         long started = System.nanoTime();
         System.out.println("Stagewise demo: starting embedded Kafka, PostgreSQL and Flink ...");
         try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"));
-                EmbeddedPostgres postgres = EmbeddedPostgres.start(dir.resolve("postgres"))) {
+                EmbeddedPostgres postgres = EmbeddedPostgres.start(dir.resolve("postgres"));
+                GatewayServer gateway = GatewayServer.start(gatewaySettings, postgres.jdbcUrl())) {
             String bootstrap = kafka.bootstrapServers();
             Topics.createAll(bootstrap, partitions, List.of(INPUT));
             int dlqMax = Topics.prepare(bootstrap, INPUT, OUTPUT);
@@ -104,14 +137,17 @@ public final class DemoCommand implements Callable<Integer> {
             }
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboardPort);
             env.setParallelism(parallelism);
-            conf.set(StagewiseOptions.WORKFLOW, "dedup-only");
+            conf.set(StagewiseOptions.GATEWAY_URL, gateway.url());
             PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
                     PipelineJob.workflow(conf), conf);
 
             System.out.printf("  Kafka broker     %s (embedded, KRaft)%n", bootstrap);
             System.out.printf("  PostgreSQL       %s (embedded)%n", postgres.jdbcUrl());
+            System.out.printf("  gateway          %s (503 %.1f%%, lost responses %.1f%%, declined accounts %s, latency %s)%n",
+                    gateway.url(), 100 * transientFailureRate, 100 * timeoutRate, declinedAccounts(), gatewayLatency);
             System.out.printf("  Flink dashboard  %s%n", LocalFlink.dashboardUrl(dashboardPort));
-            System.out.printf("  topics           %s (%d partitions) -> %s, dead letters %s%n", INPUT, partitions, OUTPUT, Topics.dlq(INPUT));
+            System.out.printf("  pipeline         %s (%d partitions) -> validate -> charge -> notify -> %s, dead letters %s%n",
+                    INPUT, partitions, OUTPUT, Topics.dlq(INPUT));
             System.out.printf("  generating       %d records: %d distinct payments, %d duplicates, %d malformed, at %s%n",
                     plan.records().size(), plan.validIds().size(), plan.duplicates(), plan.malformed(),
                     rate == 0 ? "full speed" : rate + "/s");
@@ -143,15 +179,16 @@ public final class DemoCommand implements Callable<Integer> {
             }
 
             AuditReport report = Audit.run(new Audit.Topics(bootstrap, INPUT, OUTPUT, Topics.dlq(INPUT)),
-                    conf.get(StagewiseOptions.MAX_EVENT_BYTES), Optional.of(plan));
+                    conf.get(StagewiseOptions.MAX_EVENT_BYTES), Optional.of(plan), Optional.of(gateway.effectiveCharges()));
             double seconds = (System.nanoTime() - started) / 1e9;
             System.out.println();
             System.out.println(outcome.message);
-            System.out.printf("Summary: %d records produced, %d payments completed, %d duplicates in the input "
-                            + "(%d dropped by dedup since the last restart), %d dead-lettered, %d restart(s), "
+            System.out.printf("Summary: %d records produced, %d payments completed, %d effective charges, %d duplicates "
+                            + "in the input (%d dropped by dedup since the last restart), %d dead-lettered, %d restart(s), "
                             + "%d checkpoints, %.1f s%n",
-                    produced.get(), report.count("completed"), report.count("duplicatesInInput"), dropped,
-                    report.count("deadLetters"), restarts, checkpoint.map(c -> c[0]).orElse(0L), seconds);
+                    produced.get(), report.count("completed"), report.count("effectiveCharges"),
+                    report.count("duplicatesInInput"), dropped, report.count("deadLetters"), restarts,
+                    checkpoint.map(c -> c[0]).orElse(0L), seconds);
             System.out.println("Audit (DESIGN.md section 7):");
             System.out.print(report.render());
             boolean passed = outcome.caughtUp && report.passed();
@@ -205,8 +242,9 @@ public final class DemoCommand implements Callable<Integer> {
                     produced.get(), total, counter.outputDistinct(), plan.validIds().size(), dropped,
                     counter.deadLetters(), checkpoint.map(c -> "checkpoint #" + c[0] + " (" + c[1] + " ms)").orElse("no checkpoint yet"),
                     restarts);
-            boolean caughtUp = producing.isDone() && counter.outputDistinct() >= plan.validIds().size()
-                    && counter.deadLetters() >= plan.malformed();
+            // Every distinct payment completed or dead-lettered, every malformed record dead-lettered.
+            boolean caughtUp = producing.isDone()
+                    && counter.outputDistinct() + counter.deadLetters() >= plan.validIds().size() + plan.malformed();
             if (caughtUp && caughtUpAtCheckpoint == null) {
                 // One more checkpoint, so anything still in flight (a duplicate, say) commits too and shows in the audit.
                 caughtUpAtCheckpoint = checkpoint.map(c -> c[0]).orElse(0L);
@@ -232,6 +270,12 @@ public final class DemoCommand implements Callable<Integer> {
             // Redraw pacing for a console line, not a wait for a condition.
             TimeUnit.MILLISECONDS.sleep(200);
         }
+    }
+
+    /** The first accounts, as many as --permanent-failure-rate of them; the gateway declines their charges. */
+    private Set<String> declinedAccounts() {
+        int count = (int) Math.round(permanentFailureRate * generator.accounts);
+        return IntStream.range(0, count).mapToObj(i -> "acct-" + i).collect(Collectors.toCollection(TreeSet::new));
     }
 
     private static void deleteRecursively(Path dir) {
