@@ -17,7 +17,6 @@ import java.util.List;
 import org.apache.flink.api.connector.sink2.Committer;
 import org.apache.flink.api.connector.sink2.CommitterInitContext;
 import org.apache.flink.api.connector.sink2.Sink;
-import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.api.connector.sink2.SupportsCommitter;
 import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
@@ -102,7 +101,7 @@ public final class PostgresSink<T>
     }
 
     @Override
-    public StatefulSinkWriter<T, PostgresWriterState<T>> restoreWriter(WriterInitContext context,
+    public PostgresWriter<T> restoreWriter(WriterInitContext context,
             Collection<PostgresWriterState<T>> recoveredState) throws IOException {
         return new PostgresWriter<>(settings, rowWriter, context, recoveredState);
     }

@@ -184,7 +184,20 @@ public final class PostgresWriter<T>
     }
 
     private Optional<Gids.Parsed> earlierPrepared(long checkpointId) throws SQLException {
-        return Postgres.preparedGids(connection(), gids).stream()
+        List<Gids.Parsed> prepared;
+        try {
+            prepared = Postgres.preparedGids(connection(), gids);
+        } catch (SQLException e) {
+            if (!Postgres.isTransient(e)) {
+                throw e;
+            }
+            // The idle connection was killed or the server restarted since the last checkpoint: a
+            // read-only query, so one more try on a new connection is harmless.
+            dropConnection();
+            writeRetries.inc();
+            prepared = Postgres.preparedGids(connection(), gids);
+        }
+        return prepared.stream()
                 .filter(p -> p.subtask() == subtask && p.checkpointId() < checkpointId)
                 .findFirst();
     }
