@@ -1,0 +1,133 @@
+package io.stagewise.sinks.postgres;
+
+import io.stagewise.sinks.postgres.internal.Postgres;
+import io.stagewise.sinks.postgres.internal.PostgresCommittable;
+import io.stagewise.sinks.postgres.internal.PostgresCommittableSerializer;
+import io.stagewise.sinks.postgres.internal.PostgresCommitter;
+import io.stagewise.sinks.postgres.internal.PostgresSinkSettings;
+import io.stagewise.sinks.postgres.internal.PostgresWriter;
+import io.stagewise.sinks.postgres.internal.PostgresWriterState;
+import io.stagewise.sinks.postgres.internal.PostgresWriterStateSerializer;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import org.apache.flink.api.connector.sink2.Committer;
+import org.apache.flink.api.connector.sink2.CommitterInitContext;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.sink2.SupportsCommitter;
+import org.apache.flink.api.connector.sink2.SupportsWriterState;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
+
+/**
+ * An exactly-once PostgreSQL sink: two-phase commit with {@code PREPARE TRANSACTION} / {@code
+ * COMMIT PREPARED}, one transaction per subtask per checkpoint (Flink Sink V2).
+ *
+ * <p>Delivery guarantee: exactly once. The rows of a checkpoint are written in one transaction
+ * that is prepared when the checkpoint's barrier passes and committed when the checkpoint
+ * completes, so readers see each row once and a whole checkpoint's rows at once. It protects
+ * against task failures before, during and after a checkpoint, lost commit notifications,
+ * PostgreSQL restarts and killed connections (prepared transactions survive both), and restores
+ * from checkpoints or savepoints; a commit marker row in the same transaction makes commits
+ * idempotent and tells an already-committed transaction from a lost one. Readers never see rows of
+ * a checkpoint that did not complete. It cannot protect against restoring from an older
+ * checkpoint than the last committed one (the marker then fails the write loudly), nor against
+ * someone rolling back its prepared transactions (reported by gid).
+ *
+ * <p>Requirements: PostgreSQL {@code max_prepared_transactions} of at least 2 x parallelism
+ * (checked at start, see {@link #checkServer}); a transaction id prefix unique among all jobs
+ * writing to the same server; rows of one key (e.g. account) on one subtask - key the stream by it
+ * before the sink so concurrent transactions never update the same rows. See
+ * {@link io.stagewise.sinks.postgres.internal.PostgresWriter} for the protocol and the lock trap.
+ *
+ * <pre>{@code
+ * entries.keyBy(e -> e.account)
+ *        .sinkTo(PostgresSink.<LedgerEntry>builder()
+ *                .setJdbcUrl(url).setUsername(user).setPassword(password)
+ *                .setTransactionIdPrefix("payments-ledger")
+ *                .setRowWriter(new LedgerWriter())
+ *                .setRowSerializer(new LedgerEntrySerializer())
+ *                .build())
+ *        .uid("stagewise-ledger-sink").name("Ledger (PostgreSQL, exactly once)");
+ * }</pre>
+ *
+ * @param <T> the row type
+ */
+public final class PostgresSink<T>
+        implements Sink<T>, SupportsCommitter<PostgresCommittable>, SupportsWriterState<T, PostgresWriterState<T>> {
+    private static final long serialVersionUID = 1L;
+
+    /** Default {@code lock_timeout} of the sink's sessions. */
+    public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(10);
+
+    /** Default limit of checkpoints in a row whose rows a subtask may carry over (see the lock trap). */
+    public static final int DEFAULT_MAX_DEFERRED_CHECKPOINTS = 50;
+
+    private final PostgresSinkSettings settings;
+    private final RowWriter<T> rowWriter;
+    private final SimpleVersionedSerializer<T> rowSerializer;
+
+    PostgresSink(PostgresSinkSettings settings, RowWriter<T> rowWriter, SimpleVersionedSerializer<T> rowSerializer) {
+        this.settings = settings;
+        this.rowWriter = rowWriter;
+        this.rowSerializer = rowSerializer;
+    }
+
+    public static <T> PostgresSinkBuilder<T> builder() {
+        return new PostgresSinkBuilder<>();
+    }
+
+    /**
+     * Checks, before a job is submitted, that the server at {@code jdbcUrl} can hold the prepared
+     * transactions of a sink at {@code parallelism}: {@code max_prepared_transactions >= 2 x
+     * parallelism}. Throws {@link IllegalStateException} naming the setting and how to change it.
+     */
+    public static void checkServer(String jdbcUrl, String username, String password, int parallelism) throws SQLException {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);
+        }
+        try (Connection connection = Postgres.connect(jdbcUrl, username, password, "stagewise-sink:check",
+                DEFAULT_LOCK_TIMEOUT)) {
+            Postgres.checkPreparedTransactions(connection, parallelism, "check");
+        }
+    }
+
+    @Override
+    public PostgresWriter<T> createWriter(WriterInitContext context) throws IOException {
+        return new PostgresWriter<>(settings, rowWriter, context, List.of());
+    }
+
+    @Override
+    public PostgresWriter<T> restoreWriter(WriterInitContext context,
+            Collection<PostgresWriterState<T>> recoveredState) throws IOException {
+        return new PostgresWriter<>(settings, rowWriter, context, recoveredState);
+    }
+
+    @Override
+    public SimpleVersionedSerializer<PostgresWriterState<T>> getWriterStateSerializer() {
+        return new PostgresWriterStateSerializer<>(rowSerializer);
+    }
+
+    @Override
+    public Committer<PostgresCommittable> createCommitter(CommitterInitContext context) throws IOException {
+        return new PostgresCommitter(settings, context);
+    }
+
+    @Override
+    public SimpleVersionedSerializer<PostgresCommittable> getCommittableSerializer() {
+        return new PostgresCommittableSerializer();
+    }
+
+    /** The transaction id prefix; gids are {@code <prefix>-<subtask>-<checkpoint id>}. */
+    public String transactionIdPrefix() {
+        return settings.transactionIdPrefix();
+    }
+
+    @Override
+    public String toString() {
+        return "PostgresSink{" + settings + ", rowWriter=" + rowWriter.getClass().getName() + '}';
+    }
+}

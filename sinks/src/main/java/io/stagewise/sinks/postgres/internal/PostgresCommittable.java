@@ -1,0 +1,58 @@
+package io.stagewise.sinks.postgres.internal;
+
+import java.util.Objects;
+
+/**
+ * One prepared PostgreSQL transaction waiting for its checkpoint to complete: the global
+ * transaction id (gid) to {@code COMMIT PREPARED}, and where it came from (for logs and for the
+ * commit-marker check).
+ */
+public final class PostgresCommittable {
+    private final String gid;
+    private final int subtask;
+    private final long checkpointId;
+    private final int rowCount;
+
+    public PostgresCommittable(String gid, int subtask, long checkpointId, int rowCount) {
+        this.gid = Objects.requireNonNull(gid, "gid");
+        this.subtask = subtask;
+        this.checkpointId = checkpointId;
+        this.rowCount = rowCount;
+    }
+
+    public String gid() {
+        return gid;
+    }
+
+    public int subtask() {
+        return subtask;
+    }
+
+    public long checkpointId() {
+        return checkpointId;
+    }
+
+    public int rowCount() {
+        return rowCount;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PostgresCommittable other
+                && gid.equals(other.gid)
+                && subtask == other.subtask
+                && checkpointId == other.checkpointId
+                && rowCount == other.rowCount;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(gid, subtask, checkpointId, rowCount);
+    }
+
+    @Override
+    public String toString() {
+        return "PostgresCommittable{gid=" + gid + ", subtask=" + subtask + ", checkpoint=" + checkpointId
+                + ", rows=" + rowCount + '}';
+    }
+}

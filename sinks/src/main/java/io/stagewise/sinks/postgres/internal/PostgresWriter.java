@@ -1,0 +1,355 @@
+package io.stagewise.sinks.postgres.internal;
+
+import io.stagewise.sinks.postgres.RowWriter;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.operators.MailboxExecutor;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
+import org.apache.flink.api.connector.sink2.InitContext;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The writer half of the PostgreSQL two-phase-commit sink: buffers rows between checkpoints and,
+ * at each checkpoint, writes them in one transaction that it prepares ({@code PREPARE
+ * TRANSACTION}); {@link PostgresCommitter} commits it once the checkpoint completes.
+ *
+ * <p>Protocol, writer side (the committer side is in {@link PostgresCommitter}):
+ * <ol>
+ *   <li>(1) Between checkpoints rows are only buffered; nothing touches PostgreSQL, so a failure
+ *       before the checkpoint loses nothing that the source will not replay.
+ *   <li>(1) At {@link #prepareCommit()} for checkpoint c the writer opens a transaction, inserts
+ *       the commit marker row (gid, sink, subtask, checkpoint), writes the batch through the
+ *       {@link RowWriter} and ends with {@code PREPARE TRANSACTION '<prefix>-<subtask>-<c>'}.
+ *   <li>(3) At start the writer rolls back this subtask's prepared transactions from checkpoints
+ *       after the restored one (all of them on a start without state): they belong to
+ *       checkpoints that never completed, and their rows will come again from the source.
+ *       Subtask 0 also does this for subtask indexes the job no longer has (after a downscale).
+ *   <li>(4) The lock trap. A prepared transaction keeps its row locks until COMMIT PREPARED, and
+ *       the commit runs on this task's thread when the checkpoint-complete notification is
+ *       processed, which Flink may do after the next barrier. Writing checkpoint c+1 while c is
+ *       still prepared could wait on c's locks with the only thread that can release them. So the
+ *       writer never writes while one of its own earlier transactions is still prepared: it
+ *       keeps the rows buffered, carries them in writer state, and puts them into the next
+ *       checkpoint's transaction (that is why the writer is stateful). Any other lock wait (a
+ *       second subtask or a foreign session on the same rows) ends after {@code lock_timeout}
+ *       with an error, i.e. a task failover, never a hang. At end of input there is no next
+ *       checkpoint: the writer yields to the mailbox, where the pending notification is
+ *       processed at top priority, for at most {@code lock_timeout}, then writes anyway.
+ * </ol>
+ */
+public final class PostgresWriter<T>
+        implements CommittingSinkWriter<T, PostgresCommittable>, StatefulSinkWriter<T, PostgresWriterState<T>> {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresWriter.class);
+
+    /** Attempts at one checkpoint's transaction when the connection breaks (killed, server restart). */
+    static final int MAX_WRITE_ATTEMPTS = 3;
+
+    private static final String UNIQUE_VIOLATION = "23505";
+
+    private final PostgresSinkSettings settings;
+    private final RowWriter<T> rowWriter;
+    private final Gids gids;
+    private final int subtask;
+    private final int parallelism;
+    private final int attempt;
+    private final MailboxExecutor mailbox;
+    private final TypeSerializer<T> copier;
+    private final List<T> buffer = new ArrayList<>();
+
+    private final Counter rowsPrepared;
+    private final Counter transactionsPrepared;
+    private final Counter deferredCheckpoints;
+    private final Counter writeRetries;
+
+    private Connection connection;
+    private long lastCheckpointId;
+    private boolean endOfInput;
+    private int consecutiveDeferrals;
+
+    public PostgresWriter(PostgresSinkSettings settings, RowWriter<T> rowWriter, WriterInitContext context,
+            Collection<PostgresWriterState<T>> restored) throws IOException {
+        this.settings = settings;
+        this.rowWriter = rowWriter;
+        this.gids = new Gids(settings.transactionIdPrefix());
+        this.subtask = context.getTaskInfo().getIndexOfThisSubtask();
+        this.parallelism = context.getTaskInfo().getNumberOfParallelSubtasks();
+        this.attempt = context.getTaskInfo().getAttemptNumber();
+        this.mailbox = context.getMailboxExecutor();
+        this.copier = context.isObjectReuseEnabled() ? context.createInputSerializer() : null;
+        OptionalLong restoredCheckpoint = context.getRestoredCheckpointId();
+        this.lastCheckpointId = restoredCheckpoint.orElse(InitContext.INITIAL_CHECKPOINT_ID - 1);
+        for (PostgresWriterState<T> state : restored) {
+            buffer.addAll(state.bufferedRows());
+        }
+        MetricGroup metrics = context.metricGroup().addGroup("stagewise").addGroup("postgres");
+        this.rowsPrepared = metrics.counter("rowsPrepared");
+        this.transactionsPrepared = metrics.counter("transactionsPrepared");
+        this.deferredCheckpoints = metrics.counter("deferredCheckpoints");
+        this.writeRetries = metrics.counter("writeRetries");
+
+        try {
+            connection = settings.connect("writer", subtask);
+            // (6) Before any data: a server without room for prepared transactions fails here, by name.
+            Postgres.checkPreparedTransactions(connection, parallelism, gids.prefix());
+            Postgres.createSchema(connection, rowWriter::createSchema);
+            rollBackAbandoned(restoredCheckpoint);
+        } catch (SQLException e) {
+            Postgres.closeQuietly(connection);
+            throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + " could not start against "
+                    + Postgres.redact(settings.jdbcUrl()) + ": " + e.getMessage(), e);
+        }
+        LOG.info("PostgresSink '{}' subtask {}/{} (attempt {}) started; restored checkpoint {}, {} buffered rows restored",
+                gids.prefix(), subtask, parallelism, attempt,
+                restoredCheckpoint.isPresent() ? restoredCheckpoint.getAsLong() : "none", buffer.size());
+    }
+
+    /** (3) Rolls back what earlier attempts prepared for checkpoints that never completed. */
+    private void rollBackAbandoned(OptionalLong restoredCheckpoint) throws SQLException {
+        for (Gids.Parsed prepared : Postgres.preparedGids(connection, gids)) {
+            boolean mine = prepared.subtask() == subtask || (subtask == 0 && prepared.subtask() >= parallelism);
+            boolean afterRestoredCheckpoint = restoredCheckpoint.isEmpty()
+                    || prepared.checkpointId() > restoredCheckpoint.getAsLong();
+            if (mine && afterRestoredCheckpoint) {
+                Postgres.executeWithGid(connection, "ROLLBACK PREPARED", prepared.gid());
+                LOG.warn("PostgresSink '{}' subtask {}: rolled back prepared transaction {} of checkpoint {}, which "
+                                + "never completed (restored checkpoint: {}); its rows come again from the source",
+                        gids.prefix(), subtask, prepared.gid(), prepared.checkpointId(),
+                        restoredCheckpoint.isPresent() ? restoredCheckpoint.getAsLong() : "none");
+            }
+        }
+    }
+
+    @Override
+    public void write(T row, Context context) {
+        buffer.add(copier == null ? row : copier.copy(row));
+    }
+
+    @Override
+    public void flush(boolean endOfInput) {
+        // (1) Nothing to flush: rows go to PostgreSQL only inside the checkpoint's transaction.
+        this.endOfInput |= endOfInput;
+    }
+
+    @Override
+    public Collection<PostgresCommittable> prepareCommit() throws IOException, InterruptedException {
+        // Flink calls prepareCommit for checkpoint c before snapshotState(c) and does not pass c;
+        // like the Kafka sink we take last snapshot + 1, which is c or (after checkpoints this
+        // subtask never saw) lower, and always above every checkpoint this subtask has snapshotted.
+        // That is all gids need: unique per subtask, and above the restored checkpoint exactly
+        // when they belong to a checkpoint after it. At end of input Flink uses the same number.
+        long checkpointId = lastCheckpointId + 1;
+        if (buffer.isEmpty()) {
+            return List.of();
+        }
+        String gid = gids.gid(subtask, checkpointId);
+        try {
+            // (4) The lock trap: never write while our own earlier transaction is still prepared.
+            Optional<Gids.Parsed> pending = earlierPrepared(checkpointId);
+            if (pending.isPresent() && endOfInput) {
+                pending = awaitCommitAtEndOfInput(pending.get(), checkpointId);
+            }
+            if (pending.isPresent()) {
+                return defer(pending.get(), checkpointId);
+            }
+        } catch (SQLException e) {
+            dropConnection();
+            throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + " checkpoint " + checkpointId
+                    + ": could not read pg_prepared_xacts: " + e.getMessage(), e);
+        }
+        consecutiveDeferrals = 0;
+        int rows = buffer.size();
+        prepare(gid, checkpointId);
+        // A crash here leaves gid prepared without Flink knowing it: (3) rolls it back on restart.
+        FaultInjection.at(FaultInjection.Point.AFTER_PREPARE, gids.prefix(), subtask, checkpointId, attempt);
+        buffer.clear();
+        rowsPrepared.inc(rows);
+        transactionsPrepared.inc();
+        LOG.debug("PostgresSink '{}' subtask {}: prepared {} with {} rows for checkpoint {}",
+                gids.prefix(), subtask, gid, rows, checkpointId);
+        return List.of(new PostgresCommittable(gid, subtask, checkpointId, rows));
+    }
+
+    private Optional<Gids.Parsed> earlierPrepared(long checkpointId) throws SQLException {
+        List<Gids.Parsed> prepared;
+        try {
+            prepared = Postgres.preparedGids(connection(), gids);
+        } catch (SQLException e) {
+            if (!Postgres.isTransient(e)) {
+                throw e;
+            }
+            // The idle connection was killed or the server restarted since the last checkpoint: a
+            // read-only query, so one more try on a new connection is harmless.
+            dropConnection();
+            writeRetries.inc();
+            prepared = Postgres.preparedGids(connection(), gids);
+        }
+        return prepared.stream()
+                .filter(p -> p.subtask() == subtask && p.checkpointId() < checkpointId)
+                .findFirst();
+    }
+
+    private Collection<PostgresCommittable> defer(Gids.Parsed pending, long checkpointId) throws IOException {
+        consecutiveDeferrals++;
+        deferredCheckpoints.inc();
+        if (consecutiveDeferrals > settings.maxDeferredCheckpoints()) {
+            throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + ": transaction "
+                    + pending.gid() + " (checkpoint " + pending.checkpointId() + ") has stayed prepared through "
+                    + consecutiveDeferrals + " checkpoints (maxDeferredCheckpoints = " + settings.maxDeferredCheckpoints()
+                    + "); nothing commits it. Check pg_prepared_xacts and the committer's log. Failing over.");
+        }
+        LOG.info("PostgresSink '{}' subtask {}: checkpoint {} defers {} rows to the next checkpoint, because "
+                        + "transaction {} of checkpoint {} is still prepared (its commit notification is not processed yet)",
+                gids.prefix(), subtask, checkpointId, buffer.size(), pending.gid(), pending.checkpointId());
+        return List.of();
+    }
+
+    /**
+     * (4) At end of input no later checkpoint can take the rows. Checkpoint-complete notifications
+     * are mails of the highest priority, so yielding lets the committer commit the pending
+     * transaction on this very thread. Bounded by lock_timeout; returns what is still pending.
+     */
+    private Optional<Gids.Parsed> awaitCommitAtEndOfInput(Gids.Parsed pending, long checkpointId)
+            throws SQLException, InterruptedException {
+        long deadline = System.nanoTime() + settings.lockTimeout().toNanos();
+        Optional<Gids.Parsed> still = Optional.of(pending);
+        while (still.isPresent() && System.nanoTime() < deadline) {
+            if (!mailbox.tryYield()) {
+                TimeUnit.MILLISECONDS.sleep(10);
+            }
+            still = earlierPrepared(checkpointId);
+        }
+        if (still.isPresent()) {
+            LOG.warn("PostgresSink '{}' subtask {}: end of input while transaction {} is still prepared after {}; "
+                            + "writing the final batch anyway (a lock wait on it ends after lock_timeout)",
+                    gids.prefix(), subtask, still.get().gid(), settings.lockTimeout());
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Writes marker + rows and prepares the transaction. A broken connection (killed backend,
+     * server restart) is retried on a new one: the aborted attempt left nothing behind, unless the
+     * PREPARE itself got through, which the deterministic gid lets us see in pg_prepared_xacts.
+     */
+    private void prepare(String gid, long checkpointId) throws IOException {
+        for (int tryNo = 1; ; tryNo++) {
+            String step = "connect";
+            Connection c = null;
+            try {
+                c = connection();
+                c.setAutoCommit(false);
+                step = "insert the commit marker";
+                insertMarker(c, gid, checkpointId, buffer.size());
+                step = "write rows";
+                rowWriter.write(c, buffer);
+                FaultInjection.at(FaultInjection.Point.BEFORE_PREPARE, gids.prefix(), subtask, checkpointId, attempt);
+                step = "PREPARE TRANSACTION";
+                Postgres.executeWithGid(c, "PREPARE TRANSACTION", gid);
+                c.setAutoCommit(true);
+                return;
+            } catch (SQLException e) {
+                if (c != null) {
+                    Postgres.rollbackQuietly(c);
+                }
+                if (Postgres.isTransient(e) && tryNo < MAX_WRITE_ATTEMPTS) {
+                    dropConnection();
+                    writeRetries.inc();
+                    LOG.warn("PostgresSink '{}' subtask {}: connection failed during '{}' of {} (checkpoint {}), "
+                                    + "attempt {}/{}: {}", gids.prefix(), subtask, step, gid, checkpointId, tryNo,
+                            MAX_WRITE_ATTEMPTS, e.getMessage());
+                    if (preparedDespiteError(gid)) {
+                        return;
+                    }
+                    continue;
+                }
+                dropConnection();
+                throw new IOException(describe(e, step, gid, checkpointId), e);
+            } catch (IOException | RuntimeException e) {
+                if (c != null) {
+                    Postgres.rollbackQuietly(c);
+                }
+                dropConnection();
+                throw e;
+            }
+        }
+    }
+
+    private boolean preparedDespiteError(String gid) {
+        try {
+            if (Postgres.isPrepared(connection(), gid)) {
+                LOG.info("PostgresSink '{}' subtask {}: {} was prepared before the connection broke", gids.prefix(), subtask, gid);
+                return true;
+            }
+            return false;
+        } catch (SQLException e) {
+            // Still unreachable: the next attempt fails the same way and reports it.
+            dropConnection();
+            return false;
+        }
+    }
+
+    private String describe(SQLException e, String step, String gid, long checkpointId) {
+        String where = "PostgresSink '" + gids.prefix() + "' subtask " + subtask + " checkpoint " + checkpointId
+                + " transaction " + gid + ": " + step + " failed";
+        if (Postgres.hasState(e, Postgres.LOCK_NOT_AVAILABLE)) {
+            return where + " after waiting lock_timeout (" + settings.lockTimeout() + ") for a row lock held by another "
+                    + "transaction (see pg_locks and pg_prepared_xacts); failing over instead of hanging: " + e.getMessage();
+        }
+        if (Postgres.hasState(e, UNIQUE_VIOLATION) && step.equals("insert the commit marker")) {
+            return where + ": this transaction was already committed by an earlier run. Was the job restored from an "
+                    + "older checkpoint or savepoint than the last one it committed? " + e.getMessage();
+        }
+        return where + ": " + e.getMessage();
+    }
+
+    private void insertMarker(Connection c, String gid, long checkpointId, int rows) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("INSERT INTO " + Postgres.MARKER_TABLE
+                + " (gid, sink, subtask, checkpoint_id, row_count) VALUES (?, ?, ?, ?, ?)")) {
+            st.setString(1, gid);
+            st.setString(2, gids.prefix());
+            st.setInt(3, subtask);
+            st.setLong(4, checkpointId);
+            st.setInt(5, rows);
+            st.executeUpdate();
+        }
+    }
+
+    @Override
+    public List<PostgresWriterState<T>> snapshotState(long checkpointId) {
+        lastCheckpointId = checkpointId;
+        // (4) Non-empty only when this checkpoint's write was deferred.
+        return buffer.isEmpty() ? List.of() : List.of(new PostgresWriterState<>(buffer));
+    }
+
+    private Connection connection() throws SQLException {
+        if (connection == null) {
+            connection = settings.connect("writer", subtask);
+        }
+        return connection;
+    }
+
+    private void dropConnection() {
+        Postgres.closeQuietly(connection);
+        connection = null;
+    }
+
+    @Override
+    public void close() {
+        // Prepared transactions stay: they belong to Flink's committables, or (3) ends them on restart.
+        dropConnection();
+    }
+}
