@@ -9,7 +9,9 @@ import io.stagewise.operators.ingest.MalformedSplit;
 import io.stagewise.operators.stage.StageOperator;
 import io.stagewise.operators.stage.StageOperatorFactory;
 import io.stagewise.operators.stage.Workflow;
+import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
+import io.stagewise.sinks.postgres.ledger.LedgerEntry;
 import io.stagewise.sinks.kafka.CompletedEventSerializer;
 import io.stagewise.sinks.kafka.DeadLetterSerializer;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
@@ -44,6 +46,8 @@ public final class PipelineJob {
     public static final String STAGES_UID = StageOperator.UID;
     public static final String OUTPUT_SINK_UID = "stagewise-output-sink";
     public static final String DLQ_SINK_UID = "stagewise-dlq-sink";
+    public static final String LEDGER_ENTRY_UID = "stagewise-ledger-entry";
+    public static final String LEDGER_SINK_UID = "stagewise-ledger-sink";
 
     private PipelineJob() {}
 
@@ -68,8 +72,13 @@ public final class PipelineJob {
         }
     }
 
-    /** Where the pipeline writes to. */
-    public record Sinks(Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters) {
+    /** Where the pipeline writes to; {@code ledger} is null when completed payments are not applied to PostgreSQL. */
+    public record Sinks(Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters, Sink<LedgerEntry> ledger) {
+        /** The same sinks, plus the payments ledger. */
+        public Sinks withLedger(Sink<LedgerEntry> ledgerSink) {
+            return new Sinks(output, deadLetters, ledgerSink);
+        }
+
         /**
          * @param dlqMaxMessageBytes the DLQ topic's {@code max.message.bytes} (from {@link Topics#prepare}),
          *     so the producer never refuses a dead letter the topic accepts
@@ -86,7 +95,8 @@ public final class PipelineJob {
                             options.get(StagewiseOptions.TRANSACTION_TIMEOUT), output),
                     ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-dlq",
                             new DeadLetterSerializer(StagewiseOptions.dlqTopic(options)),
-                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), dlq));
+                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), dlq),
+                    null);
         }
     }
 
@@ -129,6 +139,20 @@ public final class PipelineJob {
                 .sinkTo(sinks.output())
                 .uid(OUTPUT_SINK_UID)
                 .name("Output (Kafka, exactly once)");
+
+        if (sinks.ledger() != null) {
+            // Keyed by account: one account's rows on one subtask, so two subtasks never wait on
+            // each other's prepared transactions (DESIGN.md section 6, the lock trap).
+            completed
+                    .map(PaymentsLedger::entry)
+                    .returns(TypeInformation.of(LedgerEntry.class))
+                    .uid(LEDGER_ENTRY_UID)
+                    .name("Ledger entry")
+                    .keyBy(entry -> entry.account, TypeInformation.of(String.class))
+                    .sinkTo(sinks.ledger())
+                    .uid(LEDGER_SINK_UID)
+                    .name("Ledger (PostgreSQL, exactly once)");
+        }
 
         // Until the retry ladder exists, exhausted events are dead letters with reason exhausted.
         valid.getSideOutput(MalformedSplit.DEAD_LETTERS)

@@ -65,6 +65,12 @@ public final class StagewiseOptions {
             .noDefaultValue()
             .withDescription("Base URL of the payment gateway (POST /charges, POST /notifications).");
 
+    public static final ConfigOption<String> LEDGER_TRANSACTION_PREFIX = ConfigOptions.key("stagewise.ledger.transaction-id-prefix")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Prefix of the ledger sink's PostgreSQL prepared transaction ids; unique per job on "
+                    + "the database. Default: stagewise-<input topic>-ledger.");
+
     public static final ConfigOption<Duration> CALL_TIMEOUT = ConfigOptions.key("stagewise.stage.call-timeout")
             .durationType()
             .defaultValue(StageSettings.DEFAULT_CALL_TIMEOUT)
@@ -125,6 +131,10 @@ public final class StagewiseOptions {
                 .maxBackoff(conf.get(RETRY_MAX_BACKOFF))
                 .build();
         return new StageSettings(retry, conf.get(CALL_TIMEOUT), conf.get(MAX_IN_FLIGHT), conf.get(DEDUP_TTL));
+    }
+
+    public static String ledgerTransactionPrefix(Configuration conf) {
+        return conf.getOptional(LEDGER_TRANSACTION_PREFIX).orElse("stagewise-" + conf.get(INPUT_TOPIC) + "-ledger");
     }
 
     public static String dlqTopic(Configuration conf) {

@@ -14,6 +14,7 @@ import io.stagewise.jobs.gateway.GatewaySettings;
 import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
+import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.jobs.sandbox.EmbeddedPostgres;
@@ -76,12 +77,15 @@ class PaymentsWorkflowITCase {
         final String input = "payments-" + RUN.incrementAndGet();
         final Audit.Topics topics = PipelineTestSupport.topics(kafka.bootstrapServers(), input, input + ".completed");
         final GatewayServer gateway;
+        final PaymentsLedger.Database ledger;
         final PaymentGenerator.Plan plan;
         JobClient job;
         FlinkRest rest;
 
         Run(GatewaySettings.Builder gateway, int events, long seed) {
-            this.gateway = GatewayServer.start(gateway.build(), postgres.createDatabase("gateway_" + input.replace('-', '_')));
+            String database = postgres.createDatabase("run_" + input.replace('-', '_'));
+            this.gateway = GatewayServer.start(gateway.build(), database);
+            this.ledger = new PaymentsLedger.Database(database, null, null);
             this.plan = PaymentGenerator.plan(new PaymentGenerator.Settings(events, 0.05, 0.0, seed, 10));
             Topics.createAll(kafka.bootstrapServers(), 2, List.of(input));
         }
@@ -98,7 +102,8 @@ class PaymentsWorkflowITCase {
             int port = FreePorts.pick();
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
             env.setParallelism(2);
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), workflow, conf);
+            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax)
+                    .withLedger(PaymentsLedger.sink(ledger, StagewiseOptions.ledgerTransactionPrefix(conf))), workflow, conf);
             job = env.executeAsync(input);
             rest = new FlinkRest(LocalFlink.dashboardUrl(port), job.getJobID());
         }
@@ -112,7 +117,8 @@ class PaymentsWorkflowITCase {
             long settledAt = rest.latestCheckpoint().map(c -> c[0]).orElse(0L);
             await("one more checkpoint, so anything in flight commits").atMost(Duration.ofSeconds(30))
                     .until(() -> rest.latestCheckpoint().map(c -> c[0]).orElse(0L) > settledAt);
-            return PipelineTestSupport.audit(topics, plan, gateway.effectiveCharges());
+            return Audit.run(topics, io.stagewise.operators.ingest.EventParser.DEFAULT_MAX_EVENT_BYTES,
+                    java.util.Optional.of(plan), java.util.Optional.of(gateway.effectiveCharges()), java.util.Optional.of(ledger));
         }
 
         List<ConsumerRecord<byte[], byte[]>> deadLetters() {
@@ -190,6 +196,7 @@ class PaymentsWorkflowITCase {
             AuditReport report = run.settle();
 
             assertAuditHolds(report);
+            assertThat(report.count("ledgerRows")).isEqualTo(run.plan.validIds().size());
             await("the injected failure restarted the job").atMost(Duration.ofSeconds(30))
                     .until(() -> run.rest.restarts() >= 1);
             assertThat(report.count("completed")).isEqualTo(run.plan.validIds().size());

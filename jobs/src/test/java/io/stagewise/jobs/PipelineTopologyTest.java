@@ -21,7 +21,8 @@ class PipelineTopologyTest {
             conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 10L);
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, 2_000_000),
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, 2_000_000).withLedger(io.stagewise.jobs.payments.PaymentsLedger.sink(
+                        new io.stagewise.jobs.payments.PaymentsLedger.Database("jdbc:postgresql://127.0.0.1:1/x", "u", "p"), "test-ledger")),
                 io.stagewise.jobs.payments.PaymentsWorkflow.create("http://127.0.0.1:1"), conf);
         // With pipeline.generic-types=false, building the graph fails if any type would need Kryo.
         return env.getStreamGraph();
@@ -49,6 +50,8 @@ class PipelineTopologyTest {
                 FailureInjector.UID);
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.OUTPUT_SINK_UID));
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.DLQ_SINK_UID));
+        assertThat(uids).contains(PipelineJob.LEDGER_ENTRY_UID);
+        assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.LEDGER_SINK_UID));
     }
 
     @Test

@@ -1,6 +1,14 @@
 package io.stagewise.jobs.audit;
 
 import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.jobs.payments.PaymentsLedger;
+import io.stagewise.sinks.postgres.ledger.LedgerAudit;
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
@@ -30,6 +38,8 @@ import org.apache.kafka.common.header.Header;
  *
  * <ul>
  *   <li>(1) every distinct valid input id is in exactly one of: the output, the DLQ;
+ *   <li>(2) given the ledger database: one ledger row per completed payment, and for every account
+ *       {@code balances.balance = sum(ledger.amount)} = the sum generated for its completed payments;
  *   <li>(3) given the gateway's effective charges: one per completed payment and per dead letter
  *       whose progress includes {@code charge}, none for any other event;
  *   <li>(4) the output holds exactly one record per completed id, and nothing else;
@@ -59,10 +69,59 @@ public final class Audit {
      */
     public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan,
                                   Optional<Map<String, Integer>> effectiveCharges) {
+        return run(topics, maxEventBytes, plan, effectiveCharges, Optional.empty());
+    }
+
+    /**
+     * @param ledger when completed payments are applied to PostgreSQL: the ledger database; adds
+     *     invariant (2) and checks (3) and (4) against ledger rows
+     */
+    public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan,
+                                  Optional<Map<String, Integer>> effectiveCharges,
+                                  Optional<PaymentsLedger.Database> ledger) {
         List<ConsumerRecord<byte[], byte[]>> inputs = TopicReader.readAll(topics.bootstrapServers(), topics.input(), READ_TIMEOUT);
         List<ConsumerRecord<byte[], byte[]>> outputs = TopicReader.readAll(topics.bootstrapServers(), topics.output(), READ_TIMEOUT);
         List<ConsumerRecord<byte[], byte[]>> deadLetters = TopicReader.readAll(topics.bootstrapServers(), topics.dlq(), READ_TIMEOUT);
-        return check(inputs, outputs, deadLetters, maxEventBytes, plan, effectiveCharges);
+        AuditReport report = check(inputs, outputs, deadLetters, maxEventBytes, plan, effectiveCharges);
+        ledger.ifPresent(database -> checkLedger(report, database, outputs, plan));
+        return report;
+    }
+
+    /** (2) and the ledger sides of (3) and (4). */
+    static void checkLedger(AuditReport report, PaymentsLedger.Database database,
+                            List<ConsumerRecord<byte[], byte[]>> outputs, Optional<PaymentGenerator.Plan> plan) {
+        Set<String> ledgerIds = new HashSet<>();
+        LedgerAudit.Result internal;
+        try (Connection connection = DriverManager.getConnection(database.jdbcUrl(), database.user(), database.password());
+                Statement statement = connection.createStatement();
+                ResultSet rows = statement.executeQuery("SELECT payment_id FROM ledger")) {
+            while (rows.next()) {
+                ledgerIds.add(rows.getString(1));
+            }
+            Map<String, BigDecimal> expectedSums = plan.map(p -> p.sumsFor(ledgerIds)).orElse(null);
+            internal = expectedSums == null
+                    ? LedgerAudit.check(connection)
+                    : LedgerAudit.check(connection, expectedSums, ledgerIds.size());
+        } catch (SQLException e) {
+            report.check("(2) ledger readable", false, "cannot read the ledger at " + database + ": " + e.getMessage());
+            return;
+        }
+        report.count("ledgerRows", internal.ledgerRows());
+        Set<String> outputIds = new HashSet<>();
+        for (ConsumerRecord<byte[], byte[]> record : outputs) {
+            outputIds.add(header(record, StagewiseHeaders.EVENT_ID).orElse(""));
+        }
+        List<String> notInLedger = outputIds.stream().filter(id -> !ledgerIds.contains(id)).sorted().collect(Collectors.toList());
+        List<String> notInOutput = ledgerIds.stream().filter(id -> !outputIds.contains(id)).sorted().collect(Collectors.toList());
+        report.check("(2) one ledger row per completed payment; balances = sum(ledger) = generated sums",
+                internal.ok() && notInLedger.isEmpty(),
+                internal.ledgerRows() + " rows, " + internal.accounts() + " accounts; completed but not in the ledger "
+                        + notInLedger.size() + sample(notInLedger)
+                        + (internal.ok() ? "" : "; " + String.join("; ", internal.problems().subList(0, Math.min(SHOWN, internal.problems().size())))));
+        report.check("(4) the output holds one record per ledger row", notInOutput.isEmpty() && notInLedger.isEmpty()
+                        && outputs.size() == ledgerIds.size(),
+                outputs.size() + " output records, " + ledgerIds.size() + " ledger rows; in the ledger but not the output "
+                        + notInOutput.size() + sample(notInOutput));
     }
 
     static AuditReport check(List<ConsumerRecord<byte[], byte[]>> inputs,

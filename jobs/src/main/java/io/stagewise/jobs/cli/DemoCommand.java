@@ -15,6 +15,7 @@ import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import io.stagewise.jobs.gateway.GatewayServer;
+import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.gateway.GatewaySettings;
 import java.util.Set;
 import java.util.TreeSet;
@@ -138,7 +139,10 @@ public final class DemoCommand implements Callable<Integer> {
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboardPort);
             env.setParallelism(parallelism);
             conf.set(StagewiseOptions.GATEWAY_URL, gateway.url());
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
+            PaymentsLedger.Database ledger = new PaymentsLedger.Database(postgres.jdbcUrl(), null, null);
+            PipelineJob.build(env, PipelineJob.Sources.kafka(conf),
+                    PipelineJob.Sinks.kafka(conf, dlqMax).withLedger(
+                            PaymentsLedger.sink(ledger, StagewiseOptions.ledgerTransactionPrefix(conf))),
                     PipelineJob.workflow(conf), conf);
 
             System.out.printf("  Kafka broker     %s (embedded, KRaft)%n", bootstrap);
@@ -146,7 +150,7 @@ public final class DemoCommand implements Callable<Integer> {
             System.out.printf("  gateway          %s (503 %.1f%%, lost responses %.1f%%, declined accounts %s, latency %s)%n",
                     gateway.url(), 100 * transientFailureRate, 100 * timeoutRate, declinedAccounts(), gatewayLatency);
             System.out.printf("  Flink dashboard  %s%n", LocalFlink.dashboardUrl(dashboardPort));
-            System.out.printf("  pipeline         %s (%d partitions) -> validate -> charge -> notify -> %s, dead letters %s%n",
+            System.out.printf("  pipeline         %s (%d partitions) -> validate -> charge -> notify -> %s + ledger, dead letters %s%n",
                     INPUT, partitions, OUTPUT, Topics.dlq(INPUT));
             System.out.printf("  generating       %d records: %d distinct payments, %d duplicates, %d malformed, at %s%n",
                     plan.records().size(), plan.validIds().size(), plan.duplicates(), plan.malformed(),
@@ -179,14 +183,15 @@ public final class DemoCommand implements Callable<Integer> {
             }
 
             AuditReport report = Audit.run(new Audit.Topics(bootstrap, INPUT, OUTPUT, Topics.dlq(INPUT)),
-                    conf.get(StagewiseOptions.MAX_EVENT_BYTES), Optional.of(plan), Optional.of(gateway.effectiveCharges()));
+                    conf.get(StagewiseOptions.MAX_EVENT_BYTES), Optional.of(plan), Optional.of(gateway.effectiveCharges()),
+                    Optional.of(ledger));
             double seconds = (System.nanoTime() - started) / 1e9;
             System.out.println();
             System.out.println(outcome.message);
-            System.out.printf("Summary: %d records produced, %d payments completed, %d effective charges, %d duplicates "
+            System.out.printf("Summary: %d records produced, %d payments completed, %d ledger rows, %d effective charges, %d duplicates "
                             + "in the input (%d dropped by dedup since the last restart), %d dead-lettered, %d restart(s), "
                             + "%d checkpoints, %.1f s%n",
-                    produced.get(), report.count("completed"), report.count("effectiveCharges"),
+                    produced.get(), report.count("completed"), report.count("ledgerRows"), report.count("effectiveCharges"),
                     report.count("duplicatesInInput"), dropped, report.count("deadLetters"), restarts,
                     checkpoint.map(c -> c[0]).orElse(0L), seconds);
             System.out.println("Audit (DESIGN.md section 7):");

@@ -5,6 +5,7 @@ import io.stagewise.jobs.PipelineJob;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
+import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.savepoints.Checkpoints;
 import java.nio.file.Files;
@@ -73,6 +74,15 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--gateway-url", description = "Base URL of the payment gateway, e.g. http://127.0.0.1:8090.")
     String gatewayUrl;
+
+    @Option(names = "--jdbc-url", description = "PostgreSQL of the payments ledger, e.g. jdbc:postgresql://db:5432/payments; completed payments are applied there exactly once. Without it, no ledger is written.")
+    String jdbcUrl;
+
+    @Option(names = "--jdbc-user", description = "Ledger database user (default: env STAGEWISE_JDBC_USER, or from the URL).")
+    String jdbcUser;
+
+    @Option(names = "--jdbc-password", description = "Ledger database password (default: env STAGEWISE_JDBC_PASSWORD). Never logged.", arity = "0..1", interactive = true)
+    String jdbcPassword;
 
     @Option(names = "--call-timeout", defaultValue = "10s", converter = DurationConverter.class,
             description = "Timeout of one downstream call (default: ${DEFAULT-VALUE}).")
@@ -153,12 +163,20 @@ public final class RunCommand implements Callable<Integer> {
         }
 
         int dlqMaxMessageBytes = Topics.prepare(bootstrapServers, inputTopic, outputTopic);
+        PipelineJob.Sinks sinks = PipelineJob.Sinks.kafka(conf, dlqMaxMessageBytes);
+        if (jdbcUrl != null) {
+            PaymentsLedger.Database database = new PaymentsLedger.Database(jdbcUrl,
+                    jdbcUser != null ? jdbcUser : System.getenv("STAGEWISE_JDBC_USER"),
+                    jdbcPassword != null ? jdbcPassword : System.getenv("STAGEWISE_JDBC_PASSWORD"));
+            checkLedgerDatabase(database);
+            sinks = sinks.withLedger(PaymentsLedger.sink(database, StagewiseOptions.ledgerTransactionPrefix(conf)));
+        }
 
         StreamExecutionEnvironment env = onCluster
                 ? StreamExecutionEnvironment.getExecutionEnvironment(conf)
                 : LocalFlink.withDashboard(conf, dashboardPort);
         env.setParallelism(parallelism);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMaxMessageBytes), pipelineWorkflow, conf);
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), sinks, pipelineWorkflow, conf);
 
         System.out.printf("Stagewise pipeline: %s -> [%s] -> %s (dead letters: %s) on %s%n", inputTopic,
                 String.join(" -> ", pipelineWorkflow.stages().stream().map(io.stagewise.operators.stage.Workflow.Stage::name)
@@ -167,12 +185,38 @@ public final class RunCommand implements Callable<Integer> {
             System.out.printf("Checkpoints every %s in %s%n", checkpointInterval, checkpoints.toAbsolutePath());
             System.out.printf("Dashboard: %s%n", LocalFlink.dashboardUrl(dashboardPort));
         }
+        if (jdbcUrl != null) {
+            System.out.printf("Ledger: %s (two-phase commit, prefix %s)%n", redact(jdbcUrl),
+                    StagewiseOptions.ledgerTransactionPrefix(conf));
+        }
         if (restorePath != null) {
             System.out.printf("Restoring from %s%n", restorePath);
         }
         System.out.flush();
         env.execute("stagewise pipeline " + inputTopic);
         return 0;
+    }
+
+    /** Fails within seconds, without the password, when the ledger database is unusable. */
+    private void checkLedgerDatabase(PaymentsLedger.Database database) {
+        if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
+            throw new StagewiseException("--jdbc-url must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/db), got "
+                    + redact(jdbcUrl));
+        }
+        try {
+            java.sql.DriverManager.setLoginTimeout(10);
+            io.stagewise.sinks.postgres.PostgresSink.checkServer(database.jdbcUrl(), database.user(), database.password(),
+                    parallelism);
+        } catch (java.sql.SQLException e) {
+            throw new StagewiseException("cannot use the ledger database " + redact(jdbcUrl) + ": " + e.getMessage());
+        } catch (IllegalStateException e) {
+            throw new StagewiseException(e.getMessage());
+        }
+    }
+
+    /** The URL without a password parameter. */
+    static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
     }
 
     private Configuration clusterDefaults() {

@@ -41,9 +41,24 @@ public final class PaymentGenerator {
     /** One record to send: Kafka key (may be null) and value. */
     public record Record(byte[] key, byte[] value) {}
 
+    /** One generated payment. */
+    public record Payment(String account, BigDecimal amount) {}
+
     /** The records to send and what a correct pipeline makes of them. */
     public record Plan(List<Record> records, Set<String> validIds, int duplicates, int malformed,
-                       Map<String, BigDecimal> amountByAccount) {}
+                       Map<String, BigDecimal> amountByAccount, Map<String, Payment> payments) {
+        /** Per account, the sum of the payments among {@code ids}: what the ledger must hold for them. */
+        public Map<String, BigDecimal> sumsFor(Set<String> ids) {
+            Map<String, BigDecimal> sums = new TreeMap<>();
+            for (String id : ids) {
+                Payment payment = payments.get(id);
+                if (payment != null) {
+                    sums.merge(payment.account(), payment.amount(), BigDecimal::add);
+                }
+            }
+            return sums;
+        }
+    }
 
     /** Generator settings; validated on construction. */
     public record Settings(int events, double duplicateRate, double malformedRate, long seed, int accounts) {
@@ -71,6 +86,7 @@ public final class PaymentGenerator {
         List<Record> sent = new ArrayList<>();
         Set<String> validIds = new LinkedHashSet<>();
         Map<String, BigDecimal> amounts = new TreeMap<>();
+        Map<String, Payment> payments = new java.util.HashMap<>();
         int duplicates = 0;
         int malformed = 0;
         for (int i = 0; i < settings.events(); i++) {
@@ -92,10 +108,11 @@ public final class PaymentGenerator {
                 sent.add(record);
                 validIds.add(id);
                 amounts.merge(account, amount, BigDecimal::add);
+                payments.put(id, new Payment(account, amount));
             }
         }
         return new Plan(Collections.unmodifiableList(records), Collections.unmodifiableSet(validIds),
-                duplicates, malformed, Collections.unmodifiableMap(amounts));
+                duplicates, malformed, Collections.unmodifiableMap(amounts), Collections.unmodifiableMap(payments));
     }
 
     static byte[] payment(String id, String account, BigDecimal amount, String currency, String merchant, Instant at) {
