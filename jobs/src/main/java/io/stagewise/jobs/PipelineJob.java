@@ -14,6 +14,9 @@ import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.sinks.postgres.ledger.LedgerEntry;
 import io.stagewise.sinks.kafka.CompletedEventSerializer;
 import io.stagewise.sinks.kafka.DeadLetterSerializer;
+import io.stagewise.sinks.kafka.RetryRecordSerializer;
+import java.util.ArrayList;
+import java.util.List;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
 import java.util.Properties;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -46,17 +49,36 @@ public final class PipelineJob {
     public static final String STAGES_UID = StageOperator.UID;
     public static final String OUTPUT_SINK_UID = "stagewise-output-sink";
     public static final String DLQ_SINK_UID = "stagewise-dlq-sink";
+    public static final String RETRY_SINK_UID = "stagewise-retry-sink";
     public static final String LEDGER_ENTRY_UID = "stagewise-ledger-entry";
     public static final String LEDGER_SINK_UID = "stagewise-ledger-sink";
 
     private PipelineJob() {}
+
+    /**
+     * Checks the broker and the input topic, and creates the output, DLQ and retry topics the
+     * options name when they are missing; returns the DLQ's {@code max.message.bytes}.
+     */
+    public static int prepareTopics(Configuration options) {
+        String input = options.get(StagewiseOptions.INPUT_TOPIC);
+        return Topics.prepare(options.get(StagewiseOptions.BOOTSTRAP_SERVERS), input,
+                options.get(StagewiseOptions.OUTPUT_TOPIC), StagewiseOptions.retryLadder(options).topics(input));
+    }
+
+    /** The input topic and its retry topics: the source reads them all. */
+    static List<String> topics(Configuration options) {
+        List<String> topics = new ArrayList<>();
+        topics.add(options.get(StagewiseOptions.INPUT_TOPIC));
+        topics.addAll(StagewiseOptions.retryLadder(options).topics(options.get(StagewiseOptions.INPUT_TOPIC)));
+        return topics;
+    }
 
     /** Where the pipeline reads from. */
     public record Sources(Source<Event, ?, ?> input) {
         public static Sources kafka(Configuration options) {
             KafkaSourceBuilder<Event> builder = KafkaSource.<Event>builder()
                     .setBootstrapServers(options.get(StagewiseOptions.BOOTSTRAP_SERVERS))
-                    .setTopics(options.get(StagewiseOptions.INPUT_TOPIC))
+                    .setTopics(topics(options))
                     .setGroupId(StagewiseOptions.groupId(options))
                     // Without state: resume from the group's committed offsets, or read everything.
                     // With state (restore): the offsets in the checkpoint win.
@@ -73,10 +95,11 @@ public final class PipelineJob {
     }
 
     /** Where the pipeline writes to; {@code ledger} is null when completed payments are not applied to PostgreSQL. */
-    public record Sinks(Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters, Sink<LedgerEntry> ledger) {
+    public record Sinks(Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters, Sink<DeadLetter> retries,
+                        Sink<LedgerEntry> ledger) {
         /** The same sinks, plus the payments ledger. */
         public Sinks withLedger(Sink<LedgerEntry> ledgerSink) {
-            return new Sinks(output, deadLetters, ledgerSink);
+            return new Sinks(output, deadLetters, retries, ledgerSink);
         }
 
         /**
@@ -95,6 +118,9 @@ public final class PipelineJob {
                             options.get(StagewiseOptions.TRANSACTION_TIMEOUT), output),
                     ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-dlq",
                             new DeadLetterSerializer(StagewiseOptions.dlqTopic(options)),
+                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), dlq),
+                    ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-retry",
+                            new RetryRecordSerializer(options.get(StagewiseOptions.INPUT_TOPIC)),
                             options.get(StagewiseOptions.TRANSACTION_TIMEOUT), dlq),
                     null);
         }
@@ -154,13 +180,18 @@ public final class PipelineJob {
                     .name("Ledger (PostgreSQL, exactly once)");
         }
 
-        // Until the retry ladder exists, exhausted events are dead letters with reason exhausted.
         valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
-                .union(completed.getSideOutput(StageOperator.DEAD_LETTERS),
-                        completed.getSideOutput(StageOperator.EXHAUSTED))
+                .union(completed.getSideOutput(StageOperator.DEAD_LETTERS))
                 .sinkTo(sinks.deadLetters())
                 .uid(DLQ_SINK_UID)
                 .name("DLQ (Kafka, exactly once)");
+
+        // The same transactional sink protocol as the output: a retry record and the state that
+        // sent it commit together, at the checkpoint.
+        completed.getSideOutput(StageOperator.RETRIES)
+                .sinkTo(sinks.retries())
+                .uid(RETRY_SINK_UID)
+                .name("Retry topics (Kafka, exactly once)");
     }
 
     /** Entry point for {@code flink run}: the flags of {@code stagewise run}, on the cluster's environment. */

@@ -1,6 +1,7 @@
 package io.stagewise.jobs;
 
 import io.stagewise.operators.ingest.EventParser;
+import io.stagewise.operators.retry.RetryLadder;
 import io.stagewise.operators.stage.RetrySettings;
 import io.stagewise.operators.stage.StageSettings;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
@@ -71,6 +72,21 @@ public final class StagewiseOptions {
             .withDescription("Prefix of the ledger sink's PostgreSQL prepared transaction ids; unique per job on "
                     + "the database. Default: stagewise-<input topic>-ledger.");
 
+    public static final ConfigOption<Integer> RETRY_TOPICS = ConfigOptions.key("stagewise.retry-topics.count")
+            .intType()
+            .defaultValue(RetryLadder.DEFAULT.steps())
+            .withDescription("Retry topics T.retry.1..N after the in-operator attempts (0: exhausted events go to the DLQ at once).");
+
+    public static final ConfigOption<Duration> RETRY_TOPICS_INITIAL_DELAY = ConfigOptions.key("stagewise.retry-topics.initial-delay")
+            .durationType()
+            .defaultValue(RetryLadder.DEFAULT.delay(1))
+            .withDescription("Delay of T.retry.1; step n waits initial-delay x multiplier^(n-1).");
+
+    public static final ConfigOption<Double> RETRY_TOPICS_MULTIPLIER = ConfigOptions.key("stagewise.retry-topics.multiplier")
+            .doubleType()
+            .defaultValue(4.0)
+            .withDescription("Delay multiplier between retry topics (>= 2).");
+
     public static final ConfigOption<Duration> CALL_TIMEOUT = ConfigOptions.key("stagewise.stage.call-timeout")
             .durationType()
             .defaultValue(StageSettings.DEFAULT_CALL_TIMEOUT)
@@ -130,7 +146,12 @@ public final class StagewiseOptions {
                 .multiplier(conf.get(RETRY_MULTIPLIER))
                 .maxBackoff(conf.get(RETRY_MAX_BACKOFF))
                 .build();
-        return new StageSettings(retry, conf.get(CALL_TIMEOUT), conf.get(MAX_IN_FLIGHT), conf.get(DEDUP_TTL));
+        return new StageSettings(retry, conf.get(CALL_TIMEOUT), conf.get(MAX_IN_FLIGHT), conf.get(DEDUP_TTL), retryLadder(conf));
+    }
+
+    /** The retry topic ladder from these options (validated). */
+    public static RetryLadder retryLadder(Configuration conf) {
+        return new RetryLadder(conf.get(RETRY_TOPICS), conf.get(RETRY_TOPICS_INITIAL_DELAY), conf.get(RETRY_TOPICS_MULTIPLIER));
     }
 
     public static String ledgerTransactionPrefix(Configuration conf) {

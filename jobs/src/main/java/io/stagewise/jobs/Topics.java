@@ -70,6 +70,11 @@ public final class Topics {
      * @return the DLQ's {@code max.message.bytes}, which its producer must be allowed to send
      */
     public static int prepare(String bootstrapServers, String inputTopic, String outputTopic) {
+        return prepare(bootstrapServers, inputTopic, outputTopic, java.util.List.of());
+    }
+
+    /** As {@link #prepare(String, String, String)}, also creating the retry topics, sized like the DLQ. */
+    public static int prepare(String bootstrapServers, String inputTopic, String outputTopic, java.util.List<String> retryTopics) {
         try (Admin admin = admin(bootstrapServers)) {
             checkReachable(admin, bootstrapServers);
             TopicDescription input = describe(admin, inputTopic).orElseThrow(() -> new StagewiseException(
@@ -81,6 +86,9 @@ public final class Topics {
             String dlqTopic = dlq(inputTopic);
             create(admin, outputTopic, partitions, Map.of());
             create(admin, dlqTopic, partitions, Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(dlqNeeds)));
+            for (String retryTopic : retryTopics) {
+                create(admin, retryTopic, partitions, Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(dlqNeeds)));
+            }
             int dlqMax = maxMessageBytes(admin, dlqTopic);
             if (dlqMax < dlqNeeds) {
                 throw new StagewiseException("DLQ topic '" + dlqTopic + "' has max.message.bytes=" + dlqMax

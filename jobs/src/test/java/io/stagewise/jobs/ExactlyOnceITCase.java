@@ -35,13 +35,13 @@ class ExactlyOnceITCase {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(tmp.resolve("kafka"))) {
             String bootstrap = kafka.bootstrapServers();
             Topics.createAll(bootstrap, 4, List.of(PipelineTestSupport.INPUT));
-            int dlqMax = Topics.prepare(bootstrap, PipelineTestSupport.INPUT, PipelineTestSupport.OUTPUT);
             PaymentGenerator.send(plan.records().subList(0, half), bootstrap, PipelineTestSupport.INPUT, 0, n -> { });
 
             Configuration conf = FlinkSettings.defaults(Duration.ofMillis(300), tmp.resolve("checkpoints"));
             conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
             // Each subtask throws at its first event after the first completed checkpoint.
             conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 1L);
+            int dlqMax = PipelineJob.prepareTopics(conf);
             int port = FreePorts.pick();
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
             env.setParallelism(2);

@@ -54,7 +54,6 @@ class PaymentsWorkflowITCase {
 
     private static EmbeddedKafka kafka;
     private static EmbeddedPostgres postgres;
-    private static final AtomicInteger RUN = new AtomicInteger();
 
     @BeforeAll
     static void startInfrastructure() {
@@ -72,71 +71,6 @@ class PaymentsWorkflowITCase {
         }
     }
 
-    /** One pipeline run on its own topics, against its own gateway. */
-    private final class Run implements AutoCloseable {
-        final String input = "payments-" + RUN.incrementAndGet();
-        final Audit.Topics topics = PipelineTestSupport.topics(kafka.bootstrapServers(), input, input + ".completed");
-        final GatewayServer gateway;
-        final PaymentsLedger.Database ledger;
-        final PaymentGenerator.Plan plan;
-        JobClient job;
-        FlinkRest rest;
-
-        Run(GatewaySettings.Builder gateway, int events, long seed) {
-            String database = postgres.createDatabase("run_" + input.replace('-', '_'));
-            this.gateway = GatewayServer.start(gateway.build(), database);
-            this.ledger = new PaymentsLedger.Database(database, null, null);
-            this.plan = PaymentGenerator.plan(new PaymentGenerator.Settings(events, 0.05, 0.0, seed, 10));
-            Topics.createAll(kafka.bootstrapServers(), 2, List.of(input));
-        }
-
-        void start(Workflow workflow, Consumer<Configuration> tweak) throws Exception {
-            int dlqMax = Topics.prepare(kafka.bootstrapServers(), input, topics.output());
-            Configuration conf = FlinkSettings.defaults(Duration.ofMillis(500), tmp.resolve("checkpoints-" + input));
-            conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-            conf.set(StagewiseOptions.INPUT_TOPIC, input);
-            conf.set(StagewiseOptions.OUTPUT_TOPIC, topics.output());
-            conf.set(StagewiseOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(50));
-            conf.set(StagewiseOptions.CALL_TIMEOUT, Duration.ofSeconds(10));
-            tweak.accept(conf);
-            int port = FreePorts.pick();
-            StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
-            env.setParallelism(2);
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax)
-                    .withLedger(PaymentsLedger.sink(ledger, StagewiseOptions.ledgerTransactionPrefix(conf))), workflow, conf);
-            job = env.executeAsync(input);
-            rest = new FlinkRest(LocalFlink.dashboardUrl(port), job.getJobID());
-        }
-
-        void produce(int ratePerSecond) {
-            PaymentGenerator.send(plan, kafka.bootstrapServers(), input, ratePerSecond, n -> { });
-        }
-
-        AuditReport settle() {
-            PipelineTestSupport.awaitSettled(topics, plan, Duration.ofSeconds(120));
-            long settledAt = rest.latestCheckpoint().map(c -> c[0]).orElse(0L);
-            await("one more checkpoint, so anything in flight commits").atMost(Duration.ofSeconds(30))
-                    .until(() -> rest.latestCheckpoint().map(c -> c[0]).orElse(0L) > settledAt);
-            return Audit.run(topics, io.stagewise.operators.ingest.EventParser.DEFAULT_MAX_EVENT_BYTES,
-                    java.util.Optional.of(plan), java.util.Optional.of(gateway.effectiveCharges()), java.util.Optional.of(ledger));
-        }
-
-        List<ConsumerRecord<byte[], byte[]>> deadLetters() {
-            return TopicReader.readAll(kafka.bootstrapServers(), topics.dlq(), Duration.ofSeconds(30));
-        }
-
-        @Override
-        public void close() throws Exception {
-            try {
-                if (job != null) {
-                    job.cancel().get(30, TimeUnit.SECONDS);
-                }
-            } finally {
-                gateway.close();
-            }
-        }
-    }
-
     private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
         return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
     }
@@ -149,7 +83,7 @@ class PaymentsWorkflowITCase {
     void whenNotifyFailsAndIsRetriedChargeIsNotCalledAgain() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("notifications", key -> true, 2, Fault.TRANSIENT));
-        try (Run run = new Run(gateway, 200, 101)) {
+        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 200, 101)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
             run.produce(0);
             AuditReport report = run.settle();
@@ -170,7 +104,7 @@ class PaymentsWorkflowITCase {
     void anAmbiguousAckMakesExactlyOneEffectiveCharge() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("charges", key -> true, 1, Fault.TIMEOUT));
-        try (Run run = new Run(gateway, 200, 102)) {
+        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 200, 102)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
             run.produce(0);
             AuditReport report = run.settle();
@@ -187,7 +121,7 @@ class PaymentsWorkflowITCase {
     @Test
     void aRestoreWithCallsInFlightMakesNoSecondChargeAndRetriesWithTheSameKey() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(150));
-        try (Run run = new Run(gateway, 600, 103)) {
+        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 600, 103)) {
             // Every subtask fails at its first event after the first completed checkpoint, with calls in flight.
             run.start(PaymentsWorkflow.create(run.gateway.url()),
                     conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 1L));
@@ -211,7 +145,7 @@ class PaymentsWorkflowITCase {
     @Test
     void permanentRejectionsAndStageErrorsAreDeadLetteredWithProgressAndTheJobGoesOn() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder().declineAccounts(Set.of("acct-3"));
-        try (Run run = new Run(gateway, 300, 104)) {
+        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 300, 104)) {
             Workflow payments = PaymentsWorkflow.create(run.gateway.url());
             Workflow buggy = Workflow.named("payments")
                     .local("validate", ctx -> {
@@ -286,7 +220,7 @@ class PaymentsWorkflowITCase {
     @Test
     void callsInFlightStayWithinTheLimit() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(100));
-        try (Run run = new Run(gateway, 120, 105)) {
+        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 120, 105)) {
             Workflow payments = PaymentsWorkflow.create(run.gateway.url());
             Workflow counted = Workflow.named("payments")
                     .local("validate", payments.stage("validate").local())

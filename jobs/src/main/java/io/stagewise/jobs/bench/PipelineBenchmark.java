@@ -78,7 +78,7 @@ public final class PipelineBenchmark {
         conf.set(StagewiseOptions.GROUP_ID, name);
         conf.set(StagewiseOptions.TRANSACTIONAL_ID_PREFIX, name);
         conf.set(StagewiseOptions.BOUNDED, true);
-        int dlqMax = Topics.prepare(bootstrap, input, output);
+        int dlqMax = PipelineJob.prepareTopics(conf);
         StreamExecutionEnvironment env = environment(name);
         env.configure(conf);
         conf.set(StagewiseOptions.WORKFLOW, "dedup-only");

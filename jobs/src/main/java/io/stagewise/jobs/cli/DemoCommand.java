@@ -84,6 +84,10 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Latency the gateway adds to every request (default: ${DEFAULT-VALUE}).")
     Duration gatewayLatency;
 
+    @Option(names = "--retry-topic-delay", defaultValue = "1s", converter = DurationConverter.class,
+            description = "Delay of payments.retry.1 (x4 per step; default: ${DEFAULT-VALUE}, shorter than a production 5s so the demo ends sooner).")
+    Duration retryTopicDelay;
+
     @Option(names = "--inject-failure", description = "Make the job fail mid-stream once, to watch it recover from the last checkpoint.")
     boolean injectFailure;
 
@@ -127,7 +131,6 @@ public final class DemoCommand implements Callable<Integer> {
                 GatewayServer gateway = GatewayServer.start(gatewaySettings, postgres.jdbcUrl())) {
             String bootstrap = kafka.bootstrapServers();
             Topics.createAll(bootstrap, partitions, List.of(INPUT));
-            int dlqMax = Topics.prepare(bootstrap, INPUT, OUTPUT);
 
             Configuration conf = FlinkSettings.defaults(checkpointInterval, dir.resolve("checkpoints"));
             conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
@@ -136,9 +139,12 @@ public final class DemoCommand implements Callable<Integer> {
             if (injectFailure) {
                 conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, Math.max(1L, plan.validIds().size() / (2L * parallelism)));
             }
+            int dlqMax = PipelineJob.prepareTopics(conf);
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboardPort);
             env.setParallelism(parallelism);
             conf.set(StagewiseOptions.GATEWAY_URL, gateway.url());
+            conf.set(StagewiseOptions.RETRY_TOPICS_INITIAL_DELAY, retryTopicDelay);
+            StagewiseOptions.retryLadder(conf); // validates
             PaymentsLedger.Database ledger = new PaymentsLedger.Database(postgres.jdbcUrl(), null, null);
             PipelineJob.build(env, PipelineJob.Sources.kafka(conf),
                     PipelineJob.Sinks.kafka(conf, dlqMax).withLedger(

@@ -98,6 +98,16 @@ public final class RunCommand implements Callable<Integer> {
             description = "First in-operator backoff; doubles each attempt, with jitter (default: ${DEFAULT-VALUE}).")
     Duration retryInitialBackoff;
 
+    @Option(names = "--retry-topics", defaultValue = "3", description = "Retry topics T.retry.1..N after the in-operator attempts; 0 = straight to the DLQ (default: ${DEFAULT-VALUE}).")
+    int retryTopics;
+
+    @Option(names = "--retry-topic-delay", defaultValue = "5s", converter = DurationConverter.class,
+            description = "Delay of T.retry.1; step n waits delay x multiplier^(n-1) (default: ${DEFAULT-VALUE}).")
+    Duration retryTopicDelay;
+
+    @Option(names = "--retry-topic-multiplier", defaultValue = "4", description = "Delay multiplier between retry topics, >= 2 (default: ${DEFAULT-VALUE}).")
+    double retryTopicMultiplier;
+
     @Option(names = "--inject-failure-after", defaultValue = "0", description = "Fail each subtask once after this many events (0: never), to watch recovery.")
     long injectFailureAfter;
 
@@ -143,6 +153,9 @@ public final class RunCommand implements Callable<Integer> {
         conf.set(StagewiseOptions.MAX_IN_FLIGHT, maxInFlight);
         conf.set(StagewiseOptions.RETRY_ATTEMPTS, retryAttempts);
         conf.set(StagewiseOptions.RETRY_INITIAL_BACKOFF, retryInitialBackoff);
+        conf.set(StagewiseOptions.RETRY_TOPICS, retryTopics);
+        conf.set(StagewiseOptions.RETRY_TOPICS_INITIAL_DELAY, retryTopicDelay);
+        conf.set(StagewiseOptions.RETRY_TOPICS_MULTIPLIER, retryTopicMultiplier);
         io.stagewise.operators.stage.Workflow pipelineWorkflow;
         io.stagewise.operators.stage.StageSettings stageSettings;
         try {
@@ -162,7 +175,7 @@ public final class RunCommand implements Callable<Integer> {
             conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restorePath);
         }
 
-        int dlqMaxMessageBytes = Topics.prepare(bootstrapServers, inputTopic, outputTopic);
+        int dlqMaxMessageBytes = PipelineJob.prepareTopics(conf);
         PipelineJob.Sinks sinks = PipelineJob.Sinks.kafka(conf, dlqMaxMessageBytes);
         if (jdbcUrl != null) {
             PaymentsLedger.Database database = new PaymentsLedger.Database(jdbcUrl,

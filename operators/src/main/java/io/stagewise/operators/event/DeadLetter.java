@@ -24,6 +24,10 @@ public class DeadLetter {
     public String progress;
     /** The DLQ coordinates this event was replayed from, or null. */
     public String replayOf;
+    /** For a retry record: the ladder step it goes to (1..N); 0 for a dead letter. */
+    public int retryStep;
+    /** For a retry record: epoch ms before which it must not be retried; 0 for a dead letter. */
+    public long dueAt;
 
     public DeadLetter() {}
 

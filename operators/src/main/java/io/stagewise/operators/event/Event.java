@@ -28,6 +28,10 @@ public class Event {
     public String progress;
     /** {@code stagewise.retry.count} the record arrived with, else 0. */
     public int retryCount;
+    /** The retry ladder step this record was read from (n for {@code T.retry.n}), 0 for the input topic. */
+    public int retryStep;
+    /** {@code stagewise.retry.due-at} of a retry record (epoch ms), else 0. */
+    public long dueAt;
     /** Null for a valid event; otherwise why it is malformed. */
     public String malformed;
 

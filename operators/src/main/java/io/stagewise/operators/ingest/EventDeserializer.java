@@ -2,6 +2,7 @@ package io.stagewise.operators.ingest;
 
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.Origin;
+import io.stagewise.operators.retry.RetryLadder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
@@ -33,7 +34,9 @@ public final class EventDeserializer implements KafkaRecordDeserializationSchema
             }
         }
         Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
-        out.collect(parser.parse(record.key(), record.value(), here, headers));
+        Event event = parser.parse(record.key(), record.value(), here, headers);
+        event.retryStep = RetryLadder.stepOf(record.topic());
+        out.collect(event);
     }
 
     @Override

@@ -146,6 +146,10 @@ public final class EventParser implements Serializable {
         if (retryCount != null) {
             event.retryCount = parseNonNegative(StagewiseHeaders.RETRY_COUNT, retryCount);
         }
+        String dueAt = headers.get(StagewiseHeaders.RETRY_DUE_AT);
+        if (dueAt != null) {
+            event.dueAt = parseLong(StagewiseHeaders.RETRY_DUE_AT, dueAt);
+        }
         String originTopic = headers.get(StagewiseHeaders.ORIGIN_TOPIC);
         if (originTopic != null) {
             event.origin = new Origin(

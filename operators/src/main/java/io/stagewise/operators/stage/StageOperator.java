@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * <p>Guarantee: within the job's consistent history (retries, restores, DLQ replays) a stage that
  * completed for an event is never called again, and every event ends in exactly one of: the main
  * output ({@link CompletedEvent}), {@link #DEAD_LETTERS} (reason {@code permanent} or {@code error}),
- * {@link #EXHAUSTED} (retryable failures that used up the in-operator attempts). A call made after
+ * {@link #RETRIES} (retryable failures that used up the in-operator attempts, bound for the next
+ * retry topic; after the last one they are dead letters with reason {@code exhausted}). A call made after
  * the last checkpoint runs again after a restore, always with the same idempotency key, so the
  * downstream service makes it harmless. Protects against re-running completed side effects, poison
  * events crash-looping the job (stage code exceptions are dead-lettered), and blocked task threads.
@@ -63,7 +64,8 @@ import org.slf4j.LoggerFactory;
  * and the call is issued again with the same key; a retry waiting out its backoff resumes on time.
  *
  * <p>Metrics, group {@code stagewise}: {@code duplicatesDropped}, {@code replaysAdmitted},
- * {@code completed}, {@code deadLettered}, {@code exhausted}, {@code inFlight}; per stage, group
+ * {@code retryDuplicatesDropped}, {@code completed}, {@code deadLettered.<reason>},
+ * {@code retryStep.<n>.sent}, {@code inFlight}, {@code oldestWaitingRetryAgeMs}; per stage, group
  * {@code stagewise.stage.<name>}: {@code attempts}, {@code successes}, {@code failuresRetryable},
  * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}.
  */
@@ -75,15 +77,20 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     public static final String UID = "stagewise-stages";
     public static final String STATUS_STATE = "event-status";
     public static final String WORKFLOW_STATE = "workflow";
+    public static final String LADDER_STATE = "ladder-step";
     private static final String TIMERS = "stage-timers";
 
     /** Permanent rejections and errors in stage code, with progress, ready for the DLQ. */
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
             new OutputTag<>("stage-dead-letters", TypeInformation.of(DeadLetter.class));
 
-    /** Retryable failures past the in-operator attempts (reason {@code exhausted}): next, the retry ladder. */
-    public static final OutputTag<DeadLetter> EXHAUSTED =
-            new OutputTag<>("stage-exhausted", TypeInformation.of(DeadLetter.class));
+    /**
+     * Retryable failures past the in-operator attempts, bound for the next step of the retry ladder
+     * ({@link DeadLetter#retryStep}, {@link DeadLetter#dueAt}); after the last step they are
+     * {@link #DEAD_LETTERS} with reason {@code exhausted}.
+     */
+    public static final OutputTag<DeadLetter> RETRIES =
+            new OutputTag<>("stage-retries", TypeInformation.of(DeadLetter.class));
 
     private final Workflow workflow;
     private final StageSettings settings;
@@ -91,6 +98,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private transient ValueState<EventStatus> status;
     private transient ValueState<WorkflowState> state;
+    /** Set while the event waits in the retry ladder: the step its retry record was sent to. */
+    private transient ValueState<Integer> ladderStep;
+    /** Retry records waiting out their due time in this task attempt: event id -> since (ms). */
+    private transient Map<String, Long> waitingRetries;
     private transient InternalTimerService<VoidNamespace> timers;
     /** Calls in flight in this task attempt: event id -> call. Rebuilt from timers after a restore. */
     private transient Map<String, Call> inFlight;
@@ -138,12 +149,17 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         super.open();
         status = getRuntimeContext().getState(statusDescriptor(settings.stateTtl()));
         state = getRuntimeContext().getState(workflowDescriptor(settings.stateTtl()));
+        ValueStateDescriptor<Integer> ladderDescriptor = new ValueStateDescriptor<>(LADDER_STATE, TypeInformation.of(Integer.class));
+        ladderDescriptor.enableTimeToLive(ttl(settings.stateTtl()));
+        ladderStep = getRuntimeContext().getState(ladderDescriptor);
+        waitingRetries = new HashMap<>();
         timers = getInternalTimerService(TIMERS, VoidNamespaceSerializer.INSTANCE, this);
         inFlight = new HashMap<>();
         waiting = new ArrayDeque<>();
         backingOff = new HashSet<>();
         random = new Random();
-        metrics = new Metrics(getMetricGroup().addGroup("stagewise"), workflow, () -> inFlight.size());
+        metrics = new Metrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), () -> inFlight.size(),
+                this::oldestWaitingRetryAgeMillis);
         for (Workflow.Stage stage : workflow.stages()) {
             if (!stage.isLocal()) {
                 stage.remote().open();
@@ -160,6 +176,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         Event event = element.getValue();
         setCurrentKey(event.id);
         EventStatus recorded = status.value();
+        if (event.retryStep > 0) {
+            admitRetry(event, recorded);
+            return;
+        }
         if (!DedupRule.admit(recorded, event.isReplay())) {
             metrics.duplicatesDropped.inc();
             return;
@@ -175,7 +195,43 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             progress = Progress.empty();
         }
         status.update(EventStatus.IN_PROGRESS);
+        ladderStep.clear();
         advance(new WorkflowState(event, progress.toJson()), progress);
+    }
+
+    /**
+     * A record read back from retry topic n continues its event only if the event is waiting at
+     * step n and not already running; anything else is a re-delivery (say, after a restore) and is
+     * dropped. It then waits for its due time in a timer: durable, and never blocking a partition.
+     */
+    private void admitRetry(Event event, EventStatus recorded) throws Exception {
+        Integer step = ladderStep.value();
+        if (recorded != EventStatus.IN_PROGRESS || step == null || step != event.retryStep || state.value() != null) {
+            metrics.retryDuplicatesDropped.inc();
+            return;
+        }
+        ladderStep.clear();
+        Progress progress;
+        try {
+            progress = Progress.parse(event.progress);
+        } catch (IllegalArgumentException e) {
+            progress = Progress.empty();
+        }
+        WorkflowState ws = new WorkflowState(event, progress.toJson());
+        if (event.dueAt > now()) {
+            ws.phase = WorkflowState.Phase.BACKOFF;
+            setTimer(ws, event.dueAt);
+            state.update(ws);
+            backingOff.add(event.id);
+            waitingRetries.put(event.id, now());
+        } else {
+            advance(ws, progress);
+        }
+    }
+
+    private long oldestWaitingRetryAgeMillis() {
+        long now = System.currentTimeMillis();
+        return waitingRetries.values().stream().mapToLong(since -> now - since).max().orElse(0L);
     }
 
     /** Runs local stages in line until the workflow completes, fails, or reaches a remote stage. */
@@ -304,13 +360,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 // (1) A definitive rejection is stored downstream and replayed for its key for ever:
                 // the next attempt (a DLQ replay) must use the next key generation.
                 progress.pending(stage.name(), progress.attempts(stage.name()), progress.keyGeneration(stage.name()) + 1);
-                deadLetter(ws, progress, stage, FailureReason.PERMANENT, failure, DEAD_LETTERS);
+                deadLetter(ws, progress, stage, FailureReason.PERMANENT, failure);
                 return;
             case ERROR:
                 stageMetrics.failuresError.inc();
                 LOG.warn("Stage {} of event {} threw an unexpected exception; dead-lettering it (reason error)",
                         stage.name(), ws.event.id, failure);
-                deadLetter(ws, progress, stage, FailureReason.ERROR, failure, DEAD_LETTERS);
+                deadLetter(ws, progress, stage, FailureReason.ERROR, failure);
                 return;
             case RETRYABLE:
             default:
@@ -323,18 +379,36 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
                     state.update(ws);
                     backingOff.add(ws.event.id);
+                } else if (ws.event.retryStep < settings.ladder().steps()) {
+                    // (3) Past the in-operator attempts: the next retry topic, with a durable due time.
+                    // The ambiguous ack keeps its key: the effect may already have happened.
+                    int next = ws.event.retryStep + 1;
+                    DeadLetter retry = letter(ws, progress, stage, FailureReason.EXHAUSTED, failure);
+                    retry.retryStep = next;
+                    retry.dueAt = retry.failureAt + settings.ladder().delay(next).toMillis();
+                    output.collect(RETRIES, new StreamRecord<>(retry));
+                    metrics.retriesSent.get(next).inc();
+                    ladderStep.update(next);
+                    clear(ws);
                 } else {
-                    // (3) The ambiguous ack keeps its key: the effect may already have happened.
                     LOG.warn("Stage {} of event {} failed {} time(s) in this operator (retry.count {}); it leaves as "
                                     + "exhausted (stagewise.retry.attempts): {}", stage.name(), ws.event.id, ws.tierAttempts,
                             progress.attempts(stage.name()), failure.toString());
-                    deadLetter(ws, progress, stage, FailureReason.EXHAUSTED, failure, EXHAUSTED);
+                    deadLetter(ws, progress, stage, FailureReason.EXHAUSTED, failure);
                 }
         }
     }
 
     private void deadLetter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
-                            Throwable failure, OutputTag<DeadLetter> tag) throws Exception {
+                            Throwable failure) throws Exception {
+        output.collect(DEAD_LETTERS, new StreamRecord<>(letter(ws, progress, stage, reason, failure)));
+        metrics.deadLettered.get(reason).inc();
+        status.update(EventStatus.DEAD_LETTERED);
+        clear(ws);
+    }
+
+    private static DeadLetter letter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
+                                     Throwable failure) {
         Event event = ws.event;
         DeadLetter letter = new DeadLetter();
         letter.eventId = event.id;
@@ -349,14 +423,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         letter.retryCount = progress.attempts(stage.name());
         letter.progress = progress.toJson();
         letter.replayOf = event.replayOf;
-        output.collect(tag, new StreamRecord<>(letter));
-        if (reason == FailureReason.EXHAUSTED) {
-            metrics.exhausted.inc();
-        } else {
-            metrics.deadLettered.inc();
-        }
-        status.update(EventStatus.DEAD_LETTERED);
-        clear(ws);
+        return letter;
     }
 
     private void complete(WorkflowState ws, Progress progress) throws Exception {
@@ -369,6 +436,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private void clear(WorkflowState ws) throws Exception {
         deleteTimer(ws);
         backingOff.remove(ws.event.id);
+        waitingRetries.remove(ws.event.id);
         state.clear();
     }
 
@@ -381,12 +449,12 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         }
         ws.timer = 0;
         Progress progress = Progress.parse(ws.progress);
-        Workflow.Stage stage = workflow.stage(progress.pendingStage() != null ? progress.pendingStage()
-                : workflow.next(progress).name());
+        Workflow.Stage stage = workflow.next(progress);
         switch (ws.phase) {
             case BACKOFF:
                 backingOff.remove(eventId);
-                startOrQueue(ws, progress, stage);
+                waitingRetries.remove(eventId);
+                advance(ws, progress);
                 break;
             case WAITING:
                 if (waiting.contains(eventId)) {
@@ -424,8 +492,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             if (ws != null && ws.phase == WorkflowState.Phase.WAITING) {
                 deleteTimer(ws);
                 Progress progress = Progress.parse(ws.progress);
-                String pending = progress.pendingStage();
-                start(ws, progress, workflow.stage(pending != null ? pending : workflow.next(progress).name()));
+                start(ws, progress, workflow.next(progress));
             }
         }
     }
@@ -447,8 +514,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 WorkflowState ws = state.value();
                 if (ws != null && ws.phase == WorkflowState.Phase.BACKOFF) {
                     deleteTimer(ws);
-                    Progress progress = Progress.parse(ws.progress);
-                    startOrQueue(ws, progress, workflow.stage(progress.pendingStage()));
+                    waitingRetries.remove(eventId);
+                    advance(ws, Progress.parse(ws.progress));
                 }
             }
             if (!inFlight.isEmpty()) {
@@ -493,19 +560,27 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     /** Operator-level and per-stage metrics. */
     private static final class Metrics {
         final Counter duplicatesDropped;
+        final Counter retryDuplicatesDropped;
         final Counter replaysAdmitted;
         final Counter completed;
-        final Counter deadLettered;
-        final Counter exhausted;
+        final Map<FailureReason, Counter> deadLettered = new java.util.EnumMap<>(FailureReason.class);
+        final Map<Integer, Counter> retriesSent = new HashMap<>();
         final Map<String, StageMetrics> stages = new HashMap<>();
 
-        Metrics(MetricGroup group, Workflow workflow, java.util.function.IntSupplier inFlight) {
+        Metrics(MetricGroup group, Workflow workflow, io.stagewise.operators.retry.RetryLadder ladder,
+                java.util.function.IntSupplier inFlight, java.util.function.LongSupplier oldestRetryAge) {
             duplicatesDropped = group.counter("duplicatesDropped");
+            retryDuplicatesDropped = group.counter("retryDuplicatesDropped");
             replaysAdmitted = group.counter("replaysAdmitted");
             completed = group.counter("completed");
-            deadLettered = group.counter("deadLettered");
-            exhausted = group.counter("exhausted");
+            for (FailureReason reason : FailureReason.values()) {
+                deadLettered.put(reason, group.addGroup("deadLettered").counter(reason.headerValue()));
+            }
+            for (int step = 1; step <= ladder.steps(); step++) {
+                retriesSent.put(step, group.addGroup("retryStep", Integer.toString(step)).counter("sent"));
+            }
             group.gauge("inFlight", inFlight::getAsInt);
+            group.gauge("oldestWaitingRetryAgeMs", oldestRetryAge::getAsLong);
             for (Workflow.Stage stage : workflow.stages()) {
                 stages.put(stage.name(), new StageMetrics(group.addGroup("stage", stage.name())));
             }

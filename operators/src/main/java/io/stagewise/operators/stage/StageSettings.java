@@ -1,6 +1,7 @@
 package io.stagewise.operators.stage;
 
 import java.io.Serializable;
+import io.stagewise.operators.retry.RetryLadder;
 import java.time.Duration;
 
 /**
@@ -18,8 +19,17 @@ public final class StageSettings implements Serializable {
     private final Duration callTimeout;
     private final int maxInFlight;
     private final Duration stateTtl;
+    private final RetryLadder ladder;
 
     public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl) {
+        this(retry, callTimeout, maxInFlight, stateTtl, RetryLadder.NONE);
+    }
+
+    public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl, RetryLadder ladder) {
+        if (ladder == null) {
+            throw new IllegalArgumentException("retry ladder is required (RetryLadder.NONE for none)");
+        }
+        this.ladder = ladder;
         if (retry == null) {
             throw new IllegalArgumentException("retry settings are required");
         }
@@ -52,6 +62,11 @@ public final class StageSettings implements Serializable {
 
     public int maxInFlight() {
         return maxInFlight;
+    }
+
+    /** The retry topics exhausted events go through; {@link RetryLadder#NONE}: straight to the DLQ. */
+    public RetryLadder ladder() {
+        return ladder;
     }
 
     public Duration stateTtl() {

@@ -181,7 +181,7 @@ class StageOperatorTest {
         advanceTime(100);
         advanceTime(200);
 
-        List<DeadLetter> exhausted = sideOutput(StageOperator.EXHAUSTED);
+        List<DeadLetter> exhausted = sideOutput(StageOperator.DEAD_LETTERS);
         assertThat(exhausted).hasSize(1);
         DeadLetter letter = exhausted.get(0);
         assertThat(letter.reason).isEqualTo(FailureReason.EXHAUSTED);
@@ -193,7 +193,7 @@ class StageOperatorTest {
         assertThat(progress.isCompleted("validate")).isTrue();
         assertThat(progress.keyGeneration("charge")).as("ambiguous: same key next time").isEqualTo(1);
         assertThat(completedIds()).isEmpty();
-        assertThat(sideOutput(StageOperator.DEAD_LETTERS)).isEmpty();
+        assertThat(sideOutput(StageOperator.RETRIES)).as("no ladder configured").isEmpty();
         assertThat(harness.numProcessingTimeTimers()).isZero();
     }
 
@@ -324,6 +324,95 @@ class StageOperatorTest {
         assertThat(completedIds()).containsExactly("c", "b");
     }
 
+    private static StageSettings withLadder(int steps) {
+        return new StageSettings(RetrySettings.builder().maxAttempts(1).jitter(0).build(), Duration.ofSeconds(5), 10, TTL,
+                new io.stagewise.operators.retry.RetryLadder(steps, Duration.ofSeconds(5), 4));
+    }
+
+    /** The record the pipeline reads back from retry topic {@code letter.retryStep}. */
+    private static Event retryRecord(DeadLetter letter) {
+        Event event = event(letter.eventId, "{\"amount\":5}");
+        event.origin = letter.origin;
+        event.progress = letter.progress;
+        event.retryCount = letter.retryCount;
+        event.retryStep = letter.retryStep;
+        event.dueAt = letter.dueAt;
+        return event;
+    }
+
+    @Test
+    void exhaustedEventsClimbTheLadderWaitForTheirDueTimeThenDeadLetter() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.failedFuture(new RetryableStageException("503")));
+        start(payments(), withLadder(2));
+        harness.setProcessingTime(1_000);
+        send(event("e1", "{\"amount\":5}"));
+
+        List<DeadLetter> retries = sideOutput(StageOperator.RETRIES);
+        assertThat(retries).hasSize(1);
+        DeadLetter first = retries.get(0);
+        assertThat(first.retryStep).isEqualTo(1);
+        assertThat(first.dueAt - first.failureAt).isEqualTo(5_000);
+        assertThat(first.retryCount).isEqualTo(1);
+        assertThat(first.reason).isEqualTo(FailureReason.EXHAUSTED);
+
+        send(event("e1", "{\"amount\":5}"));
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).as("a re-delivery of the input is dropped").isEqualTo(1);
+
+        harness.setProcessingTime(first.failureAt - 10_000); // the operator's clock is the harness's
+        send(retryRecord(first));
+        send(retryRecord(first));
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).as("not before its due time").isEqualTo(1);
+        harness.setProcessingTime(first.dueAt - 1);
+        drain();
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(1);
+        harness.setProcessingTime(first.dueAt);
+        drain();
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).as("due, and the duplicate retry record was dropped").isEqualTo(2);
+
+        retries = sideOutput(StageOperator.RETRIES);
+        assertThat(retries).hasSize(2);
+        DeadLetter second = retries.get(1);
+        assertThat(second.retryStep).isEqualTo(2);
+        assertThat(second.dueAt - second.failureAt).isEqualTo(20_000);
+        assertThat(second.retryCount).isEqualTo(2);
+        assertThat(second.origin).isEqualTo(first.origin);
+
+        harness.setProcessingTime(second.dueAt);
+        send(retryRecord(second));
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).hasSize(1);
+        assertThat(letters.get(0).reason).isEqualTo(FailureReason.EXHAUSTED);
+        assertThat(letters.get(0).retryCount).isEqualTo(3);
+        assertThat(letters.get(0).retryStep).isZero();
+        assertThat(ScriptedStage.CALLS).extracting(ScriptedStage.CallRecord::key).containsOnly("e1:charge");
+        assertThat(VALIDATE_CALLS.get()).isEqualTo(1);
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void aRetryRecordWaitingForItsDueTimeSurvivesARestore() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.attempt() == 1
+                ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_1")));
+        start(payments(), withLadder(2));
+        harness.setProcessingTime(1_000);
+        send(event("e1", "{\"amount\":5}"));
+        DeadLetter first = sideOutput(StageOperator.RETRIES).get(0);
+        harness.setProcessingTime(first.failureAt);
+        send(retryRecord(first));
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1);
+        crash();
+
+        harness = open(payments(), withLadder(2), snapshot);
+        harness.setProcessingTime(first.failureAt);
+        send(retryRecord(first)); // the source re-reads it after the restore: a duplicate
+        harness.setProcessingTime(first.dueAt);
+        drain();
+
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(2);
+    }
+
     @Test
     void retrySettingsAreValidated() {
         assertThatThrownBy(() -> RetrySettings.builder().maxAttempts(0).build()).hasMessageContaining("maxAttempts");
@@ -339,6 +428,15 @@ class StageOperatorTest {
         assertThat(noJitter.backoffMillis(2, random)).isEqualTo(200);
         assertThat(noJitter.backoffMillis(3, random)).isEqualTo(400);
         assertThat(noJitter.backoffMillis(20, random)).isEqualTo(10_000);
+        io.stagewise.operators.retry.RetryLadder ladder = io.stagewise.operators.retry.RetryLadder.DEFAULT;
+        assertThat(ladder.delay(1)).isEqualTo(Duration.ofSeconds(5));
+        assertThat(ladder.delay(2)).isEqualTo(Duration.ofSeconds(20));
+        assertThat(ladder.delay(3)).isEqualTo(Duration.ofSeconds(80));
+        assertThat(ladder.topics("payments")).containsExactly("payments.retry.1", "payments.retry.2", "payments.retry.3");
+        assertThat(io.stagewise.operators.retry.RetryLadder.stepOf("payments.retry.2")).isEqualTo(2);
+        assertThat(io.stagewise.operators.retry.RetryLadder.stepOf("payments")).isZero();
+        assertThatThrownBy(() -> new io.stagewise.operators.retry.RetryLadder(3, Duration.ofSeconds(5), 1.5))
+                .hasMessageContaining(">= 2");
     }
 
     @Test

@@ -22,6 +22,12 @@ public final class DeadLetterSerializer implements KafkaRecordSerializationSchem
 
     @Override
     public ProducerRecord<byte[], byte[]> serialize(DeadLetter letter, KafkaSinkContext context, Long timestamp) {
+        // Partition left to the producer: a dead letter keeps its key, so one key's letters stay together.
+        return new ProducerRecord<>(topic, null, null, letter.recordKey, letter.value, headers(letter));
+    }
+
+    /** The Stagewise headers of a dead letter or retry record (DESIGN.md section 3). */
+    static RecordHeaders headers(DeadLetter letter) {
         RecordHeaders headers = new RecordHeaders();
         put(headers, StagewiseHeaders.EVENT_ID, letter.eventId == null ? "" : letter.eventId);
         put(headers, StagewiseHeaders.ORIGIN_TOPIC, letter.origin.topic);
@@ -38,11 +44,10 @@ public final class DeadLetterSerializer implements KafkaRecordSerializationSchem
         if (letter.replayOf != null) {
             put(headers, StagewiseHeaders.REPLAY_OF, letter.replayOf);
         }
-        // Partition left to the producer: a dead letter keeps its key, so one key's letters stay together.
-        return new ProducerRecord<>(topic, null, null, letter.recordKey, letter.value, headers);
+        return headers;
     }
 
-    private static void put(RecordHeaders headers, String name, String value) {
+    static void put(RecordHeaders headers, String name, String value) {
         headers.add(name, value.getBytes(StandardCharsets.UTF_8));
     }
 }
