@@ -158,7 +158,7 @@ public final class PipelineJob {
         }
 
         SingleOutputStreamOperator<CompletedEvent> completed = StageOperatorFactory.apply(
-                admitted.keyBy(event -> event.id, TypeInformation.of(String.class)),
+                admitted,
                 workflow, StagewiseOptions.stageSettings(options));
 
         completed

@@ -87,6 +87,13 @@ public final class StagewiseOptions {
             .defaultValue(4.0)
             .withDescription("Delay multiplier between retry topics (>= 2).");
 
+    public static final ConfigOption<String> ORDERING = ConfigOptions.key("stagewise.ordering")
+            .stringType()
+            .defaultValue("unordered")
+            .withDescription("'unordered' (events of a key run concurrently) or 'per-key' (one event per business "
+                    + "key at a time: later events of the key wait in keyed state while it runs or waits in the "
+                    + "retry ladder; other keys are not held).");
+
     public static final ConfigOption<Duration> CALL_TIMEOUT = ConfigOptions.key("stagewise.stage.call-timeout")
             .durationType()
             .defaultValue(StageSettings.DEFAULT_CALL_TIMEOUT)
@@ -146,7 +153,12 @@ public final class StagewiseOptions {
                 .multiplier(conf.get(RETRY_MULTIPLIER))
                 .maxBackoff(conf.get(RETRY_MAX_BACKOFF))
                 .build();
-        return new StageSettings(retry, conf.get(CALL_TIMEOUT), conf.get(MAX_IN_FLIGHT), conf.get(DEDUP_TTL), retryLadder(conf));
+        String ordering = conf.get(ORDERING);
+        if (!ordering.equals("unordered") && !ordering.equals("per-key")) {
+            throw new IllegalArgumentException("ordering must be 'unordered' or 'per-key', got '" + ordering + "'");
+        }
+        return new StageSettings(retry, conf.get(CALL_TIMEOUT), conf.get(MAX_IN_FLIGHT), conf.get(DEDUP_TTL), retryLadder(conf),
+                ordering.equals("per-key"));
     }
 
     /** The retry topic ladder from these options (validated). */

@@ -9,6 +9,7 @@ import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.jobs.gateway.Fault;
 import io.stagewise.jobs.gateway.FaultPolicy;
 import io.stagewise.jobs.gateway.GatewaySettings;
+import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.jobs.sandbox.EmbeddedPostgres;
@@ -146,6 +147,62 @@ class RetryLadderITCase {
             }
             assertThat(run.gateway.effectiveCharges()).doesNotContainKey(target);
         }
+    }
+
+    @Test
+    void perKeyOrderingCompletesTheLaterEventsOfAFailingKeyAfterItInOrderAndHoldsNoOtherKey() throws Exception {
+        String account = "acct-4";
+        PaymentGenerator.Plan plan = PaymentGenerator.plan(new PaymentGenerator.Settings(60, 0.05, 0.0, 204, 10));
+        List<String> keyOrder = plan.records().stream()
+                .filter(r -> r.key() != null && new String(r.key()).equals(account))
+                .map(r -> idOf(r.value())).distinct().toList();
+        assertThat(keyOrder.size()).isGreaterThanOrEqualTo(4);
+        String target = keyOrder.get(0);
+        GatewaySettings.Builder gateway = GatewaySettings.builder()
+                .faults(FaultPolicy.firstRequests("charges", key -> key.equals(target + ":charge"), 1, Fault.TRANSIENT));
+        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 60, 204)) {
+            run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(3))
+                    .andThen(conf -> conf.set(StagewiseOptions.ORDERING, "per-key")));
+            run.produce(0);
+            AuditReport report = run.settle();
+            assertThat(report.passed()).as(report.render()).isTrue();
+            assertThat(recordsOf(run, RetryLadder.topic(run.input, 1), target)).hasSize(1);
+
+            List<ConsumerRecord<byte[], byte[]>> outputs = run.read(run.topics.output());
+            List<String> completedForKey = outputs.stream()
+                    .filter(r -> new String(r.key()).equals(account))
+                    .sorted(java.util.Comparator.comparingLong(ConsumerRecord::offset))
+                    .map(r -> header(r, StagewiseHeaders.EVENT_ID)).toList();
+            assertThat(completedForKey).as("the key's events complete in input order, the failing one first")
+                    .containsExactlyElementsOf(keyOrder);
+            long targetDone = completedAt(outputs, target);
+            List<String> heldOtherKeys = outputs.stream()
+                    .filter(r -> !new String(r.key()).equals(account))
+                    .filter(r -> completedAt(r) > targetDone)
+                    .map(r -> header(r, StagewiseHeaders.EVENT_ID)).toList();
+            assertThat(heldOtherKeys).as("no other key waited for the retry").isEmpty();
+        }
+    }
+
+    private static String idOf(byte[] value) {
+        try {
+            return JSON.readTree(value).path("id").asText();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long completedAt(ConsumerRecord<byte[], byte[]> record) {
+        try {
+            return JSON.readTree(record.value()).path("completedAt").asLong();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long completedAt(List<ConsumerRecord<byte[], byte[]>> outputs, String id) {
+        return outputs.stream().filter(r -> id.equals(header(r, StagewiseHeaders.EVENT_ID))).findFirst()
+                .map(RetryLadderITCase::completedAt).orElseThrow();
     }
 
     @Test

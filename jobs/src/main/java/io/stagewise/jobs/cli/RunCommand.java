@@ -108,6 +108,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--retry-topic-multiplier", defaultValue = "4", description = "Delay multiplier between retry topics, >= 2 (default: ${DEFAULT-VALUE}).")
     double retryTopicMultiplier;
 
+    @Option(names = "--ordering", defaultValue = "unordered", description = "unordered, or per-key: one event per business key at a time, later events of the key wait while it runs or retries (default: ${DEFAULT-VALUE}).")
+    String ordering;
+
     @Option(names = "--inject-failure-after", defaultValue = "0", description = "Fail each subtask once after this many events (0: never), to watch recovery.")
     long injectFailureAfter;
 
@@ -154,6 +157,7 @@ public final class RunCommand implements Callable<Integer> {
         conf.set(StagewiseOptions.RETRY_ATTEMPTS, retryAttempts);
         conf.set(StagewiseOptions.RETRY_INITIAL_BACKOFF, retryInitialBackoff);
         conf.set(StagewiseOptions.RETRY_TOPICS, retryTopics);
+        conf.set(StagewiseOptions.ORDERING, ordering);
         conf.set(StagewiseOptions.RETRY_TOPICS_INITIAL_DELAY, retryTopicDelay);
         conf.set(StagewiseOptions.RETRY_TOPICS_MULTIPLIER, retryTopicMultiplier);
         io.stagewise.operators.stage.Workflow pipelineWorkflow;

@@ -11,7 +11,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -20,14 +22,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.StateTtlConfig;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.common.typeutils.base.StringSerializer;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
-import org.apache.flink.runtime.state.VoidNamespace;
-import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.InternalTimer;
 import org.apache.flink.streaming.api.operators.InternalTimerService;
@@ -53,8 +59,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Why one operator does both dedup and stages: the dedup rule (DESIGN.md section 4) depends on
  * the outcome of the workflow ({@code DEAD_LETTERED} admits a replay), so the status and the stage
- * records must live in the same keyed state. Keyed by event id rather than business key: per-event
- * state spreads evenly even on hot accounts; per-key ordering is a separate, optional operator.
+ * records must live in the same keyed state. Keyed by business key, with one entry per event id in
+ * {@code MapState}: that serves dedup and stage records by event id and also per-key ordering
+ * (optional: a key then runs one event at a time, later ones wait in keyed state), at the price of
+ * skew on hot keys. Dedup assumes an event id keeps its business key (a duplicate with another key
+ * is a different entry).
  *
  * <p>How calls run: the task thread never waits on a call. Remote stages return futures whose
  * results come back through the mailbox; at most {@code maxInFlight} calls per subtask are in
@@ -70,7 +79,7 @@ import org.slf4j.LoggerFactory;
  * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}.
  */
 public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
-        implements OneInputStreamOperator<Event, CompletedEvent>, Triggerable<String, VoidNamespace> {
+        implements OneInputStreamOperator<Event, CompletedEvent>, Triggerable<String, String> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(StageOperator.class);
 
@@ -78,6 +87,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     public static final String STATUS_STATE = "event-status";
     public static final String WORKFLOW_STATE = "workflow";
     public static final String LADDER_STATE = "ladder-step";
+    public static final String ACTIVE_STATE = "ordering-active";
+    public static final String PARKED_STATE = "ordering-parked";
     private static final String TIMERS = "stage-timers";
 
     /** Permanent rejections and errors in stage code, with progress, ready for the DLQ. */
@@ -96,18 +107,26 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private final StageSettings settings;
     private final transient MailboxExecutor mailbox;
 
-    private transient ValueState<EventStatus> status;
-    private transient ValueState<WorkflowState> state;
-    /** Set while the event waits in the retry ladder: the step its retry record was sent to. */
-    private transient ValueState<Integer> ladderStep;
+    /** Per business key: event id -> status (dedup). */
+    private transient MapState<String, EventStatus> status;
+    /** Per business key: event id -> the state of its workflow while under way. */
+    private transient MapState<String, WorkflowState> workflows;
+    /** Per business key: event id -> the ladder step its retry record was sent to, while it waits there. */
+    private transient MapState<String, Integer> ladderSteps;
+    /** Per-key ordering: the event of this key under way, and the later ones waiting, in order. */
+    private transient ValueState<String> active;
+    private transient ListState<Event> parked;
+    private transient boolean releasing;
     /** Retry records waiting out their due time in this task attempt: event id -> since (ms). */
     private transient Map<String, Long> waitingRetries;
-    private transient InternalTimerService<VoidNamespace> timers;
+    /** One timer per pending event: key = business key, namespace = event id. */
+    private transient InternalTimerService<String> timers;
     /** Calls in flight in this task attempt: event id -> call. Rebuilt from timers after a restore. */
     private transient Map<String, Call> inFlight;
     /** Events waiting for a call slot, in arrival order. */
-    private transient ArrayDeque<String> waiting;
-    private transient Set<String> backingOff;
+    private transient ArrayDeque<Ref> waiting;
+    /** Events waiting out a backoff in this task attempt: event id -> business key. */
+    private transient Map<String, String> backingOff;
     private transient long callSequence;
     private transient Random random;
     private transient Metrics metrics;
@@ -120,19 +139,20 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         this.mailbox = mailbox;
     }
 
-    private record Call(long id, String stage, long startedNanos) {}
+    private record Call(long id, String key, String stage, long startedNanos) {}
 
-    /** The status descriptor with its TTL (also read by savepoint tooling). */
-    public static ValueStateDescriptor<EventStatus> statusDescriptor(Duration ttl) {
-        ValueStateDescriptor<EventStatus> descriptor =
-                new ValueStateDescriptor<>(STATUS_STATE, TypeInformation.of(EventStatus.class));
-        descriptor.enableTimeToLive(ttl(ttl));
-        return descriptor;
+    private record Ref(String key, String eventId) {}
+
+    /** The status descriptor with its TTL (per entry; also read by savepoint tooling). */
+    public static MapStateDescriptor<String, EventStatus> statusDescriptor(Duration ttl) {
+        return withTtl(new MapStateDescriptor<>(STATUS_STATE, Types.STRING, TypeInformation.of(EventStatus.class)), ttl);
     }
 
-    public static ValueStateDescriptor<WorkflowState> workflowDescriptor(Duration ttl) {
-        ValueStateDescriptor<WorkflowState> descriptor =
-                new ValueStateDescriptor<>(WORKFLOW_STATE, TypeInformation.of(WorkflowState.class));
+    public static MapStateDescriptor<String, WorkflowState> workflowDescriptor(Duration ttl) {
+        return withTtl(new MapStateDescriptor<>(WORKFLOW_STATE, Types.STRING, TypeInformation.of(WorkflowState.class)), ttl);
+    }
+
+    private static <K, V> MapStateDescriptor<K, V> withTtl(MapStateDescriptor<K, V> descriptor, Duration ttl) {
         descriptor.enableTimeToLive(ttl(ttl));
         return descriptor;
     }
@@ -147,16 +167,18 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     @Override
     public void open() throws Exception {
         super.open();
-        status = getRuntimeContext().getState(statusDescriptor(settings.stateTtl()));
-        state = getRuntimeContext().getState(workflowDescriptor(settings.stateTtl()));
-        ValueStateDescriptor<Integer> ladderDescriptor = new ValueStateDescriptor<>(LADDER_STATE, TypeInformation.of(Integer.class));
-        ladderDescriptor.enableTimeToLive(ttl(settings.stateTtl()));
-        ladderStep = getRuntimeContext().getState(ladderDescriptor);
+        status = getRuntimeContext().getMapState(statusDescriptor(settings.stateTtl()));
+        workflows = getRuntimeContext().getMapState(workflowDescriptor(settings.stateTtl()));
+        ladderSteps = getRuntimeContext().getMapState(withTtl(
+                new MapStateDescriptor<>(LADDER_STATE, Types.STRING, Types.INT), settings.stateTtl()));
+        // No TTL: a waiting event must never expire silently.
+        active = getRuntimeContext().getState(new ValueStateDescriptor<>(ACTIVE_STATE, Types.STRING));
+        parked = getRuntimeContext().getListState(new ListStateDescriptor<>(PARKED_STATE, TypeInformation.of(Event.class)));
         waitingRetries = new HashMap<>();
-        timers = getInternalTimerService(TIMERS, VoidNamespaceSerializer.INSTANCE, this);
+        timers = getInternalTimerService(TIMERS, StringSerializer.INSTANCE, this);
         inFlight = new HashMap<>();
         waiting = new ArrayDeque<>();
-        backingOff = new HashSet<>();
+        backingOff = new HashMap<>();
         random = new Random();
         metrics = new Metrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), () -> inFlight.size(),
                 this::oldestWaitingRetryAgeMillis);
@@ -174,8 +196,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             mailbox.yield();
         }
         Event event = element.getValue();
-        setCurrentKey(event.id);
-        EventStatus recorded = status.value();
+        setCurrentKey(event.key);
+        EventStatus recorded = status.get(event.id);
         if (event.retryStep > 0) {
             admitRetry(event, recorded);
             return;
@@ -187,6 +209,21 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         if (recorded != null) {
             metrics.replaysAdmitted.inc();
         }
+        status.put(event.id, EventStatus.IN_PROGRESS);
+        ladderSteps.remove(event.id);
+        if (settings.perKeyOrdering()) {
+            String running = active.value();
+            if (running != null && !running.equals(event.id)) {
+                parked.add(event);
+                metrics.parked.inc();
+                return;
+            }
+            active.update(event.id);
+        }
+        begin(event);
+    }
+
+    private void begin(Event event) throws Exception {
         Progress progress;
         try {
             progress = Progress.parse(event.progress);
@@ -194,9 +231,39 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             // The parser validated the header; this is defensive, never a crash.
             progress = Progress.empty();
         }
-        status.update(EventStatus.IN_PROGRESS);
-        ladderStep.clear();
         advance(new WorkflowState(event, progress.toJson()), progress);
+    }
+
+    /**
+     * Per-key ordering: the key's running event reached its end (completed or dead-lettered), so
+     * the next waiting event of the key starts. Iterative, since a started event may end at once.
+     */
+    private void released(Event event) throws Exception {
+        if (!settings.perKeyOrdering() || !event.id.equals(active.value())) {
+            return;
+        }
+        active.clear();
+        if (releasing) {
+            return; // the loop below, further up the stack, starts the next one
+        }
+        releasing = true;
+        try {
+            while (active.value() == null) {
+                List<Event> queue = new ArrayList<>();
+                for (Event waitingEvent : parked.get()) {
+                    queue.add(waitingEvent);
+                }
+                if (queue.isEmpty()) {
+                    return;
+                }
+                Event next = queue.remove(0);
+                parked.update(queue);
+                active.update(next.id);
+                begin(next);
+            }
+        } finally {
+            releasing = false;
+        }
     }
 
     /**
@@ -205,12 +272,12 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * dropped. It then waits for its due time in a timer: durable, and never blocking a partition.
      */
     private void admitRetry(Event event, EventStatus recorded) throws Exception {
-        Integer step = ladderStep.value();
-        if (recorded != EventStatus.IN_PROGRESS || step == null || step != event.retryStep || state.value() != null) {
+        Integer step = ladderSteps.get(event.id);
+        if (recorded != EventStatus.IN_PROGRESS || step == null || step != event.retryStep || workflows.contains(event.id)) {
             metrics.retryDuplicatesDropped.inc();
             return;
         }
-        ladderStep.clear();
+        ladderSteps.remove(event.id);
         Progress progress;
         try {
             progress = Progress.parse(event.progress);
@@ -221,8 +288,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         if (event.dueAt > now()) {
             ws.phase = WorkflowState.Phase.BACKOFF;
             setTimer(ws, event.dueAt);
-            state.update(ws);
-            backingOff.add(event.id);
+            workflows.put(event.id, ws);
+            backingOff.put(event.id, event.key);
             waitingRetries.put(event.id, now());
         } else {
             advance(ws, progress);
@@ -277,8 +344,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         } else {
             ws.phase = WorkflowState.Phase.WAITING;
             setTimer(ws, now() + settings.callTimeout().toMillis());
-            state.update(ws);
-            waiting.add(ws.event.id);
+            workflows.put(ws.event.id, ws);
+            waiting.add(new Ref(ws.event.key, ws.event.id));
         }
     }
 
@@ -295,9 +362,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         // The future times out on its own; the timer (a little later) matters after a restore,
         // when this call is gone with the old task: it issues the call again, with the same key.
         setTimer(ws, deadline + 1000);
-        state.update(ws);
+        workflows.put(eventId, ws);
 
-        Call call = new Call(++callSequence, stage.name(), System.nanoTime());
+        Call call = new Call(++callSequence, ws.event.key, stage.name(), System.nanoTime());
         inFlight.put(eventId, call);
         metrics.stage(stage.name()).attempts.inc();
         CompletableFuture<JsonNode> result;
@@ -323,8 +390,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             return; // superseded: the call timed out and was handled already
         }
         inFlight.remove(eventId);
-        setCurrentKey(eventId);
-        WorkflowState ws = state.value();
+        setCurrentKey(call.key());
+        WorkflowState ws = workflows.get(eventId);
         if (ws == null || ws.phase != WorkflowState.Phase.IN_FLIGHT) {
             drainWaiting();
             return;
@@ -377,8 +444,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     ws.phase = WorkflowState.Phase.BACKOFF;
                     ws.progress = progress.toJson();
                     setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
-                    state.update(ws);
-                    backingOff.add(ws.event.id);
+                    workflows.put(ws.event.id, ws);
+                    backingOff.put(ws.event.id, ws.event.key);
                 } else if (ws.event.retryStep < settings.ladder().steps()) {
                     // (3) Past the in-operator attempts: the next retry topic, with a durable due time.
                     // The ambiguous ack keeps its key: the effect may already have happened.
@@ -388,8 +455,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     retry.dueAt = retry.failureAt + settings.ladder().delay(next).toMillis();
                     output.collect(RETRIES, new StreamRecord<>(retry));
                     metrics.retriesSent.get(next).inc();
-                    ladderStep.update(next);
-                    clear(ws);
+                    ladderSteps.put(ws.event.id, next);
+                    clear(ws); // still the key's running event: per-key ordering keeps later ones waiting
                 } else {
                     LOG.warn("Stage {} of event {} failed {} time(s) in this operator (retry.count {}); it leaves as "
                                     + "exhausted (stagewise.retry.attempts): {}", stage.name(), ws.event.id, ws.tierAttempts,
@@ -403,8 +470,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                             Throwable failure) throws Exception {
         output.collect(DEAD_LETTERS, new StreamRecord<>(letter(ws, progress, stage, reason, failure)));
         metrics.deadLettered.get(reason).inc();
-        status.update(EventStatus.DEAD_LETTERED);
+        status.put(ws.event.id, EventStatus.DEAD_LETTERED);
         clear(ws);
+        released(ws.event);
     }
 
     private static DeadLetter letter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
@@ -429,21 +497,22 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private void complete(WorkflowState ws, Progress progress) throws Exception {
         output.collect(new StreamRecord<>(CompletedEvent.of(ws.event, progress.outputsJson(), System.currentTimeMillis())));
         metrics.completed.inc();
-        status.update(EventStatus.COMPLETED);
+        status.put(ws.event.id, EventStatus.COMPLETED);
         clear(ws);
+        released(ws.event);
     }
 
     private void clear(WorkflowState ws) throws Exception {
         deleteTimer(ws);
         backingOff.remove(ws.event.id);
         waitingRetries.remove(ws.event.id);
-        state.clear();
+        workflows.remove(ws.event.id);
     }
 
     @Override
-    public void onProcessingTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
-        String eventId = timer.getKey();
-        WorkflowState ws = state.value();
+    public void onProcessingTime(InternalTimer<String, String> timer) throws Exception {
+        String eventId = timer.getNamespace();
+        WorkflowState ws = workflows.get(eventId);
         if (ws == null || ws.timer != timer.getTimestamp()) {
             return; // stale timer of a finished or rescheduled event
         }
@@ -457,9 +526,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 advance(ws, progress);
                 break;
             case WAITING:
-                if (waiting.contains(eventId)) {
+                if (waiting.contains(new Ref(ws.event.key, eventId))) {
                     setTimer(ws, now() + settings.callTimeout().toMillis());
-                    state.update(ws);
+                    workflows.put(eventId, ws);
                 } else {
                     startOrQueue(ws, progress, stage); // restored: the in-memory queue is gone
                 }
@@ -480,15 +549,15 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     @Override
-    public void onEventTime(InternalTimer<String, VoidNamespace> timer) {
+    public void onEventTime(InternalTimer<String, String> timer) {
         // No event-time timers are registered.
     }
 
     private void drainWaiting() throws Exception {
         while (!waiting.isEmpty() && inFlight.size() < settings.maxInFlight()) {
-            String eventId = waiting.poll();
-            setCurrentKey(eventId);
-            WorkflowState ws = state.value();
+            Ref ref = waiting.poll();
+            setCurrentKey(ref.key());
+            WorkflowState ws = workflows.get(ref.eventId());
             if (ws != null && ws.phase == WorkflowState.Phase.WAITING) {
                 deleteTimer(ws);
                 Progress progress = Progress.parse(ws.progress);
@@ -505,13 +574,14 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     @Override
     public void finish() throws Exception {
         while (!inFlight.isEmpty() || !waiting.isEmpty() || !backingOff.isEmpty()) {
-            for (String eventId : new HashSet<>(backingOff)) {
+            for (Map.Entry<String, String> entry : new HashMap<>(backingOff).entrySet()) {
                 if (inFlight.size() >= settings.maxInFlight()) {
                     break;
                 }
+                String eventId = entry.getKey();
                 backingOff.remove(eventId);
-                setCurrentKey(eventId);
-                WorkflowState ws = state.value();
+                setCurrentKey(entry.getValue());
+                WorkflowState ws = workflows.get(eventId);
                 if (ws != null && ws.phase == WorkflowState.Phase.BACKOFF) {
                     deleteTimer(ws);
                     waitingRetries.remove(eventId);
@@ -542,13 +612,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private void setTimer(WorkflowState ws, long at) {
         deleteTimer(ws);
-        timers.registerProcessingTimeTimer(VoidNamespace.INSTANCE, at);
+        timers.registerProcessingTimeTimer(ws.event.id, at);
         ws.timer = at;
     }
 
     private void deleteTimer(WorkflowState ws) {
         if (ws.timer != 0) {
-            timers.deleteProcessingTimeTimer(VoidNamespace.INSTANCE, ws.timer);
+            timers.deleteProcessingTimeTimer(ws.event.id, ws.timer);
             ws.timer = 0;
         }
     }
@@ -563,6 +633,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         final Counter retryDuplicatesDropped;
         final Counter replaysAdmitted;
         final Counter completed;
+        final Counter parked;
         final Map<FailureReason, Counter> deadLettered = new java.util.EnumMap<>(FailureReason.class);
         final Map<Integer, Counter> retriesSent = new HashMap<>();
         final Map<String, StageMetrics> stages = new HashMap<>();
@@ -573,6 +644,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             retryDuplicatesDropped = group.counter("retryDuplicatesDropped");
             replaysAdmitted = group.counter("replaysAdmitted");
             completed = group.counter("completed");
+            parked = group.counter("parked");
             for (FailureReason reason : FailureReason.values()) {
                 deadLettered.put(reason, group.addGroup("deadLettered").counter(reason.headerValue()));
             }

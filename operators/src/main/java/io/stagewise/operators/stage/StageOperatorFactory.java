@@ -3,7 +3,8 @@ package io.stagewise.operators.stage;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.Event;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.streaming.api.datastream.KeyedStream;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperatorFactory;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperatorFactory;
@@ -23,10 +24,11 @@ public final class StageOperatorFactory extends AbstractStreamOperatorFactory<Co
         this.settings = settings;
     }
 
-    /** Applies the workflow to a stream keyed by event id; uid {@link StageOperator#UID}. */
+    /** Applies the workflow, keyed by business key; uid {@link StageOperator#UID}. */
     public static SingleOutputStreamOperator<CompletedEvent> apply(
-            KeyedStream<Event, String> byEventId, Workflow workflow, StageSettings settings) {
-        return byEventId
+            DataStream<Event> events, Workflow workflow, StageSettings settings) {
+        return events
+                .keyBy(event -> event.key, Types.STRING)
                 .transform("Stages (" + workflow.name() + ")", TypeInformation.of(CompletedEvent.class),
                         new StageOperatorFactory(workflow, settings))
                 .uid(StageOperator.UID);

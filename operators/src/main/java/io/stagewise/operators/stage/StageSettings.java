@@ -20,12 +20,19 @@ public final class StageSettings implements Serializable {
     private final int maxInFlight;
     private final Duration stateTtl;
     private final RetryLadder ladder;
+    private final boolean perKeyOrdering;
 
     public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl) {
-        this(retry, callTimeout, maxInFlight, stateTtl, RetryLadder.NONE);
+        this(retry, callTimeout, maxInFlight, stateTtl, RetryLadder.NONE, false);
     }
 
-    public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl, RetryLadder ladder) {
+    /**
+     * @param perKeyOrdering one event per business key at a time, later ones waiting in keyed
+     *     state until it completes or is dead-lettered (also while it is in the retry ladder)
+     */
+    public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl, RetryLadder ladder,
+                         boolean perKeyOrdering) {
+        this.perKeyOrdering = perKeyOrdering;
         if (ladder == null) {
             throw new IllegalArgumentException("retry ladder is required (RetryLadder.NONE for none)");
         }
@@ -62,6 +69,10 @@ public final class StageSettings implements Serializable {
 
     public int maxInFlight() {
         return maxInFlight;
+    }
+
+    public boolean perKeyOrdering() {
+        return perKeyOrdering;
     }
 
     /** The retry topics exhausted events go through; {@link RetryLadder#NONE}: straight to the DLQ. */

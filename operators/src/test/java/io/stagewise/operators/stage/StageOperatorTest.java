@@ -71,7 +71,7 @@ class StageOperatorTest {
     private KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> open(
             Workflow workflow, StageSettings settings, OperatorSubtaskState restore) throws Exception {
         KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> h = new KeyedOneInputStreamOperatorTestHarness<>(
-                new StageOperatorFactory(workflow, settings), e -> e.id, Types.STRING);
+                new StageOperatorFactory(workflow, settings), e -> e.key, Types.STRING);
         if (restore != null) {
             h.initializeState(restore);
         }
@@ -148,7 +148,7 @@ class StageOperatorTest {
                 new ScriptedStage.CallRecord("notify", "e1:notify", 1));
         JsonNode outputs = JSON.readTree(harness.extractOutputValues().get(0).outputs);
         assertThat(outputs.fieldNames()).toIterable().containsExactly("validate", "charge", "notify");
-        assertThat(harness.numKeyedStateEntries()).as("only the status stays").isEqualTo(1);
+        assertThat(harness.numKeyedStateEntries()).as("only the status entry stays").isEqualTo(1);
     }
 
     @Test
@@ -325,8 +325,12 @@ class StageOperatorTest {
     }
 
     private static StageSettings withLadder(int steps) {
+        return withLadder(steps, false);
+    }
+
+    private static StageSettings withLadder(int steps, boolean perKeyOrdering) {
         return new StageSettings(RetrySettings.builder().maxAttempts(1).jitter(0).build(), Duration.ofSeconds(5), 10, TTL,
-                new io.stagewise.operators.retry.RetryLadder(steps, Duration.ofSeconds(5), 4));
+                new io.stagewise.operators.retry.RetryLadder(steps, Duration.ofSeconds(5), 4), perKeyOrdering);
     }
 
     /** The record the pipeline reads back from retry topic {@code letter.retryStep}. */
@@ -411,6 +415,40 @@ class StageOperatorTest {
 
         assertThat(completedIds()).containsExactly("e1");
         assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(2);
+    }
+
+    private static Event event(String id, String key, String payload) {
+        Event event = event(id, payload);
+        event.key = key;
+        return event;
+    }
+
+    @Test
+    void perKeyOrderingHoldsLaterEventsOfAKeyWhileItsEventIsInTheLadder() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.eventId().equals("a1") && ctx.attempt() == 1
+                ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_" + ctx.eventId())));
+        start(payments(), withLadder(2, true));
+        harness.setProcessingTime(1_000);
+        send(event("a1", "acct-1", "{\"amount\":5}"));
+        send(event("a2", "acct-1", "{\"amount\":5}"));
+        send(event("b1", "acct-2", "{\"amount\":5}"));
+        send(event("a3", "acct-1", "{\"amount\":5}"));
+        send(event("a2", "acct-1", "{\"amount\":5}"));
+
+        assertThat(completedIds()).as("other keys are not held").containsExactly("b1");
+        assertThat(ScriptedStage.calls("charge", "a2:charge")).as("a2 waits behind a1").isZero();
+
+        DeadLetter retry = sideOutput(StageOperator.RETRIES).get(0);
+        Event record = retryRecord(retry);
+        record.key = "acct-1";
+        send(record);
+        harness.setProcessingTime(retry.dueAt);
+        drain();
+
+        assertThat(completedIds()).containsExactly("b1", "a1", "a2", "a3");
+        assertThat(ScriptedStage.calls("charge", "a2:charge")).as("the duplicate of a2 was dropped while it waited").isEqualTo(1);
+        assertThat(harness.numProcessingTimeTimers()).isZero();
     }
 
     @Test
