@@ -3,7 +3,6 @@ package io.stagewise.jobs.dlq;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
-import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.sinks.kafka.DeadLetterSerializer;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
@@ -76,10 +75,5 @@ public final class TestDeadLetters {
     public static String header(ProducerRecord<byte[], byte[]> record, String name) {
         var header = record.headers().lastHeader(name);
         return header == null ? null : new String(header.value(), StandardCharsets.UTF_8);
-    }
-
-    /** The headers the pipeline's DLQ sink writes, as names. */
-    public static String[] deadLetterHeaders() {
-        return StagewiseHeaders.DEAD_LETTER_HEADERS.clone();
     }
 }
