@@ -137,7 +137,8 @@ public final class Topics {
         }
     }
 
-    static int maxMessageBytes(Admin admin, String topic) {
+    /** The topic's {@code max.message.bytes}, waiting a little for a topic created a moment ago. */
+    public static int maxMessageBytes(Admin admin, String topic) {
         ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
         while (true) {

@@ -37,7 +37,10 @@ import org.apache.kafka.common.header.Header;
  * checked against it too, so a lost produce cannot hide.
  *
  * <ul>
- *   <li>(1) every distinct valid input id is in exactly one of: the output, the DLQ;
+ *   <li>(1) every distinct valid input id is in exactly one of: the output, the DLQ. A dead letter
+ *       that was replayed (the input holds a record of the same id whose {@code stagewise.replay-of}
+ *       names its DLQ coordinates) is resolved: the replay's outcome, in the output or as a new
+ *       dead letter, is where the id is now. The DLQ topic is append-only, so the old record stays;
  *   <li>(2) given the ledger database: one ledger row per completed payment, and for every account
  *       {@code balances.balance = sum(ledger.amount)} = the sum generated for its completed payments;
  *   <li>(3) given the gateway's effective charges: one per completed payment and per dead letter
@@ -136,6 +139,8 @@ public final class Audit {
         Map<String, ConsumerRecord<byte[], byte[]>> inputByCoordinates = new HashMap<>();
         Set<String> validIds = new LinkedHashSet<>();
         Set<String> malformedCoordinates = new LinkedHashSet<>();
+        // DLQ coordinates -> ids of the input records replayed from there (stagewise dlq replay).
+        Map<String, Set<String>> replayedFrom = new HashMap<>();
         for (ConsumerRecord<byte[], byte[]> record : inputs) {
             Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
             inputByCoordinates.put(here.coordinates(), record);
@@ -144,6 +149,9 @@ public final class Audit {
                 malformedCoordinates.add(here.coordinates());
             } else {
                 validIds.add(event.id);
+                if (event.isReplay()) {
+                    replayedFrom.computeIfAbsent(event.replayOf, c -> new HashSet<>()).add(event.id);
+                }
             }
         }
         report.count("inputRecords", inputs.size());
@@ -170,6 +178,7 @@ public final class Audit {
         List<String> badOrigins = new ArrayList<>();
         Map<String, Integer> malformedInDlq = new HashMap<>();
         Map<String, Integer> validInDlq = new HashMap<>();
+        long resolvedByReplay = 0;
         Set<String> chargedDeadLetters = new HashSet<>();
         for (ConsumerRecord<byte[], byte[]> letter : deadLetters) {
             String where = letter.topic() + "/" + letter.partition() + "/" + letter.offset();
@@ -200,7 +209,11 @@ public final class Audit {
                 malformedInDlq.merge(origin, 1, Integer::sum);
             } else {
                 String id = header(letter, StagewiseHeaders.EVENT_ID).get();
-                validInDlq.merge(id, 1, Integer::sum);
+                if (replayedFrom.getOrDefault(where, Set.of()).contains(id)) {
+                    resolvedByReplay++;
+                } else {
+                    validInDlq.merge(id, 1, Integer::sum);
+                }
                 try {
                     if (Progress.parse(header(letter, StagewiseHeaders.PROGRESS).get()).isCompleted(CHARGE_STAGE)) {
                         chargedDeadLetters.add(id);
@@ -212,8 +225,9 @@ public final class Audit {
         }
         report.count("deadLetters", deadLetters.size());
         report.count("malformedDeadLetters", malformedInDlq.values().stream().mapToLong(Integer::longValue).sum());
+        report.count("deadLettersResolvedByReplay", resolvedByReplay);
 
-        // (1) every distinct valid id in exactly one place, once.
+        // (1) every distinct valid id in exactly one place, once; a replayed dead letter no longer counts as a place.
         List<String> missing = new ArrayList<>();
         List<String> repeated = new ArrayList<>();
         long completed = 0;

@@ -1,15 +1,21 @@
 package io.stagewise.jobs.cli;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
 
 /** One console line updated in place (carriage return), for long-running commands. */
 final class ProgressLine {
-    private final PrintStream out;
+    private final PrintWriter out;
     private final boolean interactive = System.console() != null;
     private long lastPrinted;
     private int lastLength;
 
     ProgressLine(PrintStream out) {
+        this(new PrintWriter(out, true));
+    }
+
+    /** A progress line on a picocli command's writer ({@code spec.commandLine().getOut()}). */
+    ProgressLine(PrintWriter out) {
         this.out = out;
     }
 

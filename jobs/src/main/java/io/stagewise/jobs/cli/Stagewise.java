@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             RunCommand.class,
             ProduceCommand.class,
             BenchCommand.class,
+            DlqCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Stagewise implements Runnable {
