@@ -4,6 +4,8 @@ import io.stagewise.jobs.FlinkSettings;
 import io.stagewise.jobs.PipelineJob;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
+import io.stagewise.operators.stage.StageSettings;
+import io.stagewise.operators.stage.Workflow;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,7 +24,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 /**
  * Throughput of the pipeline against a bare exactly-once Flink job on the same broker and the same
  * input, in the same process: both read the input topic to its end (bounded) and commit their
- * output in Kafka transactions; the time of a run is from submission to the job's end.
+ * output in Kafka transactions; the time of a run is from submission to the job's end. Also runs
+ * the pipeline with any workflow and in-flight limit ({@link StageBenchmark}).
  */
 public final class PipelineBenchmark {
     private final String bootstrap;
@@ -45,7 +48,7 @@ public final class PipelineBenchmark {
         String name = "bench-bare-" + (++run);
         String output = name + ".out";
         Topics.createAll(bootstrap, parallelism, List.of(output));
-        StreamExecutionEnvironment env = environment(name);
+        StreamExecutionEnvironment env = environment(name, parallelism);
         KafkaSource<byte[]> source = KafkaSource.<byte[]>builder()
                 .setBootstrapServers(bootstrap)
                 .setTopics(input)
@@ -67,30 +70,42 @@ public final class PipelineBenchmark {
         return time(env, name);
     }
 
-    /** Seconds for the Stagewise pipeline over the same input. */
+    /** Seconds for the Stagewise pipeline over the same input, without stages ({@code dedup-only}). */
     public double pipeline() throws Exception {
+        return pipeline(input, Workflow.named("dedup-only").build(), parallelism, StageSettings.DEFAULT_MAX_IN_FLIGHT).seconds();
+    }
+
+    /** One finished pipeline run: its wall-clock time and the topic it wrote to. */
+    public record Run(String name, double seconds, String outputTopic) {}
+
+    /**
+     * Runs the Stagewise pipeline with {@code workflow} over {@code inputTopic} (read to its end,
+     * then the job finishes) and times it, from submission to the job's end.
+     *
+     * @param maxInFlight {@link StagewiseOptions#MAX_IN_FLIGHT}: remote calls in flight per subtask
+     */
+    public Run pipeline(String inputTopic, Workflow workflow, int jobParallelism, int maxInFlight) throws Exception {
         String name = "bench-pipeline-" + (++run);
         String output = name + ".out";
         Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
         conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
-        conf.set(StagewiseOptions.INPUT_TOPIC, input);
+        conf.set(StagewiseOptions.INPUT_TOPIC, inputTopic);
         conf.set(StagewiseOptions.OUTPUT_TOPIC, output);
         conf.set(StagewiseOptions.GROUP_ID, name);
         conf.set(StagewiseOptions.TRANSACTIONAL_ID_PREFIX, name);
         conf.set(StagewiseOptions.BOUNDED, true);
+        conf.set(StagewiseOptions.MAX_IN_FLIGHT, maxInFlight);
         int dlqMax = PipelineJob.prepareTopics(conf);
-        StreamExecutionEnvironment env = environment(name);
+        StreamExecutionEnvironment env = environment(name, jobParallelism);
         env.configure(conf);
-        conf.set(StagewiseOptions.WORKFLOW, "dedup-only");
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
-                PipelineJob.workflow(conf), conf);
-        return time(env, name);
+        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), workflow, conf);
+        return new Run(name, time(env, name), output);
     }
 
-    private StreamExecutionEnvironment environment(String name) {
+    private StreamExecutionEnvironment environment(String name, int jobParallelism) {
         Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
-        env.setParallelism(parallelism);
+        env.setParallelism(jobParallelism);
         return env;
     }
 

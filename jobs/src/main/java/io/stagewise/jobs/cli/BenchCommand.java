@@ -3,13 +3,13 @@ package io.stagewise.jobs.cli;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.bench.PipelineBenchmark;
+import io.stagewise.jobs.bench.StageBenchmark;
 import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -17,52 +17,147 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code stagewise bench}: events/s of the pipeline against a bare exactly-once Flink job on the
- * same embedded broker, same events, same process, rounds interleaved; prints both and the ratio.
+ * {@code stagewise bench [pipeline|stages]}: throughput measurements on an embedded broker, in one
+ * process, rounds interleaved, medians.
+ *
+ * <ul>
+ *   <li>{@code pipeline} (also plain {@code bench}): the pipeline against a bare exactly-once Flink
+ *       job, same events; prints both and the ratio.
+ *   <li>{@code stages}: the stage engine, see {@link StageBenchmark}.
+ * </ul>
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure pipeline throughput against a bare exactly-once Kafka-to-Kafka Flink job.")
+        description = "Measure throughput. Suites: 'pipeline' (the default when none is named) compares the pipeline"
+                + " with a bare exactly-once Kafka-to-Kafka Flink job; 'stages' measures the stage engine (local stages"
+                + " against pass-through, and remote stages against the real gateway at several in-flight limits).",
+        subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class})
 public final class BenchCommand implements Callable<Integer> {
     @Mixin
-    ProduceCommand.GeneratorFlags generator = new ProduceCommand.GeneratorFlags();
-
-    @Option(names = "--rounds", defaultValue = "3", description = "Runs of each job, interleaved; the median counts (default: ${DEFAULT-VALUE}).")
-    int rounds;
-
-    @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism of both jobs (default: ${DEFAULT-VALUE}).")
-    int parallelism;
-
-    @Option(names = "--checkpoint-interval", defaultValue = "2s", converter = DurationConverter.class,
-            description = "Checkpoint interval of both jobs (default: ${DEFAULT-VALUE}).")
-    Duration checkpointInterval;
+    PipelineFlags flags = new PipelineFlags();
 
     @Override
     public Integer call() throws Exception {
-        if (rounds < 1 || parallelism < 1) {
+        return runPipeline(flags);
+    }
+
+    /** Flags of the {@code pipeline} suite, also accepted by plain {@code stagewise bench}. */
+    public static final class PipelineFlags {
+        @Mixin
+        ProduceCommand.GeneratorFlags generator = new ProduceCommand.GeneratorFlags();
+
+        @Option(names = "--rounds", defaultValue = "3", description = "Runs of each job, interleaved; the median counts (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism of both jobs (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "2s", converter = DurationConverter.class,
+                description = "Checkpoint interval of both jobs (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+    }
+
+    /** {@code stagewise bench pipeline}: the same as plain {@code stagewise bench}. */
+    @Command(name = "pipeline", mixinStandardHelpOptions = true,
+            description = "Measure pipeline throughput against a bare exactly-once Kafka-to-Kafka Flink job.")
+    static final class Pipeline implements Callable<Integer> {
+        @Mixin
+        PipelineFlags flags = new PipelineFlags();
+
+        @Override
+        public Integer call() throws Exception {
+            return runPipeline(flags);
+        }
+    }
+
+    /** {@code stagewise bench stages}: {@link StageBenchmark}. */
+    @Command(name = "stages", mixinStandardHelpOptions = true,
+            description = "Measure the stage engine: (a) local stages (validate, enrich, route) against no stages"
+                    + " (dedup-only); (b) the payments workflow against the real gateway (idempotency keys in an embedded"
+                    + " PostgreSQL, added latency) at each in-flight limit. One broker, one generated input, rounds"
+                    + " interleaved, medians; every run is checked (all payments completed, each charged once).")
+    static final class Stages implements Callable<Integer> {
+        @Option(names = "--events", defaultValue = "100000",
+                description = "Records of part (a), duplicates and malformed ones included (default: ${DEFAULT-VALUE}).")
+        int events;
+
+        @Option(names = "--in-flight", split = ",", defaultValue = "1,10,100", paramLabel = "N",
+                description = "In-flight limits (stagewise.stage.max-in-flight) of part (b) (default: ${DEFAULT-VALUE}).")
+        List<Integer> inFlight = new ArrayList<>();
+
+        @Option(names = "--remote-events", split = ",", defaultValue = "200,2000,10000", paramLabel = "N",
+                description = "Records of part (b), one count per --in-flight value, so each run takes some seconds "
+                        + "(default: ${DEFAULT-VALUE}).")
+        List<Integer> remoteEvents = new ArrayList<>();
+
+        @Option(names = "--gateway-latency", defaultValue = "20ms", converter = NonNegativeDurationConverter.class,
+                description = "Latency the gateway adds to every call in part (b) (default: ${DEFAULT-VALUE}).")
+        Duration gatewayLatency;
+
+        @Option(names = "--rounds", defaultValue = "3", description = "Runs of each configuration, interleaved; the median counts (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--warmup-rounds", defaultValue = "1",
+                description = "Uncounted runs of the part (a) jobs before the rounds, for the JIT (default: ${DEFAULT-VALUE}).")
+        int warmupRounds;
+
+        @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism of the part (a) jobs (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--remote-parallelism", defaultValue = "1",
+                description = "Parallelism of the part (b) jobs; calls in flight are per subtask (default: ${DEFAULT-VALUE}).")
+        int remoteParallelism;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "2s", converter = DurationConverter.class,
+                description = "Checkpoint interval of every job (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+
+        @Option(names = "--duplicate-rate", defaultValue = "0.05", description = "Share of records that repeat an earlier event (default: ${DEFAULT-VALUE}).")
+        double duplicateRate;
+
+        @Option(names = "--malformed-rate", defaultValue = "0.001", description = "Share of malformed records (default: ${DEFAULT-VALUE}).")
+        double malformedRate;
+
+        @Option(names = "--seed", defaultValue = "42", description = "Random seed of the generated input (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
+        int accounts;
+
+        @Override
+        public Integer call() throws Exception {
+            PaymentGenerator.Settings generator = new PaymentGenerator.Settings(events, duplicateRate, malformedRate, seed, accounts);
+            StageBenchmark.run(new StageBenchmark.Settings(generator, events, rounds, warmupRounds, parallelism, remoteParallelism,
+                    inFlight, remoteEvents, gatewayLatency, checkpointInterval), System.out);
+            return 0;
+        }
+    }
+
+    static Integer runPipeline(PipelineFlags flags) throws Exception {
+        if (flags.rounds < 1 || flags.parallelism < 1) {
             throw new StagewiseException("--rounds and --parallelism must be >= 1");
         }
-        PaymentGenerator.Plan plan = PaymentGenerator.plan(generator.settings());
+        PaymentGenerator.Plan plan = PaymentGenerator.plan(flags.generator.settings());
         Path dir = Files.createTempDirectory("stagewise-bench-");
         try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"))) {
             String input = "bench.payments";
-            Topics.createAll(kafka.bootstrapServers(), parallelism, List.of(input));
+            Topics.createAll(kafka.bootstrapServers(), flags.parallelism, List.of(input));
             System.out.printf("Producing %d records to %s ...%n", plan.records().size(), input);
             PaymentGenerator.send(plan, kafka.bootstrapServers(), input, 0, n -> { });
-            PipelineBenchmark bench = new PipelineBenchmark(kafka.bootstrapServers(), input, parallelism,
-                    checkpointInterval, dir.resolve("checkpoints"));
+            PipelineBenchmark bench = new PipelineBenchmark(kafka.bootstrapServers(), input, flags.parallelism,
+                    flags.checkpointInterval, dir.resolve("checkpoints"));
             List<Double> bare = new ArrayList<>();
             List<Double> pipeline = new ArrayList<>();
-            for (int round = 1; round <= rounds; round++) {
+            for (int round = 1; round <= flags.rounds; round++) {
                 bare.add(bench.bare());
                 pipeline.add(bench.pipeline());
-                System.out.printf("round %d/%d: bare %.2f s, pipeline %.2f s%n", round, rounds,
+                System.out.printf("round %d/%d: bare %.2f s, pipeline %.2f s%n", round, flags.rounds,
                         bare.get(bare.size() - 1), pipeline.get(pipeline.size() - 1));
             }
             int records = plan.records().size();
-            double bareRate = records / median(bare);
-            double pipelineRate = records / median(pipeline);
+            double bareRate = records / StageBenchmark.median(bare);
+            double pipelineRate = records / StageBenchmark.median(pipeline);
             System.out.printf("%nrecords: %d (parallelism %d, checkpoint interval %s, median of %d rounds, job start-up included)%n",
-                    records, parallelism, checkpointInterval, rounds);
+                    records, flags.parallelism, flags.checkpointInterval, flags.rounds);
             System.out.printf("bare Flink job (KafkaSource -> KafkaSink EXACTLY_ONCE): %,.0f events/s%n", bareRate);
             System.out.printf("stagewise pipeline (malformed split, dedup, stages, output + DLQ EXACTLY_ONCE): %,.0f events/s%n", pipelineRate);
             System.out.printf("ratio pipeline/bare: %.2f%n", pipelineRate / bareRate);
@@ -72,12 +167,5 @@ public final class BenchCommand implements Callable<Integer> {
                 paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
-    }
-
-    private static double median(List<Double> values) {
-        List<Double> sorted = new ArrayList<>(values);
-        Collections.sort(sorted);
-        int n = sorted.size();
-        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 }
