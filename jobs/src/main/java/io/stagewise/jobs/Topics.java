@@ -12,6 +12,10 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RetriableException;
+import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
@@ -101,7 +105,7 @@ public final class Topics {
         }
     }
 
-    /** Creates a topic unless it exists. */
+    /** Creates a topic unless it exists; returns once every partition's leader serves requests. */
     public static void create(Admin admin, String topic, int partitions, Map<String, String> configs) {
         try {
             admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty()).configs(configs)))
@@ -116,6 +120,39 @@ public final class Topics {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StagewiseException("interrupted while creating topic '" + topic + "'");
+        }
+        awaitServing(admin, topic);
+    }
+
+    /**
+     * Right after creation a broker may still answer NOT_LEADER_OR_FOLLOWER or
+     * UNKNOWN_TOPIC_OR_PARTITION, and an idempotent producer whose first batch meets that can get
+     * stuck in OUT_OF_ORDER_SEQUENCE_NUMBER retries until its delivery timeout. ListOffsets goes to
+     * each partition's leader, so its success means the topic serves.
+     */
+    private static void awaitServing(Admin admin, String topic) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+        while (true) {
+            try {
+                Map<TopicPartition, OffsetSpec> partitions = new java.util.HashMap<>();
+                for (TopicDescription description : admin.describeTopics(List.of(topic)).allTopicNames()
+                        .get(TIMEOUT_SECONDS, TimeUnit.SECONDS).values()) {
+                    description.partitions().forEach(p -> partitions.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest()));
+                }
+                admin.listOffsets(partitions).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                return;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof RetriableException) || System.nanoTime() > deadline) {
+                    throw new StagewiseException("topic '" + topic + "' has no serving leader within " + TIMEOUT_SECONDS
+                            + " s: " + rootMessage(e));
+                }
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100)); // poll interval of a bounded wait
+            } catch (TimeoutException e) {
+                throw new StagewiseException("topic '" + topic + "' did not answer within " + TIMEOUT_SECONDS + " s");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StagewiseException("interrupted while waiting for topic '" + topic + "'");
+            }
         }
     }
 

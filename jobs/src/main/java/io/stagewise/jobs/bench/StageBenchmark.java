@@ -25,17 +25,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.admin.TopicDescription;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.RetriableException;
 
 /**
  * Throughput of the stage engine, in one process, on one embedded Kafka broker, over prefixes of one
@@ -64,8 +57,6 @@ public final class StageBenchmark {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration READ_OUTPUT_TIMEOUT = Duration.ofMinutes(2);
-    private static final Duration LEADER_TIMEOUT = Duration.ofSeconds(30);
-    static final String NO_DELAY_PROPERTY = "sun.net.httpserver.nodelay";
 
     /** What to measure; validated on construction. */
     public record Settings(PaymentGenerator.Settings generator, int localEvents, int rounds, int warmupRounds, int localParallelism,
@@ -170,7 +161,7 @@ public final class StageBenchmark {
             List<Case> cases = cases(inputs);
             PipelineBenchmark bench = new PipelineBenchmark(bootstrap, inputs.get(settings.localEvents()).topic(),
                     settings.localParallelism(), settings.checkpointInterval(), dir.resolve("checkpoints"));
-            out.printf("Gateway sockets: %s=%s%n", NO_DELAY_PROPERTY, noDelay);
+            out.printf("Gateway sockets: %s=%s%n", GatewayServer.NO_DELAY_PROPERTY, noDelay);
             for (int i = 1; i <= settings.warmupRounds(); i++) {
                 for (Case c : cases) {
                     if (c.kind() != Kind.PAYMENTS) {
@@ -196,17 +187,10 @@ public final class StageBenchmark {
         }
     }
 
-    /**
-     * The JDK's HTTP server (JDK 17) writes response headers and body in separate segments without
-     * TCP_NODELAY, so every response waits for the client's delayed ACK: about 40 ms per request on
-     * loopback (JDK-6968351), which would swamp the latency under test. The property is read once,
-     * when the first server starts; an explicit -D setting wins.
-     */
+    /** What the gateway's sockets run with ({@link GatewayServer} sets it unless given with -D). */
     private static String gatewayNoDelay() {
-        if (System.getProperty(NO_DELAY_PROPERTY) == null) {
-            System.setProperty(NO_DELAY_PROPERTY, "true");
-        }
-        return System.getProperty(NO_DELAY_PROPERTY);
+        GatewayServer.enableNoDelay();
+        return System.getProperty(GatewayServer.NO_DELAY_PROPERTY);
     }
 
     /** One topic per distinct size, each holding the first N records of the same generated sequence. */
@@ -217,7 +201,6 @@ public final class StageBenchmark {
         sizes = sizes.stream().distinct().sorted().toList();
         List<String> topics = sizes.stream().map(size -> "bench.payments." + size).toList();
         Topics.createAll(bootstrap, settings.localParallelism(), topics);
-        awaitLeaders(bootstrap, topics);
         Map<Integer, Input> inputs = new LinkedHashMap<>();
         for (int i = 0; i < sizes.size(); i++) {
             PaymentGenerator.Settings g = settings.generator();
@@ -229,35 +212,6 @@ public final class StageBenchmark {
             inputs.put(sizes.get(i), new Input(topics.get(i), plan));
         }
         return inputs;
-    }
-
-    /**
-     * Waits until every partition's leader serves requests. Right after creation the broker may still
-     * answer NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION, and an idempotent producer whose
-     * first batch meets that can get stuck in OUT_OF_ORDER_SEQUENCE_NUMBER retries until its delivery
-     * timeout (seen on this broker). ListOffsets goes to each leader, so its success is the signal.
-     */
-    private static void awaitLeaders(String bootstrap, List<String> topics) throws Exception {
-        long deadline = System.nanoTime() + LEADER_TIMEOUT.toNanos();
-        try (Admin admin = Topics.admin(bootstrap)) {
-            while (true) {
-                try {
-                    Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
-                    for (TopicDescription topic : admin.describeTopics(topics).allTopicNames().get().values()) {
-                        topic.partitions().forEach(p -> partitions.put(new TopicPartition(topic.name(), p.partition()),
-                                OffsetSpec.latest()));
-                    }
-                    admin.listOffsets(partitions).all().get();
-                    return;
-                } catch (ExecutionException e) {
-                    if (!(e.getCause() instanceof RetriableException) || System.nanoTime() > deadline) {
-                        throw new StagewiseException("the partitions of " + topics + " have no serving leader within "
-                                + LEADER_TIMEOUT.toSeconds() + " s: " + e.getCause(), e);
-                    }
-                    Thread.sleep(100); // poll interval of a bounded wait
-                }
-            }
-        }
     }
 
     private List<Case> cases(Map<Integer, Input> inputs) {
