@@ -93,13 +93,13 @@ class ReplayITCase {
         GatewayServer fixed = null;
         JobClient job = null;
         try {
-            int dlqMax = Topics.prepare(bootstrap, topics.input(), topics.output());
             Configuration conf = FlinkSettings.defaults(Duration.ofMillis(500), tmp.resolve("checkpoints"));
             conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
             conf.set(StagewiseOptions.INPUT_TOPIC, topics.input());
             conf.set(StagewiseOptions.OUTPUT_TOPIC, topics.output());
             conf.set(StagewiseOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(50));
             conf.set(StagewiseOptions.CALL_TIMEOUT, Duration.ofSeconds(10));
+            int dlqMax = PipelineJob.prepareTopics(conf);
             int dashboard = FreePorts.pick();
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboard);
             env.setParallelism(2);

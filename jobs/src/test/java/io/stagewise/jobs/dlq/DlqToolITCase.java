@@ -83,6 +83,17 @@ class DlqToolITCase {
         Topics.createAll(kafka.bootstrapServers(), 2, List.of(input, dlq));
     }
 
+    /**
+     * The topic as read_committed consumers see it once at least {@code atLeast} records are
+     * visible: a transaction's commit markers reach the partitions shortly after commitTransaction()
+     * returns, so the last stable offset lags behind a finished replay for a moment.
+     */
+    private static List<ConsumerRecord<byte[], byte[]>> committed(String topic, int atLeast) {
+        org.awaitility.Awaitility.await(atLeast + " committed records in " + topic).atMost(Duration.ofSeconds(30))
+                .until(() -> TopicReader.readAll(kafka.bootstrapServers(), topic, Duration.ofSeconds(30)).size() >= atLeast);
+        return TopicReader.readAll(kafka.bootstrapServers(), topic, Duration.ofSeconds(30));
+    }
+
     @Test
     void listShowsEveryDeadLetterAndFiltersByReasonStageTimeAndIds() throws Exception {
         List<String> at = write(
@@ -187,7 +198,7 @@ class DlqToolITCase {
         assertThat(summary.path("skipped").path("malformed").asInt()).isEqualTo(1);
         assertThat(summary.path("transactionalId").asText()).startsWith("stagewise-replay-" + dlq + "-");
 
-        List<ConsumerRecord<byte[], byte[]>> replayed = TopicReader.readAll(kafka.bootstrapServers(), input, Duration.ofSeconds(30));
+        List<ConsumerRecord<byte[], byte[]>> replayed = committed(input, 2);
         assertThat(replayed).hasSize(2);
         for (ConsumerRecord<byte[], byte[]> record : replayed) {
             String id = JSON.readTree(record.value()).path("id").asText();
@@ -208,7 +219,7 @@ class DlqToolITCase {
 
         Result malformed = dlq("replay", "--reason", "malformed", "--include-malformed", "--json");
         assertThat(lastLineJson(malformed).path("replayed").asInt()).isEqualTo(1);
-        List<ConsumerRecord<byte[], byte[]>> after = TopicReader.readAll(kafka.bootstrapServers(), input, Duration.ofSeconds(30));
+        List<ConsumerRecord<byte[], byte[]>> after = committed(input, 3);
         assertThat(after).hasSize(3);
         assertThat(new String(after.stream().filter(r -> !replayed.stream().anyMatch(o -> o.offset() == r.offset()
                 && o.partition() == r.partition())).findFirst().orElseThrow().value(), StandardCharsets.UTF_8))
@@ -238,7 +249,7 @@ class DlqToolITCase {
         dlq("replay", "--ids", "pay-1");
         dlq("replay", "--ids", "pay-1", "--run-id", "second");
 
-        List<ConsumerRecord<byte[], byte[]>> replayed = TopicReader.readAll(kafka.bootstrapServers(), input, Duration.ofSeconds(30));
+        List<ConsumerRecord<byte[], byte[]>> replayed = committed(input, 2);
         assertThat(replayed).hasSize(2);
         assertThat(replayed.get(0).value()).isEqualTo(replayed.get(1).value());
         assertThat(headers(replayed.get(0))).isEqualTo(headers(replayed.get(1)));
