@@ -8,6 +8,11 @@ import picocli.CommandLine;
 public final class NonNegativeDurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
+        if (value != null && value.trim().matches("\\d+")) {
+            // Flink would read a bare number as milliseconds: too easy to get wrong by a factor of 1000.
+            throw new CommandLine.TypeConversionException("'" + value + "' needs a unit, like " + value.trim()
+                    + "ms or " + value.trim() + "s");
+        }
         try {
             Duration duration = TimeUtils.parseDuration(value);
             if (duration.isNegative()) {
