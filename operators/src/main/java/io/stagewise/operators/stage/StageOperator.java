@@ -209,11 +209,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         if (recorded != null) {
             metrics.replaysAdmitted.inc();
         }
-        status.put(event.id, EventStatus.IN_PROGRESS);
-        ladderSteps.remove(event.id);
         if (settings.perKeyOrdering()) {
             String running = active.value();
             if (running != null && !running.equals(event.id)) {
+                status.put(event.id, EventStatus.IN_PROGRESS); // a duplicate of a waiting event is dropped
                 parked.add(event);
                 metrics.parked.inc();
                 return;
@@ -311,6 +310,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             }
             if (!stage.isLocal()) {
                 ws.progress = progress.toJson();
+                leaveTaskThread(ws);
                 startOrQueue(ws, progress, stage);
                 return;
             }
@@ -335,6 +335,17 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             stageMetrics.successes.inc();
             progress.complete(stage.name(), output, attempt, System.currentTimeMillis(), key);
             ws.tierAttempts = 0;
+        }
+    }
+
+    /**
+     * The event is about to wait (for a call, a slot, a backoff or the ladder): from now on a
+     * duplicate must find it {@code IN_PROGRESS}. An event that completes or fails on the task
+     * thread in one go never needs this write: its final status is written once.
+     */
+    private void leaveTaskThread(WorkflowState ws) throws Exception {
+        if (ws.phase == null) {
+            status.put(ws.event.id, EventStatus.IN_PROGRESS);
         }
     }
 
@@ -441,6 +452,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 if (ws.tierAttempts < settings.retry().maxAttempts()) {
                     // (2) Transient: wait out the backoff in a timer, never on the task thread.
                     stageMetrics.retriesScheduled.inc();
+                    leaveTaskThread(ws);
                     ws.phase = WorkflowState.Phase.BACKOFF;
                     ws.progress = progress.toJson();
                     setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
@@ -450,6 +462,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     // (3) Past the in-operator attempts: the next retry topic, with a durable due time.
                     // The ambiguous ack keeps its key: the effect may already have happened.
                     int next = ws.event.retryStep + 1;
+                    leaveTaskThread(ws);
                     DeadLetter retry = letter(ws, progress, stage, FailureReason.EXHAUSTED, failure);
                     retry.retryStep = next;
                     retry.dueAt = retry.failureAt + settings.ladder().delay(next).toMillis();
@@ -503,6 +516,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     private void clear(WorkflowState ws) throws Exception {
+        if (ws.phase == null) {
+            return; // finished on the task thread in one go: nothing was stored
+        }
         deleteTimer(ws);
         backingOff.remove(ws.event.id);
         waitingRetries.remove(ws.event.id);

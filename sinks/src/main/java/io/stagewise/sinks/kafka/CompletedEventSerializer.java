@@ -2,6 +2,7 @@ package io.stagewise.sinks.kafka;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.util.RawValue;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.StagewiseHeaders;
 import java.io.IOException;
@@ -40,8 +41,9 @@ public final class CompletedEventSerializer implements KafkaRecordSerializationS
             node.put("id", done.eventId);
             node.put("type", done.type);
             node.put("key", done.key);
-            node.set("payload", JSON.readTree(done.payload == null ? "{}" : done.payload));
-            node.set("outputs", JSON.readTree(done.outputs == null ? "{}" : done.outputs));
+            // Both are JSON text our own parser and stages produced: embed them without parsing again.
+            node.putRawValue("payload", new RawValue(done.payload == null ? "{}" : done.payload));
+            node.putRawValue("outputs", new RawValue(done.outputs == null ? "{}" : done.outputs));
             node.put("completedAt", done.completedAt);
             ObjectNode origin = node.putObject("origin");
             origin.put("topic", done.origin.topic);

@@ -1,0 +1,95 @@
+package io.stagewise.sinks.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stagewise.operators.event.CompletedEvent;
+import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.FailureReason;
+import io.stagewise.operators.event.Origin;
+import io.stagewise.operators.event.StagewiseHeaders;
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+
+class KafkaSerializersTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static String header(ProducerRecord<byte[], byte[]> record, String name) {
+        var header = record.headers().lastHeader(name);
+        return header == null ? null : new String(header.value(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void completedEventsAreJsonKeyedByBusinessKey() throws Exception {
+        CompletedEvent done = new CompletedEvent();
+        done.eventId = "pay-1";
+        done.type = "payment.requested";
+        done.key = "acct-7";
+        done.payload = "{\"amount\":\"12.50\",\"note\":\"a \\\"quoted\\\" word\"}";
+        done.outputs = "{\"charge\":{\"charge_id\":\"ch_1\"}}";
+        done.completedAt = 42;
+        done.origin = new Origin("payments", 3, 17, 1000);
+
+        ProducerRecord<byte[], byte[]> record = new CompletedEventSerializer("payments.completed").serialize(done, null, null);
+
+        assertThat(record.topic()).isEqualTo("payments.completed");
+        assertThat(new String(record.key(), StandardCharsets.UTF_8)).isEqualTo("acct-7");
+        assertThat(header(record, StagewiseHeaders.EVENT_ID)).isEqualTo("pay-1");
+        JsonNode value = JSON.readTree(record.value());
+        assertThat(value.path("id").asText()).isEqualTo("pay-1");
+        assertThat(value.path("payload").path("note").asText()).isEqualTo("a \"quoted\" word");
+        assertThat(value.path("outputs").path("charge").path("charge_id").asText()).isEqualTo("ch_1");
+        assertThat(value.path("completedAt").asLong()).isEqualTo(42);
+        assertThat(value.path("origin").path("offset").asLong()).isEqualTo(17);
+    }
+
+    private static DeadLetter letter() {
+        DeadLetter letter = new DeadLetter();
+        letter.eventId = "pay-2";
+        letter.recordKey = "acct-1".getBytes(StandardCharsets.UTF_8);
+        letter.value = new byte[] {1, 2, 3};
+        letter.origin = new Origin("payments", 1, 5, 99);
+        letter.stage = "charge";
+        letter.reason = FailureReason.EXHAUSTED;
+        letter.failureClass = "java.io.IOException";
+        letter.failureMessage = "reset";
+        letter.failureAt = 1_000;
+        letter.retryCount = 3;
+        letter.progress = "{\"stages\":{}}";
+        return letter;
+    }
+
+    @Test
+    void deadLettersKeepTheOriginalBytesAndCarryEveryHeader() {
+        ProducerRecord<byte[], byte[]> record = new DeadLetterSerializer("payments.dlq").serialize(letter(), null, null);
+
+        assertThat(record.topic()).isEqualTo("payments.dlq");
+        assertThat(record.value()).containsExactly(1, 2, 3);
+        for (String name : StagewiseHeaders.DEAD_LETTER_HEADERS) {
+            assertThat(header(record, name)).as(name).isNotNull();
+        }
+        assertThat(header(record, StagewiseHeaders.FAILURE_REASON)).isEqualTo("exhausted");
+        assertThat(header(record, StagewiseHeaders.ORIGIN_OFFSET)).isEqualTo("5");
+        assertThat(header(record, StagewiseHeaders.RETRY_DUE_AT)).isNull();
+        assertThat(header(record, StagewiseHeaders.REPLAY_OF)).isNull();
+    }
+
+    @Test
+    void retryRecordsGoToTheirStepWithADueTime() {
+        DeadLetter retry = letter();
+        retry.retryStep = 2;
+        retry.dueAt = 21_000;
+        ProducerRecord<byte[], byte[]> record = new RetryRecordSerializer("payments").serialize(retry, null, null);
+
+        assertThat(record.topic()).isEqualTo("payments.retry.2");
+        assertThat(header(record, StagewiseHeaders.RETRY_DUE_AT)).isEqualTo("21000");
+        assertThat(header(record, StagewiseHeaders.RETRY_COUNT)).isEqualTo("3");
+
+        retry.retryStep = 0;
+        assertThatThrownBy(() -> new RetryRecordSerializer("payments").serialize(retry, null, null))
+                .hasMessageContaining("no retry step");
+    }
+}
