@@ -25,7 +25,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * Throughput of the pipeline against a bare exactly-once Flink job on the same broker and the same
  * input, in the same process: both read the input topic to its end (bounded) and commit their
  * output in Kafka transactions; the time of a run is from submission to the job's end. Also runs
- * the pipeline with any workflow and in-flight limit ({@link StageBenchmark}).
+ * the pipeline with any workflow and in-flight limit ({@link StageBenchmark}), and builds jobs for
+ * benchmarks that start them and watch their output ({@link IsolationBenchmark}).
  */
 public final class PipelineBenchmark {
     private final String bootstrap;
@@ -45,7 +46,7 @@ public final class PipelineBenchmark {
 
     /** Seconds for the bare job: KafkaSource -> KafkaSink EXACTLY_ONCE, bytes passed through. */
     public double bare() throws Exception {
-        String name = "bench-bare-" + (++run);
+        String name = nextName("bare");
         String output = name + ".out";
         Topics.createAll(bootstrap, parallelism, List.of(output));
         StreamExecutionEnvironment env = environment(name, parallelism);
@@ -78,6 +79,9 @@ public final class PipelineBenchmark {
     /** One finished pipeline run: its wall-clock time and the topic it wrote to. */
     public record Run(String name, double seconds, String outputTopic) {}
 
+    /** A job built on its own environment and not started yet, with the topic it writes its output to. */
+    public record Job(String name, StreamExecutionEnvironment env, String outputTopic) {}
+
     /**
      * Runs the Stagewise pipeline with {@code workflow} over {@code inputTopic} (read to its end,
      * then the job finishes) and times it, from submission to the job's end.
@@ -85,24 +89,45 @@ public final class PipelineBenchmark {
      * @param maxInFlight {@link StagewiseOptions#MAX_IN_FLIGHT}: remote calls in flight per subtask
      */
     public Run pipeline(String inputTopic, Workflow workflow, int jobParallelism, int maxInFlight) throws Exception {
-        String name = "bench-pipeline-" + (++run);
+        Configuration options = new Configuration();
+        options.set(StagewiseOptions.BOUNDED, true);
+        options.set(StagewiseOptions.MAX_IN_FLIGHT, maxInFlight);
+        Job job = pipelineJob(inputTopic, workflow, jobParallelism, options);
+        return new Run(job.name(), time(job.env(), job.name()), job.outputTopic());
+    }
+
+    /**
+     * Builds, without starting it, the Stagewise pipeline with {@code workflow} over {@code inputTopic}
+     * into a fresh output topic, creating its topics (output, DLQ, retry ladder) first.
+     *
+     * @param options {@link StagewiseOptions} on top of the run's own (broker, topics, group id,
+     *     transactional ids), e.g. {@link StagewiseOptions#BOUNDED}, {@link StagewiseOptions#MAX_IN_FLIGHT}
+     *     or the retry ladder
+     */
+    public Job pipelineJob(String inputTopic, Workflow workflow, int jobParallelism, Configuration options) {
+        String name = nextName("pipeline");
         String output = name + ".out";
         Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
+        conf.addAll(options);
         conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
         conf.set(StagewiseOptions.INPUT_TOPIC, inputTopic);
         conf.set(StagewiseOptions.OUTPUT_TOPIC, output);
         conf.set(StagewiseOptions.GROUP_ID, name);
         conf.set(StagewiseOptions.TRANSACTIONAL_ID_PREFIX, name);
-        conf.set(StagewiseOptions.BOUNDED, true);
-        conf.set(StagewiseOptions.MAX_IN_FLIGHT, maxInFlight);
         int dlqMax = PipelineJob.prepareTopics(conf);
         StreamExecutionEnvironment env = environment(name, jobParallelism);
         env.configure(conf);
         PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), workflow, conf);
-        return new Run(name, time(env, name), output);
+        return new Job(name, env, output);
     }
 
-    private StreamExecutionEnvironment environment(String name, int jobParallelism) {
+    /** A job name unique in this benchmark, {@code bench-<kind>-<n>}; also its group and transactional id prefix. */
+    String nextName(String kind) {
+        return "bench-" + kind + "-" + (++run);
+    }
+
+    /** A local environment with the Stagewise Flink settings and its own checkpoint directory. */
+    StreamExecutionEnvironment environment(String name, int jobParallelism) {
         Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
         env.setParallelism(jobParallelism);

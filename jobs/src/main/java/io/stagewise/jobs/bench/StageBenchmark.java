@@ -188,7 +188,7 @@ public final class StageBenchmark {
     }
 
     /** What the gateway's sockets run with ({@link GatewayServer} sets it unless given with -D). */
-    private static String gatewayNoDelay() {
+    static String gatewayNoDelay() {
         GatewayServer.enableNoDelay();
         return System.getProperty(GatewayServer.NO_DELAY_PROPERTY);
     }
@@ -325,7 +325,7 @@ public final class StageBenchmark {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
-    private static void delete(Path dir) throws IOException {
+    static void delete(Path dir) throws IOException {
         try (var paths = Files.walk(dir)) {
             paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }

@@ -2,10 +2,14 @@ package io.stagewise.jobs.cli;
 
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
+import io.stagewise.jobs.bench.InlineRetryJob;
+import io.stagewise.jobs.bench.IsolationBenchmark;
 import io.stagewise.jobs.bench.PipelineBenchmark;
 import io.stagewise.jobs.bench.StageBenchmark;
 import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
+import io.stagewise.operators.retry.RetryLadder;
+import io.stagewise.operators.stage.StageSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,20 +21,24 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code stagewise bench [pipeline|stages]}: throughput measurements on an embedded broker, in one
+ * {@code stagewise bench [pipeline|stages|isolation]}: throughput measurements on an embedded broker, in one
  * process, rounds interleaved, medians.
  *
  * <ul>
  *   <li>{@code pipeline} (also plain {@code bench}): the pipeline against a bare exactly-once Flink
  *       job, same events; prints both and the ratio.
  *   <li>{@code stages}: the stage engine, see {@link StageBenchmark}.
+ *   <li>{@code isolation}: healthy throughput while some payments always fail, retry ladder against
+ *       in-line retry, see {@link IsolationBenchmark}.
  * </ul>
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure throughput. Suites: 'pipeline' (the default when none is named) compares the pipeline"
                 + " with a bare exactly-once Kafka-to-Kafka Flink job; 'stages' measures the stage engine (local stages"
-                + " against pass-through, and remote stages against the real gateway at several in-flight limits).",
-        subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class})
+                + " against pass-through, and remote stages against the real gateway at several in-flight limits);"
+                + " 'isolation' measures healthy throughput while some payments always fail, Stagewise's retry ladder"
+                + " against a Flink job that retries in line.",
+        subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class})
 public final class BenchCommand implements Callable<Integer> {
     @Mixin
     PipelineFlags flags = new PipelineFlags();
@@ -128,6 +136,110 @@ public final class BenchCommand implements Callable<Integer> {
             PaymentGenerator.Settings generator = new PaymentGenerator.Settings(events, duplicateRate, malformedRate, seed, accounts);
             StageBenchmark.run(new StageBenchmark.Settings(generator, events, rounds, warmupRounds, parallelism, remoteParallelism,
                     inFlight, remoteEvents, gatewayLatency, checkpointInterval), System.out);
+            return 0;
+        }
+    }
+
+    /** {@code stagewise bench isolation}: {@link IsolationBenchmark}. */
+    @Command(name = "isolation", mixinStandardHelpOptions = true,
+            description = "Measure failure isolation: healthy payments/s of the payments workflow against the gateway"
+                    + " with no failures and with a share of payments whose charge always answers 503, for Stagewise"
+                    + " (in-operator retries, then the retry ladder) and for a plain Flink job retrying in line"
+                    + " (AsyncDataStream.orderedWaitWithRetry). One broker, one generated input, rounds interleaved,"
+                    + " medians; the clock stops when the last healthy payment is committed in the output.")
+    static final class Isolation implements Callable<Integer> {
+        @Option(names = "--events", defaultValue = "4000",
+                description = "Payments in the input, none duplicate or malformed (default: ${DEFAULT-VALUE}).")
+        int events;
+
+        @Option(names = "--failing-share", defaultValue = "0.1",
+                description = "Share of payments whose every charge request is answered 503 in the failing runs"
+                        + " (default: ${DEFAULT-VALUE}).")
+        double failingShare;
+
+        @Option(names = "--gateway-latency", defaultValue = "5ms", converter = NonNegativeDurationConverter.class,
+                description = "Latency the gateway adds to every call (default: ${DEFAULT-VALUE}).")
+        Duration gatewayLatency;
+
+        @Option(names = "--in-flight", defaultValue = "" + StageSettings.DEFAULT_MAX_IN_FLIGHT,
+                description = "Stagewise's stagewise.stage.max-in-flight, and the in-line async operator's capacity"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int inFlight;
+
+        @Option(names = "--parallelism", defaultValue = "1",
+                description = "Parallelism of every job (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--rounds", defaultValue = "3",
+                description = "Runs of each case, interleaved; the median counts (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--warmup-rounds", defaultValue = "1",
+                description = "Uncounted runs of the two no-failure cases before the rounds, for the JIT"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int warmupRounds;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "1s", converter = DurationConverter.class,
+                description = "Checkpoint interval of every job: output commits at checkpoints"
+                        + " (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+
+        @Option(names = "--time-cap", defaultValue = "30s", converter = DurationConverter.class,
+                description = "Longest run; a run stopped by it counts the healthy payments committed by then"
+                        + " (default: ${DEFAULT-VALUE}).")
+        Duration timeCap;
+
+        @Option(names = "--retry-topics", defaultValue = "2",
+                description = "Stagewise retry topics (stagewise.retry-topics.count) (default: ${DEFAULT-VALUE}).")
+        int retryTopics;
+
+        @Option(names = "--retry-topics-initial-delay", defaultValue = "1s", converter = DurationConverter.class,
+                description = "Delay of the first retry topic (default: ${DEFAULT-VALUE}).")
+        Duration retryTopicsInitialDelay;
+
+        @Option(names = "--retry-topics-multiplier", defaultValue = "4",
+                description = "Delay multiplier between retry topics (default: ${DEFAULT-VALUE}).")
+        double retryTopicsMultiplier;
+
+        @Option(names = "--inline-retries", defaultValue = "8",
+                description = "In-line retries after the first call (Flink's maxAttempts) (default: ${DEFAULT-VALUE}).")
+        int inlineRetries;
+
+        @Option(names = "--inline-initial-delay", defaultValue = "100ms", converter = DurationConverter.class,
+                description = "In-line delay before the first retry (default: ${DEFAULT-VALUE}).")
+        Duration inlineInitialDelay;
+
+        @Option(names = "--inline-max-delay", defaultValue = "1s", converter = DurationConverter.class,
+                description = "Cap of the in-line delay (default: ${DEFAULT-VALUE}).")
+        Duration inlineMaxDelay;
+
+        @Option(names = "--inline-multiplier", defaultValue = "2",
+                description = "In-line delay multiplier (default: ${DEFAULT-VALUE}).")
+        double inlineMultiplier;
+
+        @Option(names = "--seed", defaultValue = "42",
+                description = "Random seed of the input and of the failing payments (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
+        int accounts;
+
+        @Override
+        public Integer call() throws Exception {
+            if (events < 1) {
+                throw new StagewiseException("--events must be >= 1, got " + events);
+            }
+            RetryLadder ladder;
+            try {
+                ladder = new RetryLadder(retryTopics, retryTopicsInitialDelay, retryTopicsMultiplier);
+            } catch (IllegalArgumentException e) {
+                throw new StagewiseException(e.getMessage());
+            }
+            InlineRetryJob.Settings inline = new InlineRetryJob.Settings(inFlight, inlineRetries, inlineInitialDelay,
+                    inlineMaxDelay, inlineMultiplier, StageSettings.DEFAULT_CALL_TIMEOUT);
+            IsolationBenchmark.run(new IsolationBenchmark.Settings(new PaymentGenerator.Settings(events, 0, 0, seed, accounts),
+                    failingShare, gatewayLatency, inFlight, parallelism, rounds, warmupRounds, checkpointInterval, timeCap,
+                    ladder, inline), System.out);
             return 0;
         }
     }
