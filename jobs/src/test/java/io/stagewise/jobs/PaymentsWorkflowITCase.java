@@ -16,8 +16,6 @@ import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
-import io.stagewise.jobs.sandbox.EmbeddedKafka;
-import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import io.stagewise.jobs.sandbox.FreePorts;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.stage.Progress;
@@ -25,7 +23,6 @@ import io.stagewise.operators.stage.RemoteStage;
 import io.stagewise.operators.stage.StageContext;
 import io.stagewise.operators.stage.Workflow;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -39,37 +36,16 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The payments workflow (validate → charge → notify) against the real reference gateway over HTTP
  * with idempotency keys in a real PostgreSQL, on a real Kafka broker and Flink mini cluster.
  */
 class PaymentsWorkflowITCase {
-    @TempDir
-    static Path tmp;
-
-    private static EmbeddedKafka kafka;
-    private static EmbeddedPostgres postgres;
-
-    @BeforeAll
-    static void startInfrastructure() {
-        kafka = EmbeddedKafka.start(tmp.resolve("kafka"));
-        postgres = EmbeddedPostgres.start(tmp.resolve("postgres"));
-    }
-
-    @AfterAll
-    static void stopInfrastructure() {
-        if (kafka != null) {
-            kafka.close();
-        }
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
+    @RegisterExtension
+    static final Sandbox SANDBOX = new Sandbox();
 
     private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
         return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
@@ -83,7 +59,7 @@ class PaymentsWorkflowITCase {
     void whenNotifyFailsAndIsRetriedChargeIsNotCalledAgain() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("notifications", key -> true, 2, Fault.TRANSIENT));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 200, 101)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 200, 101)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
             run.produce(0);
             AuditReport report = run.settle();
@@ -104,7 +80,7 @@ class PaymentsWorkflowITCase {
     void anAmbiguousAckMakesExactlyOneEffectiveCharge() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("charges", key -> true, 1, Fault.TIMEOUT));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 200, 102)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 200, 102)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
             run.produce(0);
             AuditReport report = run.settle();
@@ -121,7 +97,7 @@ class PaymentsWorkflowITCase {
     @Test
     void aRestoreWithCallsInFlightMakesNoSecondChargeAndRetriesWithTheSameKey() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(150));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 600, 103)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 600, 103)) {
             // Every subtask fails at its first event after the first completed checkpoint, with calls in flight.
             run.start(PaymentsWorkflow.create(run.gateway.url()),
                     conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 1L));
@@ -145,7 +121,7 @@ class PaymentsWorkflowITCase {
     @Test
     void permanentRejectionsAndStageErrorsAreDeadLetteredWithProgressAndTheJobGoesOn() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder().declineAccounts(Set.of("acct-3"));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 300, 104)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 300, 104)) {
             Workflow payments = PaymentsWorkflow.create(run.gateway.url());
             Workflow buggy = Workflow.named("payments")
                     .local("validate", ctx -> {
@@ -220,7 +196,7 @@ class PaymentsWorkflowITCase {
     @Test
     void callsInFlightStayWithinTheLimit() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(100));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 120, 105)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 120, 105)) {
             Workflow payments = PaymentsWorkflow.create(run.gateway.url());
             Workflow counted = Workflow.named("payments")
                     .local("validate", payments.stage("validate").local())

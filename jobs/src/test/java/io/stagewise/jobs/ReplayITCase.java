@@ -15,8 +15,6 @@ import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
-import io.stagewise.jobs.sandbox.EmbeddedKafka;
-import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import io.stagewise.jobs.sandbox.FreePorts;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.ingest.EventParser;
@@ -25,7 +23,6 @@ import io.stagewise.operators.stage.Workflow;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -39,10 +36,8 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * DLQ replay end to end: the payments pipeline on a Flink mini cluster, the real gateway with keys
@@ -58,33 +53,14 @@ class ReplayITCase {
     /** validate calls per event id, across the whole job (the mini cluster runs in this JVM). */
     private static final Map<String, AtomicInteger> VALIDATIONS = new ConcurrentHashMap<>();
 
-    @TempDir
-    static Path tmp;
-
-    private static EmbeddedKafka kafka;
-    private static EmbeddedPostgres postgres;
-
-    @BeforeAll
-    static void startInfrastructure() {
-        kafka = EmbeddedKafka.start(tmp.resolve("kafka"));
-        postgres = EmbeddedPostgres.start(tmp.resolve("postgres"));
-    }
-
-    @AfterAll
-    static void stopInfrastructure() {
-        if (kafka != null) {
-            kafka.close();
-        }
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
+    @RegisterExtension
+    static final Sandbox SANDBOX = new Sandbox();
 
     @Test
     void declinedPaymentsReplayedAfterTheFixCompleteOnceWithKeyGeneration2AndASecondReplayAppliesNothing() throws Exception {
-        String bootstrap = kafka.bootstrapServers();
+        String bootstrap = SANDBOX.kafka().bootstrapServers();
         Audit.Topics topics = PipelineTestSupport.topics(bootstrap);
-        String gatewayDb = postgres.createDatabase("gateway_replay");
+        String gatewayDb = SANDBOX.postgres().createDatabase("gateway_replay");
         PaymentGenerator.Plan plan = PaymentGenerator.plan(new PaymentGenerator.Settings(48, 0.0, 0.0, 301, 4));
         Topics.createAll(bootstrap, 2, List.of(topics.input()));
 
@@ -93,7 +69,7 @@ class ReplayITCase {
         GatewayServer fixed = null;
         JobClient job = null;
         try {
-            Configuration conf = FlinkSettings.defaults(Duration.ofMillis(500), tmp.resolve("checkpoints"));
+            Configuration conf = FlinkSettings.defaults(Duration.ofMillis(500), SANDBOX.dir().resolve("checkpoints"));
             conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
             conf.set(StagewiseOptions.INPUT_TOPIC, topics.input());
             conf.set(StagewiseOptions.OUTPUT_TOPIC, topics.output());
@@ -221,7 +197,7 @@ class ReplayITCase {
     }
 
     private static List<ConsumerRecord<byte[], byte[]>> read(String topic) {
-        return TopicReader.readAll(kafka.bootstrapServers(), topic, Duration.ofSeconds(30));
+        return TopicReader.readAll(SANDBOX.kafka().bootstrapServers(), topic, Duration.ofSeconds(30));
     }
 
     private static String header(ConsumerRecord<byte[], byte[]> record, String name) {

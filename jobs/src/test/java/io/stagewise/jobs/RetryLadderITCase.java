@@ -11,21 +11,16 @@ import io.stagewise.jobs.gateway.FaultPolicy;
 import io.stagewise.jobs.gateway.GatewaySettings;
 import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
-import io.stagewise.jobs.sandbox.EmbeddedKafka;
-import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.retry.RetryLadder;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.apache.flink.configuration.Configuration;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The retry ladder with durable delays: real broker, real gateway with scripted faults, real
@@ -35,27 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 class RetryLadderITCase {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    static Path tmp;
-
-    private static EmbeddedKafka kafka;
-    private static EmbeddedPostgres postgres;
-
-    @BeforeAll
-    static void startInfrastructure() {
-        kafka = EmbeddedKafka.start(tmp.resolve("kafka"));
-        postgres = EmbeddedPostgres.start(tmp.resolve("postgres"));
-    }
-
-    @AfterAll
-    static void stopInfrastructure() {
-        if (kafka != null) {
-            kafka.close();
-        }
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
+    @RegisterExtension
+    static final Sandbox SANDBOX = new Sandbox();
 
     private static Consumer<Configuration> ladder(Duration initialDelay) {
         return conf -> {
@@ -79,7 +55,7 @@ class RetryLadderITCase {
         String target = "pay-201-0000003";
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("charges", key -> key.equals(target + ":charge"), 2, Fault.TRANSIENT));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 40, 201)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 40, 201)) {
             assertThat(run.plan.validIds()).contains(target);
             run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(1)));
             run.produce(0);
@@ -118,7 +94,7 @@ class RetryLadderITCase {
         String target = "pay-202-0000005";
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("charges", key -> key.equals(target + ":charge"), 100, Fault.TRANSIENT));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 40, 202)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 40, 202)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofMillis(500)));
             run.produce(0);
             AuditReport report = run.settle();
@@ -160,7 +136,7 @@ class RetryLadderITCase {
         String target = keyOrder.get(0);
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("charges", key -> key.equals(target + ":charge"), 1, Fault.TRANSIENT));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 60, 204)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 60, 204)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(3))
                     .andThen(conf -> conf.set(StagewiseOptions.ORDERING, "per-key")));
             run.produce(0);
@@ -209,7 +185,7 @@ class RetryLadderITCase {
     void aRestoreWhileRetryRecordsWaitLosesNoneAndDuplicatesNone() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("charges", key -> key.endsWith("0:charge"), 1, Fault.TRANSIENT));
-        try (PaymentsRun run = new PaymentsRun(kafka, postgres, tmp, gateway, 100, 203)) {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 100, 203)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(4)));
             run.produce(0);
             String retryTopic = RetryLadder.topic(run.input, 1);

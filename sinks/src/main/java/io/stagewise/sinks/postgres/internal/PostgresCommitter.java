@@ -44,11 +44,12 @@ public final class PostgresCommitter implements Committer<PostgresCommittable> {
     private final Counter alreadyCommitted;
     private final Counter lost;
     private final Counter retries;
-    private Connection connection;
+    private final Session session;
 
     public PostgresCommitter(PostgresSinkSettings settings, CommitterInitContext context) throws IOException {
         this.settings = settings;
         this.subtask = context.getTaskInfo().getIndexOfThisSubtask();
+        this.session = new Session(settings, "committer", subtask);
         this.attempt = context.getTaskInfo().getAttemptNumber();
         MetricGroup metrics = context.metricGroup().addGroup("stagewise").addGroup("postgres");
         this.committed = metrics.counter("transactionsCommitted");
@@ -56,13 +57,13 @@ public final class PostgresCommitter implements Committer<PostgresCommittable> {
         this.lost = metrics.counter("transactionsLost");
         this.retries = metrics.counter("commitRetries");
         try {
-            connection = settings.connect("committer", subtask);
+            Connection connection = session.get();
             Postgres.checkPreparedTransactions(connection,
                     context.getTaskInfo().getNumberOfParallelSubtasks(), settings.transactionIdPrefix());
             // The marker table must exist for (2b), even before any writer of this job has run.
             Postgres.createSchema(connection, c -> { });
         } catch (SQLException e) {
-            Postgres.closeQuietly(connection);
+            session.drop();
             throw new IOException("PostgresSink '" + settings.transactionIdPrefix() + "' committer " + subtask
                     + " could not start against " + Postgres.redact(settings.jdbcUrl()) + ": " + e.getMessage(), e);
         }
@@ -79,7 +80,7 @@ public final class PostgresCommitter implements Committer<PostgresCommittable> {
         PostgresCommittable c = request.getCommittable();
         FaultInjection.at(FaultInjection.Point.BEFORE_COMMIT, settings.transactionIdPrefix(), subtask, c.checkpointId(), attempt);
         try {
-            Connection conn = connection();
+            Connection conn = session.get();
             try {
                 // (2a)
                 Postgres.executeWithGid(conn, "COMMIT PREPARED", c.gid());
@@ -104,7 +105,7 @@ public final class PostgresCommitter implements Committer<PostgresCommittable> {
         } catch (SQLException e) {
             if (Postgres.isTransient(e)) {
                 // (2c)
-                dropConnection();
+                session.drop();
                 retries.inc();
                 LOG.warn("PostgresSink '{}': COMMIT PREPARED {} (checkpoint {}) failed on the connection, retry {}: {}",
                         settings.transactionIdPrefix(), c.gid(), c.checkpointId(), request.getNumberOfRetries() + 1,
@@ -139,21 +140,9 @@ public final class PostgresCommitter implements Committer<PostgresCommittable> {
         }
     }
 
-    private Connection connection() throws SQLException {
-        if (connection == null) {
-            connection = settings.connect("committer", subtask);
-        }
-        return connection;
-    }
-
-    private void dropConnection() {
-        Postgres.closeQuietly(connection);
-        connection = null;
-    }
-
     @Override
     public void close() {
-        dropConnection();
+        session.drop();
     }
 
     /** A prepared transaction that disappeared without being committed. */

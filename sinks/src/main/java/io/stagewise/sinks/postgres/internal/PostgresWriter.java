@@ -75,7 +75,7 @@ public final class PostgresWriter<T>
     private final Counter deferredCheckpoints;
     private final Counter writeRetries;
 
-    private Connection connection;
+    private final Session session;
     private long lastCheckpointId;
     private boolean endOfInput;
     private int consecutiveDeferrals;
@@ -86,6 +86,7 @@ public final class PostgresWriter<T>
         this.rowWriter = rowWriter;
         this.gids = new Gids(settings.transactionIdPrefix());
         this.subtask = context.getTaskInfo().getIndexOfThisSubtask();
+        this.session = new Session(settings, "writer", subtask);
         this.parallelism = context.getTaskInfo().getNumberOfParallelSubtasks();
         this.attempt = context.getTaskInfo().getAttemptNumber();
         this.mailbox = context.getMailboxExecutor();
@@ -102,13 +103,13 @@ public final class PostgresWriter<T>
         this.writeRetries = metrics.counter("writeRetries");
 
         try {
-            connection = settings.connect("writer", subtask);
+            Connection connection = session.get();
             // (6) Before any data: a server without room for prepared transactions fails here, by name.
             Postgres.checkPreparedTransactions(connection, parallelism, gids.prefix());
             Postgres.createSchema(connection, rowWriter::createSchema);
             rollBackAbandoned(restoredCheckpoint);
         } catch (SQLException e) {
-            Postgres.closeQuietly(connection);
+            session.drop();
             throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + " could not start against "
                     + Postgres.redact(settings.jdbcUrl()) + ": " + e.getMessage(), e);
         }
@@ -119,12 +120,12 @@ public final class PostgresWriter<T>
 
     /** (3) Rolls back what earlier attempts prepared for checkpoints that never completed. */
     private void rollBackAbandoned(OptionalLong restoredCheckpoint) throws SQLException {
-        for (Gids.Parsed prepared : Postgres.preparedGids(connection, gids)) {
+        for (Gids.Parsed prepared : Postgres.preparedGids(session.get(), gids)) {
             boolean mine = prepared.subtask() == subtask || (subtask == 0 && prepared.subtask() >= parallelism);
             boolean afterRestoredCheckpoint = restoredCheckpoint.isEmpty()
                     || prepared.checkpointId() > restoredCheckpoint.getAsLong();
             if (mine && afterRestoredCheckpoint) {
-                Postgres.executeWithGid(connection, "ROLLBACK PREPARED", prepared.gid());
+                Postgres.executeWithGid(session.get(), "ROLLBACK PREPARED", prepared.gid());
                 LOG.warn("PostgresSink '{}' subtask {}: rolled back prepared transaction {} of checkpoint {}, which "
                                 + "never completed (restored checkpoint: {}); its rows come again from the source",
                         gids.prefix(), subtask, prepared.gid(), prepared.checkpointId(),
@@ -166,7 +167,7 @@ public final class PostgresWriter<T>
                 return defer(pending.get(), checkpointId);
             }
         } catch (SQLException e) {
-            dropConnection();
+            session.drop();
             throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + " checkpoint " + checkpointId
                     + ": could not read pg_prepared_xacts: " + e.getMessage(), e);
         }
@@ -186,16 +187,16 @@ public final class PostgresWriter<T>
     private Optional<Gids.Parsed> earlierPrepared(long checkpointId) throws SQLException {
         List<Gids.Parsed> prepared;
         try {
-            prepared = Postgres.preparedGids(connection(), gids);
+            prepared = Postgres.preparedGids(session.get(), gids);
         } catch (SQLException e) {
             if (!Postgres.isTransient(e)) {
                 throw e;
             }
             // The idle connection was killed or the server restarted since the last checkpoint: a
             // read-only query, so one more try on a new connection is harmless.
-            dropConnection();
+            session.drop();
             writeRetries.inc();
-            prepared = Postgres.preparedGids(connection(), gids);
+            prepared = Postgres.preparedGids(session.get(), gids);
         }
         return prepared.stream()
                 .filter(p -> p.subtask() == subtask && p.checkpointId() < checkpointId)
@@ -250,7 +251,7 @@ public final class PostgresWriter<T>
             String step = "connect";
             Connection c = null;
             try {
-                c = connection();
+                c = session.get();
                 c.setAutoCommit(false);
                 step = "insert the commit marker";
                 insertMarker(c, gid, checkpointId, buffer.size());
@@ -266,7 +267,7 @@ public final class PostgresWriter<T>
                     Postgres.rollbackQuietly(c);
                 }
                 if (Postgres.isTransient(e) && tryNo < MAX_WRITE_ATTEMPTS) {
-                    dropConnection();
+                    session.drop();
                     writeRetries.inc();
                     LOG.warn("PostgresSink '{}' subtask {}: connection failed during '{}' of {} (checkpoint {}), "
                                     + "attempt {}/{}: {}", gids.prefix(), subtask, step, gid, checkpointId, tryNo,
@@ -276,13 +277,13 @@ public final class PostgresWriter<T>
                     }
                     continue;
                 }
-                dropConnection();
+                session.drop();
                 throw new IOException(describe(e, step, gid, checkpointId), e);
             } catch (IOException | RuntimeException e) {
                 if (c != null) {
                     Postgres.rollbackQuietly(c);
                 }
-                dropConnection();
+                session.drop();
                 throw e;
             }
         }
@@ -290,14 +291,14 @@ public final class PostgresWriter<T>
 
     private boolean preparedDespiteError(String gid) {
         try {
-            if (Postgres.isPrepared(connection(), gid)) {
+            if (Postgres.isPrepared(session.get(), gid)) {
                 LOG.info("PostgresSink '{}' subtask {}: {} was prepared before the connection broke", gids.prefix(), subtask, gid);
                 return true;
             }
             return false;
         } catch (SQLException e) {
             // Still unreachable: the next attempt fails the same way and reports it.
-            dropConnection();
+            session.drop();
             return false;
         }
     }
@@ -335,21 +336,9 @@ public final class PostgresWriter<T>
         return buffer.isEmpty() ? List.of() : List.of(new PostgresWriterState<>(buffer));
     }
 
-    private Connection connection() throws SQLException {
-        if (connection == null) {
-            connection = settings.connect("writer", subtask);
-        }
-        return connection;
-    }
-
-    private void dropConnection() {
-        Postgres.closeQuietly(connection);
-        connection = null;
-    }
-
     @Override
     public void close() {
         // Prepared transactions stay: they belong to Flink's committables, or (3) ends them on restart.
-        dropConnection();
+        session.drop();
     }
 }
