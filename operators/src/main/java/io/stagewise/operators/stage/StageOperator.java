@@ -187,6 +187,33 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 stage.remote().open();
             }
         }
+        reissueLostCalls();
+    }
+
+    /**
+     * After a restore, calls that were in flight (or queued for a slot) are gone with the old task;
+     * their timers would re-issue them only at the old deadline. Move those timers to now, so the
+     * calls go out again at once, with the same idempotency key. Backoffs and retry records keep
+     * their due times.
+     */
+    private void reissueLostCalls() throws Exception {
+        List<Ref> lost = new ArrayList<>();
+        timers.forEachProcessingTimeTimer((eventId, timestamp) -> {
+            WorkflowState ws = workflows.get(eventId);
+            if (ws != null && ws.timer == timestamp && ws.phase != WorkflowState.Phase.BACKOFF) {
+                lost.add(new Ref((String) getCurrentKey(), eventId));
+            }
+        });
+        long now = now();
+        for (Ref ref : lost) {
+            setCurrentKey(ref.key());
+            WorkflowState ws = workflows.get(ref.eventId());
+            setTimer(ws, now);
+            workflows.put(ref.eventId(), ws);
+        }
+        if (!lost.isEmpty()) {
+            LOG.info("Re-issuing {} call(s) that were in flight at the restored checkpoint", lost.size());
+        }
     }
 
     @Override
