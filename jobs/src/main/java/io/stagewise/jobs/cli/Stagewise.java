@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
             DemoCommand.class,
             RunCommand.class,
             ProduceCommand.class,
+            GatewayCommand.class,
             BenchCommand.class,
             DlqCommand.class,
             CommandLine.HelpCommand.class

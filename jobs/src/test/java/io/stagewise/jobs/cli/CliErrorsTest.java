@@ -43,6 +43,14 @@ class CliErrorsTest {
     }
 
     @Test
+    void theLauncherOffersEveryCommand() {
+        assertThat(Stagewise.commandLine(new Stagewise()).getSubcommands().keySet())
+                .contains("demo", "run", "gateway", "produce", "dlq", "bench");
+        Result gatewayHelp = run("gateway", "--help");
+        assertThat(gatewayHelp.exitCode()).isZero();
+    }
+
+    @Test
     void anUnreachableBrokerIsNamedAndNothingHangs() {
         Result run = run("run", "--bootstrap-servers", "127.0.0.1:1", "--workflow", "dedup-only");
         assertThat(run.exitCode()).isEqualTo(2);
