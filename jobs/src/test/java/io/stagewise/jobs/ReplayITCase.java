@@ -1,5 +1,6 @@
 package io.stagewise.jobs;
 
+import io.stagewise.jobs.cli.CliRun;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -8,7 +9,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.jobs.audit.TopicReader;
-import io.stagewise.jobs.cli.Stagewise;
 import io.stagewise.jobs.gateway.GatewayServer;
 import io.stagewise.jobs.gateway.GatewaySettings;
 import io.stagewise.jobs.generator.PaymentGenerator;
@@ -20,8 +20,6 @@ import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.stage.Progress;
 import io.stagewise.operators.stage.Workflow;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -105,9 +103,9 @@ class ReplayITCase {
             fixed = GatewayServer.start(GatewaySettings.builder().port(port).build(), gatewayDb);
 
             // 3. Replay the permanent failures.
-            Cli first = cli("dlq", "replay", "--bootstrap-servers", bootstrap, "--topic", topics.input(),
+            CliRun first = CliRun.stagewise("dlq", "replay", "--bootstrap-servers", bootstrap, "--topic", topics.input(),
                     "--reason", "permanent", "--rate", "0", "--json");
-            assertThat(first.exitCode).as(first.err).isZero();
+            assertThat(first.exitCode()).as(first.err()).isZero();
             assertThat(lastLineJson(first).path("replayed").asInt()).isEqualTo(declined.size());
 
             await("every replayed payment in the output").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250))
@@ -148,7 +146,7 @@ class ReplayITCase {
             Map<String, Integer> notifyRequests = fixed.requestCounts("notifications");
 
             // 4. The same selection again: the tool writes the replays, the pipeline drops them all.
-            Cli second = cli("dlq", "replay", "--bootstrap-servers", bootstrap, "--topic", topics.input(),
+            CliRun second = CliRun.stagewise("dlq", "replay", "--bootstrap-servers", bootstrap, "--topic", topics.input(),
                     "--reason", "permanent", "--rate", "0", "--json");
             assertThat(lastLineJson(second).path("replayed").asInt()).isEqualTo(declined.size());
             await("the second replay dropped as completed").atMost(Duration.ofSeconds(30))
@@ -212,20 +210,9 @@ class ReplayITCase {
         }
     }
 
-    private static JsonNode lastLineJson(Cli result) throws Exception {
-        List<String> lines = result.out.lines().collect(Collectors.toList());
+    private static JsonNode lastLineJson(CliRun result) throws Exception {
+        List<String> lines = result.out().lines().collect(Collectors.toList());
         return JSON.readTree(lines.get(lines.size() - 1));
     }
 
-    private static Cli cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        picocli.CommandLine cli = Stagewise.commandLine(new Stagewise());
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exitCode = cli.execute(args);
-        return new Cli(exitCode, out.toString(), err.toString());
-    }
-
-    private record Cli(int exitCode, String out, String err) {}
 }

@@ -1,12 +1,11 @@
 package io.stagewise.jobs;
 
+import io.stagewise.jobs.sandbox.Directories;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -37,9 +36,7 @@ final class Sandbox implements BeforeAllCallback, AfterAllCallback {
             if (postgres != null) {
                 postgres.close();
             }
-            try (Stream<Path> paths = Files.walk(dir)) {
-                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            Directories.deleteRecursively(dir);
         }
     }
 

@@ -13,6 +13,7 @@ import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
+import io.stagewise.operators.ingest.EventDeserializer;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.stage.Progress;
 import java.nio.charset.StandardCharsets;
@@ -144,7 +145,7 @@ public final class Audit {
         for (ConsumerRecord<byte[], byte[]> record : inputs) {
             Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
             inputByCoordinates.put(here.coordinates(), record);
-            Event event = parser.parse(record.key(), record.value(), here, stagewiseHeaders(record));
+            Event event = parser.parse(record.key(), record.value(), here, EventDeserializer.stagewiseHeaders(record.headers()));
             if (event.isMalformed()) {
                 malformedCoordinates.add(here.coordinates());
             } else {
@@ -291,16 +292,6 @@ public final class Audit {
                 malformedCoordinates.size() + " malformed; missing " + malformedMissing.size() + sample(malformedMissing)
                         + ", more than once " + malformedRepeated.size() + sample(malformedRepeated));
         return report;
-    }
-
-    static Map<String, String> stagewiseHeaders(ConsumerRecord<byte[], byte[]> record) {
-        Map<String, String> headers = new HashMap<>();
-        for (Header header : record.headers()) {
-            if (header.key().startsWith("stagewise.") && header.value() != null) {
-                headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
-            }
-        }
-        return headers;
     }
 
     static Optional<String> header(ConsumerRecord<byte[], byte[]> record, String name) {

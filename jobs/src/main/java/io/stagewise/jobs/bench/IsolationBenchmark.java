@@ -1,6 +1,7 @@
 package io.stagewise.jobs.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stagewise.jobs.sandbox.Directories;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
@@ -208,7 +209,7 @@ public final class IsolationBenchmark {
             }
             report(cases);
         } finally {
-            StageBenchmark.delete(dir);
+            Directories.deleteRecursively(dir);
         }
     }
 

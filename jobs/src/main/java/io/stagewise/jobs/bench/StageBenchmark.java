@@ -3,6 +3,7 @@ package io.stagewise.jobs.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.stagewise.jobs.sandbox.Directories;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.audit.TopicReader;
@@ -15,7 +16,6 @@ import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import io.stagewise.operators.stage.StageContext;
 import io.stagewise.operators.stage.StageSettings;
 import io.stagewise.operators.stage.Workflow;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -24,7 +24,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -183,7 +182,7 @@ public final class StageBenchmark {
             }
             report(cases);
         } finally {
-            delete(dir);
+            Directories.deleteRecursively(dir);
         }
     }
 
@@ -325,9 +324,4 @@ public final class StageBenchmark {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
-    static void delete(Path dir) throws IOException {
-        try (var paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
 }

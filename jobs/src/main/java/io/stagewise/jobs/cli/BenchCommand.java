@@ -7,6 +7,7 @@ import io.stagewise.jobs.bench.IsolationBenchmark;
 import io.stagewise.jobs.bench.PipelineBenchmark;
 import io.stagewise.jobs.bench.StageBenchmark;
 import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.jobs.sandbox.Directories;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.operators.retry.RetryLadder;
 import io.stagewise.operators.stage.StageSettings;
@@ -275,9 +276,7 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.printf("ratio pipeline/bare: %.2f%n", pipelineRate / bareRate);
             return 0;
         } finally {
-            try (var paths = Files.walk(dir)) {
-                paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            Directories.deleteRecursively(dir);
         }
     }
 }

@@ -13,6 +13,7 @@ import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
+import io.stagewise.jobs.sandbox.Directories;
 import io.stagewise.jobs.sandbox.EmbeddedPostgres;
 import io.stagewise.jobs.gateway.GatewayServer;
 import io.stagewise.jobs.payments.PaymentsLedger;
@@ -25,14 +26,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Stream;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
@@ -290,8 +289,8 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private static void deleteRecursively(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try {
+            Directories.deleteRecursively(dir);
         } catch (IOException e) {
             System.err.println("stagewise: could not delete " + dir + ": " + e.getMessage());
         }

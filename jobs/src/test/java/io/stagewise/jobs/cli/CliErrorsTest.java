@@ -4,15 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** User errors get one clear line and exit code 2; nothing starts. */
 class CliErrorsTest {
@@ -32,72 +29,62 @@ class CliErrorsTest {
         kafka.close();
     }
 
-    private record Result(int exitCode, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter err = new StringWriter();
-        CommandLine cli = Stagewise.commandLine(new Stagewise());
-        cli.setErr(new PrintWriter(err));
-        cli.setOut(new PrintWriter(new StringWriter()));
-        return new Result(cli.execute(args), err.toString());
-    }
-
     @Test
     void theLauncherOffersEveryCommand() {
         assertThat(Stagewise.commandLine(new Stagewise()).getSubcommands().keySet())
                 .contains("demo", "run", "gateway", "produce", "dlq", "bench");
-        Result gatewayHelp = run("gateway", "--help");
+        CliRun gatewayHelp = CliRun.stagewise("gateway", "--help");
         assertThat(gatewayHelp.exitCode()).isZero();
     }
 
     @Test
     void anUnreachableBrokerIsNamedAndNothingHangs() {
-        Result run = run("run", "--bootstrap-servers", "127.0.0.1:1", "--workflow", "dedup-only");
+        CliRun run = CliRun.stagewise("run", "--bootstrap-servers", "127.0.0.1:1", "--workflow", "dedup-only");
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err()).contains("cannot reach a Kafka broker at 127.0.0.1:1");
 
-        Result produce = run("produce", "--bootstrap-servers", "127.0.0.1:1", "--events", "1");
+        CliRun produce = CliRun.stagewise("produce", "--bootstrap-servers", "127.0.0.1:1", "--events", "1");
         assertThat(produce.exitCode()).isEqualTo(2);
         assertThat(produce.err()).contains("127.0.0.1:1");
     }
 
     @Test
     void aMissingInputTopicIsNamed() {
-        Result run = run("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "absent",
+        CliRun run = CliRun.stagewise("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "absent",
                 "--workflow", "dedup-only", "--checkpoint-dir", tmp.resolve("c").toString());
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err()).contains("input topic 'absent' does not exist on " + kafka.bootstrapServers());
 
-        Result produce = run("produce", "--bootstrap-servers", kafka.bootstrapServers(), "--topic", "absent");
+        CliRun produce = CliRun.stagewise("produce", "--bootstrap-servers", kafka.bootstrapServers(), "--topic", "absent");
         assertThat(produce.exitCode()).isEqualTo(2);
         assertThat(produce.err()).contains("topic 'absent' does not exist").contains("--create-topic");
     }
 
     @Test
     void badFlagsAreExplained() {
-        Result bareNumber = run("run", "--bootstrap-servers", kafka.bootstrapServers(), "--checkpoint-interval", "5");
+        CliRun bareNumber = CliRun.stagewise("run", "--bootstrap-servers", kafka.bootstrapServers(), "--checkpoint-interval", "5");
         assertThat(bareNumber.exitCode()).isEqualTo(2);
         assertThat(bareNumber.err()).contains("'5' needs a unit");
 
-        Result ordering = run("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present",
+        CliRun ordering = CliRun.stagewise("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present",
                 "--workflow", "dedup-only", "--ordering", "sorted");
         assertThat(ordering.exitCode()).isEqualTo(2);
         assertThat(ordering.err()).contains("ordering must be 'unordered' or 'per-key'");
 
-        Result noGateway = run("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present");
+        CliRun noGateway = CliRun.stagewise("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present");
         assertThat(noGateway.exitCode()).isEqualTo(2);
         assertThat(noGateway.err()).contains("--gateway-url");
 
-        Result ladder = run("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present",
+        CliRun ladder = CliRun.stagewise("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present",
                 "--workflow", "dedup-only", "--retry-topic-multiplier", "1.5");
         assertThat(ladder.exitCode()).isEqualTo(2);
         assertThat(ladder.err()).contains("multiplier must be >= 2");
 
-        Result rate = run("produce", "--bootstrap-servers", kafka.bootstrapServers(), "--duplicate-rate", "2");
+        CliRun rate = CliRun.stagewise("produce", "--bootstrap-servers", kafka.bootstrapServers(), "--duplicate-rate", "2");
         assertThat(rate.exitCode()).isEqualTo(2);
         assertThat(rate.err()).contains("--duplicate-rate must be in [0, 1)");
 
-        Result restore = run("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present",
+        CliRun restore = CliRun.stagewise("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present",
                 "--workflow", "dedup-only", "--restore", "latest", "--checkpoint-dir", tmp.resolve("none").toString());
         assertThat(restore.exitCode()).isEqualTo(2);
         assertThat(restore.err()).contains("--restore latest: no complete checkpoint");

@@ -1,5 +1,6 @@
 package io.stagewise.jobs.dlq;
 
+import io.stagewise.jobs.cli.CliRun;
 import static io.stagewise.jobs.dlq.TestDeadLetters.declinedAtCharge;
 import static io.stagewise.jobs.dlq.TestDeadLetters.dlqRecord;
 import static io.stagewise.jobs.dlq.TestDeadLetters.header;
@@ -11,15 +12,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.audit.TopicReader;
-import io.stagewise.jobs.cli.Stagewise;
 import io.stagewise.jobs.sandbox.EmbeddedKafka;
 import io.stagewise.jobs.sandbox.FreePorts;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -102,13 +100,13 @@ class DlqToolITCase {
                 deadLetter("pay-3", FailureReason.ERROR, "validate", now.minus(Duration.ofMinutes(10))),
                 malformed("bad-1", "{\"id\":\"bad-1\", oops", now.minus(Duration.ofMinutes(1))));
 
-        Result all = dlq("list");
+        CliRun all = dlq("list");
 
-        assertThat(all.exitCode).isZero();
-        assertThat(all.out).contains("EVENT ID", "STAGE", "REASON", "RETRIES", "AGE", "ORIGIN", "DLQ");
-        String pay1Row = all.out.lines().filter(l -> l.startsWith("pay-1 ")).findFirst().orElseThrow();
+        assertThat(all.exitCode()).isZero();
+        assertThat(all.out()).contains("EVENT ID", "STAGE", "REASON", "RETRIES", "AGE", "ORIGIN", "DLQ");
+        String pay1Row = all.out().lines().filter(l -> l.startsWith("pay-1 ")).findFirst().orElseThrow();
         assertThat(pay1Row).contains("charge", "permanent", "3h 0m", input + "/0/100", at.get(0));
-        assertThat(all.out).contains("4 of 4 dead letter(s) in " + dlq + " match (all dead letters)");
+        assertThat(all.out()).contains("4 of 4 dead letter(s) in " + dlq + " match (all dead letters)");
         assertThat(ids("list")).containsExactly("pay-1", "pay-2", "pay-3", "bad-1");
 
         assertThat(ids("list", "--reason", "permanent,exhausted")).containsExactly("pay-1", "pay-2");
@@ -138,10 +136,10 @@ class DlqToolITCase {
         again.progress = declinedAtCharge("pay-1").replace("\"keyGeneration\":2", "\"keyGeneration\":3");
         String againAt = write(again).get(0);
 
-        Result shown = dlq("show", "pay-1", "--json");
+        CliRun shown = dlq("show", "pay-1", "--json");
 
-        assertThat(shown.exitCode).isZero();
-        assertThat(shown.out)
+        assertThat(shown.exitCode()).isZero();
+        assertThat(shown.out())
                 .contains("Dead letter 1 of 2 of event pay-1: " + at.get(0) + " (superseded")
                 .contains("Dead letter 2 of 2 of event pay-1: " + againAt + " (latest)")
                 .contains(StagewiseHeaders.DEAD_LETTER_HEADERS)
@@ -166,15 +164,15 @@ class DlqToolITCase {
     void showEscapesAPayloadThatIsNotJsonAndRefusesAnUnknownId() throws Exception {
         write(malformed("bad-1", "{\"id\":\"bad-1\", oops\n\u001b[2J", now));
 
-        Result shown = dlq("show", "bad-1");
-        Result unknown = dlq("show", "nope");
+        CliRun shown = dlq("show", "bad-1");
+        CliRun unknown = dlq("show", "nope");
 
-        assertThat(shown.exitCode).isZero();
-        assertThat(shown.out).contains("Payload (not JSON, 24 bytes, escaped):")
+        assertThat(shown.exitCode()).isZero();
+        assertThat(shown.out()).contains("Payload (not JSON, 24 bytes, escaped):")
                 .contains("{\"id\":\"bad-1\", oops\\n\\u001b[2J")
                 .doesNotContain("\u001b");
-        assertThat(unknown.exitCode).isEqualTo(2);
-        assertThat(unknown.err.strip()).isEqualTo("stagewise: no dead letter with event id 'nope' in " + dlq
+        assertThat(unknown.exitCode()).isEqualTo(2);
+        assertThat(unknown.err().strip()).isEqualTo("stagewise: no dead letter with event id 'nope' in " + dlq
                 + " (1 record(s) read); 'stagewise dlq list' shows the ids");
     }
 
@@ -188,10 +186,10 @@ class DlqToolITCase {
         Map<String, ConsumerRecord<byte[], byte[]>> letters = TopicReader.readAll(kafka.bootstrapServers(), dlq,
                 Duration.ofSeconds(30)).stream().collect(Collectors.toMap(r -> header(r, StagewiseHeaders.EVENT_ID), r -> r));
 
-        Result replay = dlq("replay", "--all", "--rate", "0", "--json");
+        CliRun replay = dlq("replay", "--all", "--rate", "0", "--json");
 
-        assertThat(replay.exitCode).as(replay.err).isZero();
-        assertThat(replay.out).contains("Skipping 1 malformed dead letter(s)").contains("--include-malformed")
+        assertThat(replay.exitCode()).as(replay.err()).isZero();
+        assertThat(replay.out()).contains("Skipping 1 malformed dead letter(s)").contains("--include-malformed")
                 .contains("Replayed 2 dead letter(s) to " + input + " in 1 transaction(s)");
         JsonNode summary = lastLineJson(replay);
         assertThat(summary.path("replayed").asInt()).isEqualTo(2);
@@ -217,7 +215,7 @@ class DlqToolITCase {
         assertThat(header(replayed.stream().filter(r -> header(r, StagewiseHeaders.RETRY_COUNT).equals("4")).findFirst()
                 .orElseThrow(), StagewiseHeaders.ORIGIN_OFFSET)).isEqualTo("100");
 
-        Result malformed = dlq("replay", "--reason", "malformed", "--include-malformed", "--json");
+        CliRun malformed = dlq("replay", "--reason", "malformed", "--include-malformed", "--json");
         assertThat(lastLineJson(malformed).path("replayed").asInt()).isEqualTo(1);
         List<ConsumerRecord<byte[], byte[]>> after = committed(input, 3);
         assertThat(after).hasSize(3);
@@ -232,10 +230,10 @@ class DlqToolITCase {
                 deadLetter("pay-1", FailureReason.PERMANENT, "charge", now),
                 deadLetter("pay-2", FailureReason.ERROR, "validate", now));
 
-        Result dryRun = dlq("replay", "--reason", "permanent", "--dry-run", "--json");
+        CliRun dryRun = dlq("replay", "--reason", "permanent", "--dry-run", "--json");
 
-        assertThat(dryRun.exitCode).isZero();
-        assertThat(dryRun.out).contains("Dry run: would replay these 1 to " + input)
+        assertThat(dryRun.exitCode()).isZero();
+        assertThat(dryRun.out()).contains("Dry run: would replay these 1 to " + input)
                 .contains("Dry run: nothing was written.");
         assertThat(lastLineJson(dryRun).path("wouldReplay").toString()).isEqualTo("[\"" + at.get(0) + "\"]");
         assertThat(lastLineJson(dryRun).path("replayed").asInt()).isZero();
@@ -259,50 +257,50 @@ class DlqToolITCase {
     void badInputGetsOneClearLineAndExitCode2() {
         int closedPort = FreePorts.pick();
 
-        Result noSelection = dlq("replay");
-        Result unknownReason = dlq("list", "--reason", "permanent,timeout");
-        Result inverted = dlq("list", "--since", "2026-11-27T19:00:00Z", "--until", "2026-11-27T18:00:00Z");
-        Result badInstant = dlq("replay", "--since", "2026-11-27T25:00:00Z");
-        Result allAndFilter = dlq("replay", "--all", "--stage", "charge");
-        Result missingTopic = run("dlq", "list", "--bootstrap-servers", kafka.bootstrapServers(), "--topic", "no-such-topic");
+        CliRun noSelection = dlq("replay");
+        CliRun unknownReason = dlq("list", "--reason", "permanent,timeout");
+        CliRun inverted = dlq("list", "--since", "2026-11-27T19:00:00Z", "--until", "2026-11-27T18:00:00Z");
+        CliRun badInstant = dlq("replay", "--since", "2026-11-27T25:00:00Z");
+        CliRun allAndFilter = dlq("replay", "--all", "--stage", "charge");
+        CliRun missingTopic = CliRun.stagewise("dlq", "list", "--bootstrap-servers", kafka.bootstrapServers(), "--topic", "no-such-topic");
         long start = System.nanoTime();
-        Result unreachable = run("dlq", "list", "--bootstrap-servers", "127.0.0.1:" + closedPort);
+        CliRun unreachable = CliRun.stagewise("dlq", "list", "--bootstrap-servers", "127.0.0.1:" + closedPort);
         Duration unreachableTook = Duration.ofNanos(System.nanoTime() - start);
-        Result noSubcommand = run("dlq");
+        CliRun noSubcommand = CliRun.stagewise("dlq");
 
-        assertThat(noSelection.exitCode).isEqualTo(2);
-        assertThat(noSelection.err).contains("stagewise: replay needs a selection: --ids, --since/--until, --reason,"
+        assertThat(noSelection.exitCode()).isEqualTo(2);
+        assertThat(noSelection.err()).contains("stagewise: replay needs a selection: --ids, --since/--until, --reason,"
                 + " --stage, or --all");
-        assertThat(unknownReason.exitCode).isEqualTo(2);
-        assertThat(unknownReason.err.strip())
+        assertThat(unknownReason.exitCode()).isEqualTo(2);
+        assertThat(unknownReason.err().strip())
                 .isEqualTo("stagewise: unknown --reason 'timeout'; use malformed, permanent, exhausted, error");
-        assertThat(inverted.exitCode).isEqualTo(2);
-        assertThat(inverted.err).contains("must be before --until");
-        assertThat(badInstant.exitCode).isEqualTo(2);
-        assertThat(badInstant.err).contains("--since '2026-11-27T25:00:00Z' is not a valid ISO-8601 instant");
-        assertThat(allAndFilter.exitCode).isEqualTo(2);
-        assertThat(missingTopic.exitCode).isEqualTo(2);
-        assertThat(missingTopic.err).contains("DLQ topic 'no-such-topic.dlq' does not exist on " + kafka.bootstrapServers());
-        assertThat(unreachable.exitCode).isEqualTo(2);
-        assertThat(unreachable.err).contains("cannot reach a Kafka broker at 127.0.0.1:" + closedPort);
+        assertThat(inverted.exitCode()).isEqualTo(2);
+        assertThat(inverted.err()).contains("must be before --until");
+        assertThat(badInstant.exitCode()).isEqualTo(2);
+        assertThat(badInstant.err()).contains("--since '2026-11-27T25:00:00Z' is not a valid ISO-8601 instant");
+        assertThat(allAndFilter.exitCode()).isEqualTo(2);
+        assertThat(missingTopic.exitCode()).isEqualTo(2);
+        assertThat(missingTopic.err()).contains("DLQ topic 'no-such-topic.dlq' does not exist on " + kafka.bootstrapServers());
+        assertThat(unreachable.exitCode()).isEqualTo(2);
+        assertThat(unreachable.err()).contains("cannot reach a Kafka broker at 127.0.0.1:" + closedPort);
         assertThat(unreachableTook).isLessThan(Duration.ofSeconds(20));
-        assertThat(noSubcommand.exitCode).isEqualTo(2);
-        assertThat(noSubcommand.err).contains("a subcommand is required");
-        for (Result r : List.of(noSelection, unknownReason, inverted, badInstant, allAndFilter, missingTopic, unreachable)) {
-            assertThat(r.err.strip().lines().count()).as(r.err).isEqualTo(1);
+        assertThat(noSubcommand.exitCode()).isEqualTo(2);
+        assertThat(noSubcommand.err()).contains("a subcommand is required");
+        for (CliRun r : List.of(noSelection, unknownReason, inverted, badInstant, allAndFilter, missingTopic, unreachable)) {
+            assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
         }
     }
 
     @Test
     void anEmptyDlqListsNothingAndReplaysNothing() {
-        Result list = dlq("list", "--json");
-        Result replay = dlq("replay", "--all", "--json");
+        CliRun list = dlq("list", "--json");
+        CliRun replay = dlq("replay", "--all", "--json");
 
-        assertThat(list.exitCode).isZero();
-        assertThat(list.out).contains("No dead letters in " + dlq + " match");
+        assertThat(list.exitCode()).isZero();
+        assertThat(list.out()).contains("No dead letters in " + dlq + " match");
         assertThat(lastLineJson(list).path("read").asInt()).isZero();
-        assertThat(replay.exitCode).isZero();
-        assertThat(replay.out).contains("Nothing to replay.");
+        assertThat(replay.exitCode()).isZero();
+        assertThat(replay.out()).contains("Nothing to replay.");
         assertThat(lastLineJson(replay).path("replayed").asInt()).isZero();
     }
 
@@ -350,42 +348,31 @@ class DlqToolITCase {
     private List<String> ids(String... args) {
         String[] withJson = java.util.Arrays.copyOf(args, args.length + 1);
         withJson[args.length] = "--json";
-        Result result = dlq(withJson);
-        assertThat(result.exitCode).as(result.err).isZero();
+        CliRun result = dlq(withJson);
+        assertThat(result.exitCode()).as(result.err()).isZero();
         List<String> ids = new ArrayList<>();
         lastLineJson(result).path("deadLetters").forEach(l -> ids.add(l.path("eventId").asText()));
         return ids;
     }
 
-    private Result dlq(String subcommand, String... args) {
+    private CliRun dlq(String subcommand, String... args) {
         List<String> all = new ArrayList<>(List.of("dlq", subcommand, "--bootstrap-servers", kafka.bootstrapServers(),
                 "--topic", input));
         all.addAll(List.of(args));
-        return run(all.toArray(String[]::new));
+        return CliRun.stagewise(all.toArray(String[]::new));
     }
 
-    private Result dlq(String[] args) {
+    private CliRun dlq(String[] args) {
         return dlq(args[0], java.util.Arrays.copyOfRange(args, 1, args.length));
     }
 
-    private static JsonNode lastLineJson(Result result) {
-        List<String> lines = result.out.lines().collect(Collectors.toList());
+    private static JsonNode lastLineJson(CliRun result) {
+        List<String> lines = result.out().lines().collect(Collectors.toList());
         try {
             return JSON.readTree(lines.get(lines.size() - 1));
         } catch (Exception e) {
-            throw new AssertionError("last line is not JSON:\n" + result.out + "\nerr: " + result.err, e);
+            throw new AssertionError("last line is not JSON:\n" + result.out() + "\nerr: " + result.err(), e);
         }
     }
 
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        picocli.CommandLine cli = Stagewise.commandLine(new Stagewise());
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exitCode = cli.execute(args);
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private record Result(int exitCode, String out, String err) {}
 }

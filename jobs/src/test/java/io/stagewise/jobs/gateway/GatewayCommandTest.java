@@ -1,15 +1,12 @@
 package io.stagewise.jobs.gateway;
 
+import io.stagewise.jobs.cli.CliRun;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stagewise.jobs.cli.GatewayCommand;
-import io.stagewise.jobs.cli.Stagewise;
 import io.stagewise.jobs.sandbox.FreePorts;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /** {@code stagewise gateway}'s user errors: one clear line, exit code 2, never a password. */
 class GatewayCommandTest {
@@ -19,43 +16,32 @@ class GatewayCommandTest {
         int closedPort = FreePorts.pick();
         long start = System.nanoTime();
 
-        Result result = run("--port", "0", "--jdbc-url",
+        CliRun result = CliRun.of(new GatewayCommand(), "--port", "0", "--jdbc-url",
                 "jdbc:postgresql://127.0.0.1:" + closedPort + "/stagewise?user=gw&password=s3cret",
                 "--jdbc-password", "t0ps3cret");
 
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(15));
-        assertThat(result.exitCode).isEqualTo(2);
-        assertThat(result.err)
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.err())
                 .contains("cannot reach PostgreSQL at jdbc:postgresql://127.0.0.1:" + closedPort
                         + "/stagewise?user=gw&password=***")
                 .doesNotContain("s3cret")
                 .doesNotContain("t0ps3cret");
-        assertThat(result.out).doesNotContain("s3cret");
+        assertThat(result.out()).doesNotContain("s3cret");
     }
 
     @Test
     void refusesInvalidFlagsBeforeConnecting() {
-        Result rate = run("--jdbc-url", "jdbc:postgresql://127.0.0.1:1/x", "--transient-failure-rate", "1.5");
-        Result notPostgres = run("--jdbc-url", "jdbc:mysql://127.0.0.1/x?password=s3cret");
-        Result missingUrl = run("--port", "0");
+        CliRun rate = CliRun.of(new GatewayCommand(), "--jdbc-url", "jdbc:postgresql://127.0.0.1:1/x", "--transient-failure-rate", "1.5");
+        CliRun notPostgres = CliRun.of(new GatewayCommand(), "--jdbc-url", "jdbc:mysql://127.0.0.1/x?password=s3cret");
+        CliRun missingUrl = CliRun.of(new GatewayCommand(), "--port", "0");
 
-        assertThat(rate.exitCode).isEqualTo(2);
-        assertThat(rate.err).contains("transientFailureRate must be in [0, 1]");
-        assertThat(notPostgres.exitCode).isEqualTo(2);
-        assertThat(notPostgres.err).contains("PostgreSQL JDBC URL").doesNotContain("s3cret");
-        assertThat(missingUrl.exitCode).isEqualTo(2);
-        assertThat(missingUrl.err).contains("--jdbc-url");
+        assertThat(rate.exitCode()).isEqualTo(2);
+        assertThat(rate.err()).contains("transientFailureRate must be in [0, 1]");
+        assertThat(notPostgres.exitCode()).isEqualTo(2);
+        assertThat(notPostgres.err()).contains("PostgreSQL JDBC URL").doesNotContain("s3cret");
+        assertThat(missingUrl.exitCode()).isEqualTo(2);
+        assertThat(missingUrl.err()).contains("--jdbc-url");
     }
 
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = Stagewise.commandLine(new GatewayCommand());
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exitCode = cli.execute(args);
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private record Result(int exitCode, String out, String err) {}
 }

@@ -11,6 +11,7 @@ import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDe
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
 
 /**
  * The Kafka source's deserializer. Delivers every record as an {@link Event}, malformed or not,
@@ -27,16 +28,21 @@ public final class EventDeserializer implements KafkaRecordDeserializationSchema
 
     @Override
     public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Event> out) {
+        Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
+        Event event = parser.parse(record.key(), record.value(), here, stagewiseHeaders(record.headers()));
+        event.retryStep = RetryLadder.stepOf(record.topic());
+        out.collect(event);
+    }
+
+    /** The {@code stagewise.*} headers of a record, UTF-8 decoded, last value of each name. */
+    public static Map<String, String> stagewiseHeaders(Headers recordHeaders) {
         Map<String, String> headers = new HashMap<>();
-        for (Header header : record.headers()) {
+        for (Header header : recordHeaders) {
             if (header.key().startsWith("stagewise.") && header.value() != null) {
                 headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
             }
         }
-        Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
-        Event event = parser.parse(record.key(), record.value(), here, headers);
-        event.retryStep = RetryLadder.stepOf(record.topic());
-        out.collect(event);
+        return headers;
     }
 
     @Override
