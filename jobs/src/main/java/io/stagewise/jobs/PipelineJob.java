@@ -1,6 +1,6 @@
 package io.stagewise.jobs;
 
-import io.stagewise.jobs.cli.RunCommand;
+
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
@@ -11,7 +11,7 @@ import io.stagewise.operators.stage.StageOperatorFactory;
 import io.stagewise.operators.stage.Workflow;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
-import io.stagewise.sinks.postgres.ledger.LedgerEntry;
+import io.stagewise.jobs.payments.ledger.LedgerEntry;
 import io.stagewise.sinks.kafka.CompletedEventSerializer;
 import io.stagewise.sinks.kafka.DeadLetterSerializer;
 import io.stagewise.sinks.kafka.RetryRecordSerializer;
@@ -168,7 +168,7 @@ public final class PipelineJob {
 
         if (sinks.ledger() != null) {
             // Keyed by account: one account's rows on one subtask, so two subtasks never wait on
-            // each other's prepared transactions (DESIGN.md section 6, the lock trap).
+            // each other's prepared transactions (docs/payments.md, the lock trap).
             completed
                     .map(PaymentsLedger::entry)
                     .returns(TypeInformation.of(LedgerEntry.class))

@@ -23,7 +23,7 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /**
- * The topic layout of DESIGN.md section 3 and the checks run before a job starts: the broker
+ * The topic layout of docs/topics-and-headers.md and the checks run before a job starts: the broker
  * answers, the input topic exists, the output and DLQ topics exist (created when absent), and the
  * DLQ accepts any record the input accepts plus room for the Stagewise headers.
  */

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.stagewise.jobs.audit.AuditReport;
-import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
-import io.stagewise.jobs.sandbox.EmbeddedKafka;
-import io.stagewise.jobs.sandbox.FreePorts;
+import io.stagewise.testkit.EmbeddedKafka;
+import io.stagewise.testkit.FreePorts;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

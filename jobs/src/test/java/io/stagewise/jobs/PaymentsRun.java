@@ -5,15 +5,15 @@ import static org.awaitility.Awaitility.await;
 import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.jobs.audit.TopicReader;
-import io.stagewise.jobs.gateway.GatewayServer;
-import io.stagewise.jobs.gateway.GatewaySettings;
-import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.gateway.GatewayServer;
+import io.stagewise.gateway.GatewaySettings;
+import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.payments.PaymentsLedger;
-import io.stagewise.jobs.sandbox.EmbeddedKafka;
-import io.stagewise.jobs.sandbox.EmbeddedPostgres;
-import io.stagewise.jobs.sandbox.FreePorts;
+import io.stagewise.testkit.EmbeddedKafka;
+import io.stagewise.testkit.EmbeddedPostgres;
+import io.stagewise.testkit.FreePorts;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.stage.Workflow;
 import io.stagewise.savepoints.Checkpoints;
@@ -118,7 +118,7 @@ final class PaymentsRun implements AutoCloseable {
     }
 
     AuditReport audit() {
-        return Audit.run(topics, EventParser.DEFAULT_MAX_EVENT_BYTES, Optional.of(plan),
+        return Audit.run(topics, EventParser.DEFAULT_MAX_EVENT_BYTES, Optional.of(new Audit.Expected(plan.records().size(), plan.validIds(), plan.malformed(), plan::sumsFor)),
                 Optional.of(gateway.effectiveCharges()), Optional.of(ledger));
     }
 

@@ -1,5 +1,6 @@
 package io.stagewise.jobs;
 
+import io.stagewise.testkit.Sandbox;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -7,16 +8,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.jobs.audit.TopicReader;
-import io.stagewise.jobs.gateway.Fault;
-import io.stagewise.jobs.gateway.FaultPolicy;
-import io.stagewise.jobs.gateway.GatewayServer;
-import io.stagewise.jobs.gateway.GatewaySettings;
-import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.gateway.Fault;
+import io.stagewise.gateway.FaultPolicy;
+import io.stagewise.gateway.GatewayServer;
+import io.stagewise.gateway.GatewaySettings;
+import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
-import io.stagewise.jobs.sandbox.FreePorts;
+import io.stagewise.testkit.FreePorts;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.stage.Progress;
 import io.stagewise.operators.stage.RemoteStage;

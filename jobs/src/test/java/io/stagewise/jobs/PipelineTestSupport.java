@@ -4,36 +4,36 @@ import static org.awaitility.Awaitility.await;
 
 import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.audit.AuditReport;
-import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.operators.ingest.EventParser;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 
 /** Shared waits and audits of the pipeline tests. */
-final class PipelineTestSupport {
-    static final String INPUT = "payments";
-    static final String OUTPUT = "payments.completed";
+public final class PipelineTestSupport {
+    public static final String INPUT = "payments";
+    public static final String OUTPUT = "payments.completed";
 
     private PipelineTestSupport() {}
 
-    static Audit.Topics topics(String bootstrap) {
+    public static Audit.Topics topics(String bootstrap) {
         return topics(bootstrap, INPUT, OUTPUT);
     }
 
-    static Audit.Topics topics(String bootstrap, String input, String output) {
+    public static Audit.Topics topics(String bootstrap, String input, String output) {
         return new Audit.Topics(bootstrap, input, output, Topics.dlq(input));
     }
 
-    static AuditReport audit(String bootstrap, PaymentGenerator.Plan plan) {
+    public static AuditReport audit(String bootstrap, PaymentGenerator.Plan plan) {
         return audit(topics(bootstrap), plan, null);
     }
 
-    static AuditReport audit(Audit.Topics topics, PaymentGenerator.Plan plan, Map<String, Integer> charges) {
-        return Audit.run(topics, EventParser.DEFAULT_MAX_EVENT_BYTES, Optional.of(plan), Optional.ofNullable(charges));
+    public static AuditReport audit(Audit.Topics topics, PaymentGenerator.Plan plan, Map<String, Integer> charges) {
+        return Audit.run(topics, EventParser.DEFAULT_MAX_EVENT_BYTES, Optional.of(new Audit.Expected(plan.records().size(), plan.validIds(), plan.malformed(), plan::sumsFor)), Optional.ofNullable(charges));
     }
 
-    static void awaitCaughtUp(String bootstrap, PaymentGenerator.Plan plan, Duration deadline) {
+    public static void awaitCaughtUp(String bootstrap, PaymentGenerator.Plan plan, Duration deadline) {
         awaitSettled(topics(bootstrap), plan, deadline);
     }
 
@@ -41,7 +41,7 @@ final class PipelineTestSupport {
      * Waits until every distinct planned id is in the committed output or DLQ and every malformed
      * record is in the DLQ, or fails at the deadline.
      */
-    static void awaitSettled(Audit.Topics topics, PaymentGenerator.Plan plan, Duration deadline) {
+    public static void awaitSettled(Audit.Topics topics, PaymentGenerator.Plan plan, Duration deadline) {
         await("every planned id in the output or the DLQ, every malformed record in the DLQ")
                 .atMost(deadline)
                 .pollInterval(Duration.ofMillis(500))
@@ -54,7 +54,7 @@ final class PipelineTestSupport {
     }
 
     /** Waits until the committed output holds at least {@code records} records. */
-    static void awaitOutput(String bootstrap, long records, Duration deadline) {
+    public static void awaitOutput(String bootstrap, long records, Duration deadline) {
         await("at least " + records + " committed output records")
                 .atMost(deadline)
                 .pollInterval(Duration.ofMillis(200))

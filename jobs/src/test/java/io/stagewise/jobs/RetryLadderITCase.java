@@ -1,15 +1,16 @@
 package io.stagewise.jobs;
 
+import io.stagewise.testkit.Sandbox;
 import static io.stagewise.jobs.PaymentsRun.header;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.audit.AuditReport;
-import io.stagewise.jobs.gateway.Fault;
-import io.stagewise.jobs.gateway.FaultPolicy;
-import io.stagewise.jobs.gateway.GatewaySettings;
-import io.stagewise.jobs.generator.PaymentGenerator;
+import io.stagewise.gateway.Fault;
+import io.stagewise.gateway.FaultPolicy;
+import io.stagewise.gateway.GatewaySettings;
+import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.retry.RetryLadder;

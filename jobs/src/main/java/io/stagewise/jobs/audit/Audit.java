@@ -1,8 +1,7 @@
 package io.stagewise.jobs.audit;
 
-import io.stagewise.jobs.generator.PaymentGenerator;
 import io.stagewise.jobs.payments.PaymentsLedger;
-import io.stagewise.sinks.postgres.ledger.LedgerAudit;
+import io.stagewise.jobs.payments.ledger.LedgerAudit;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -27,12 +26,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 
 /**
- * Checks the audit invariants of DESIGN.md section 7 that hold for the Kafka topics, reading the
+ * Checks the audit invariants of docs/audit.md that hold for the Kafka topics, reading the
  * input, output and DLQ topics {@code read_committed} from the beginning. The input topic is the
  * source of truth (every record is parsed as the pipeline would); a generator plan, when given, is
  * checked against it too, so a lost produce cannot hide.
@@ -63,7 +63,19 @@ public final class Audit {
     /** The topics to audit. */
     public record Topics(String bootstrapServers, String input, String output, String dlq) {}
 
-    public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan) {
+    /**
+     * What the producer sent, when the audit knows it (the demo and the tests do): the number of
+     * records, the distinct valid ids, the malformed records, and, for a set of ids, the sum of
+     * their amounts per account.
+     */
+    public record Expected(int records, Set<String> validIds, int malformed,
+                           Function<Set<String>, Map<String, BigDecimal>> sums) {
+        public Map<String, BigDecimal> sumsFor(Set<String> ids) {
+            return sums.apply(ids);
+        }
+    }
+
+    public static AuditReport run(Topics topics, int maxEventBytes, Optional<Expected> plan) {
         return run(topics, maxEventBytes, plan, Optional.empty());
     }
 
@@ -71,7 +83,7 @@ public final class Audit {
      * @param effectiveCharges when the workflow charges through the gateway: effective charges per
      *     payment id, as the gateway recorded them; adds invariant (3)
      */
-    public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan,
+    public static AuditReport run(Topics topics, int maxEventBytes, Optional<Expected> plan,
                                   Optional<Map<String, Integer>> effectiveCharges) {
         return run(topics, maxEventBytes, plan, effectiveCharges, Optional.empty());
     }
@@ -80,7 +92,7 @@ public final class Audit {
      * @param ledger when completed payments are applied to PostgreSQL: the ledger database; adds
      *     invariant (2) and checks (3) and (4) against ledger rows
      */
-    public static AuditReport run(Topics topics, int maxEventBytes, Optional<PaymentGenerator.Plan> plan,
+    public static AuditReport run(Topics topics, int maxEventBytes, Optional<Expected> plan,
                                   Optional<Map<String, Integer>> effectiveCharges,
                                   Optional<PaymentsLedger.Database> ledger) {
         List<ConsumerRecord<byte[], byte[]>> inputs = TopicReader.readAll(topics.bootstrapServers(), topics.input(), READ_TIMEOUT);
@@ -93,7 +105,7 @@ public final class Audit {
 
     /** (2) and the ledger sides of (3) and (4). */
     static void checkLedger(AuditReport report, PaymentsLedger.Database database,
-                            List<ConsumerRecord<byte[], byte[]>> outputs, Optional<PaymentGenerator.Plan> plan) {
+                            List<ConsumerRecord<byte[], byte[]>> outputs, Optional<Expected> plan) {
         Set<String> ledgerIds = new HashSet<>();
         LedgerAudit.Result internal;
         try (Connection connection = DriverManager.getConnection(database.jdbcUrl(), database.user(), database.password());
@@ -128,11 +140,11 @@ public final class Audit {
                         + notInOutput.size() + sample(notInOutput));
     }
 
-    static AuditReport check(List<ConsumerRecord<byte[], byte[]>> inputs,
+    public static AuditReport check(List<ConsumerRecord<byte[], byte[]>> inputs,
                              List<ConsumerRecord<byte[], byte[]>> outputs,
                              List<ConsumerRecord<byte[], byte[]>> deadLetters,
                              int maxEventBytes,
-                             Optional<PaymentGenerator.Plan> plan,
+                             Optional<Expected> plan,
                              Optional<Map<String, Integer>> effectiveCharges) {
         AuditReport report = new AuditReport();
         EventParser parser = new EventParser(maxEventBytes);
@@ -162,8 +174,8 @@ public final class Audit {
 
         plan.ifPresent(p -> {
             report.check("input matches the generator", p.validIds().equals(validIds)
-                            && p.malformed() == malformedCoordinates.size() && p.records().size() == inputs.size(),
-                    "generated " + p.records().size() + " records, " + p.validIds().size() + " distinct ids, "
+                            && p.malformed() == malformedCoordinates.size() && p.records() == inputs.size(),
+                    "generated " + p.records() + " records, " + p.validIds().size() + " distinct ids, "
                             + p.malformed() + " malformed; the input topic holds " + inputs.size() + ", "
                             + validIds.size() + ", " + malformedCoordinates.size());
         });

@@ -11,7 +11,7 @@ import java.math.BigDecimal;
 import java.util.Set;
 
 /**
- * The reference workflow (DESIGN.md section 6): {@code validate} (local) → {@code charge}
+ * The reference workflow (docs/payments.md): {@code validate} (local) → {@code charge}
  * ({@code POST /charges}) → {@code notify} ({@code POST /notifications}), each call carrying
  * {@code Idempotency-Key: <event id>:<stage>}.
  */

@@ -1,7 +1,7 @@
 package io.stagewise.operators.dedup;
 
 /**
- * The dedup rule of DESIGN.md section 4 (a contract): a re-delivered event whose id is
+ * The dedup rule of docs/state-and-dedup.md (a contract): a re-delivered event whose id is
  * {@code COMPLETED} or {@code IN_PROGRESS} is dropped; a {@code DEAD_LETTERED} one is dropped
  * unless it is a replay (carries {@code stagewise.replay-of}); an unknown id is admitted.
  */

@@ -4,7 +4,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * A record on its way to the DLQ topic {@code T.dlq}: the original key and value bytes, untouched,
- * and every piece of metadata of DESIGN.md section 3 so it can be understood and replayed later.
+ * and every piece of metadata of docs/topics-and-headers.md so it can be understood and replayed later.
  *
  * <p>Written by a transactional Kafka sink, so a dead letter and the state that produced it commit
  * together: none is lost, none is written twice. A Flink POJO: never Kryo.

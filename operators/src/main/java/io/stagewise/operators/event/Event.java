@@ -1,7 +1,7 @@
 package io.stagewise.operators.event;
 
 /**
- * One input record after ingestion: the parsed event of DESIGN.md section 2, its original bytes,
+ * One input record after ingestion: the parsed event of docs/event-format.md, its original bytes,
  * its origin coordinates and the Stagewise headers it arrived with.
  *
  * <p>A record that could not be parsed is still an {@code Event}, with {@link #malformed} saying why;

@@ -13,7 +13,7 @@ public enum FailureReason {
     /** An unexpected exception in stage code. */
     ERROR;
 
-    /** The header value: lower case, as DESIGN.md section 3 spells it. */
+    /** The header value: lower case, as docs/topics-and-headers.md spells it. */
     public String headerValue() {
         return name().toLowerCase(Locale.ROOT);
     }

@@ -1,6 +1,6 @@
 package io.stagewise.operators.event;
 
-/** The Kafka header names of DESIGN.md section 3 (a contract: values are UTF-8 strings). */
+/** The Kafka header names of docs/topics-and-headers.md (a contract: values are UTF-8 strings). */
 public final class StagewiseHeaders {
     public static final String EVENT_ID = "stagewise.event-id";
     public static final String ORIGIN_TOPIC = "stagewise.origin.topic";

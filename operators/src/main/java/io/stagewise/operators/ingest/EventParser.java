@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 /**
- * Turns one Kafka record into an {@link Event}, following the event format of DESIGN.md section 2.
+ * Turns one Kafka record into an {@link Event}, following the event format of docs/event-format.md.
  *
  * <p>Never throws: anything wrong with the record (not JSON, no {@code id} or {@code type}, an id
  * longer than 255 characters, a payload that is not an object, a value over the size limit, a

@@ -8,7 +8,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The staged retry topics {@code T.retry.1} .. {@code T.retry.N} (DESIGN.md section 3): step n
+ * The staged retry topics {@code T.retry.1} .. {@code T.retry.N} (docs/topics-and-headers.md): step n
  * waits {@code initialDelay x multiplier^(n-1)} (defaults 5 s, 20 s, 80 s). A retryable failure
  * that used up the in-operator attempts goes to the next step; after the last, to the DLQ with
  * reason {@code exhausted}. {@code steps = 0} turns the ladder off.

@@ -5,7 +5,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 
-/** How a stage failure is handled (DESIGN.md section 5). */
+/** How a stage failure is handled (docs/failures.md). */
 public enum FailureClass {
     /** Transient: retry with backoff, then the retry ladder, then the DLQ as {@code exhausted}. */
     RETRYABLE,

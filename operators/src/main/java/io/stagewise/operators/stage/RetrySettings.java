@@ -6,7 +6,7 @@ import java.util.Random;
 
 /**
  * In-operator retry of retryable stage failures: exponential backoff with jitter. Validated on
- * construction (Flink's own backoff builder does not validate). Defaults (DESIGN.md section 5):
+ * construction (Flink's own backoff builder does not validate). Defaults (docs/failures.md):
  * 3 attempts, 100 ms initial backoff, multiplier 2, at most 10 s, 20% jitter.
  */
 public final class RetrySettings implements Serializable {
@@ -85,7 +85,7 @@ public final class RetrySettings implements Serializable {
                 + multiplier + ", maxBackoff=" + maxBackoff + ", jitter=" + jitter + "}";
     }
 
-    /** Builder with the defaults of DESIGN.md section 5. */
+    /** Builder with the defaults of docs/failures.md. */
     public static final class Builder {
         private int maxAttempts = 3;
         private Duration initialBackoff = Duration.ofMillis(100);

@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
  * downstream service makes it harmless. Protects against re-running completed side effects, poison
  * events crash-looping the job (stage code exceptions are dead-lettered), and blocked task threads.
  *
- * <p>Why one operator does both dedup and stages: the dedup rule (DESIGN.md section 4) depends on
+ * <p>Why one operator does both dedup and stages: the dedup rule (docs/state-and-dedup.md) depends on
  * the outcome of the workflow ({@code DEAD_LETTERED} admits a replay), so the status and the stage
  * records must live in the same keyed state. Keyed by business key, with one entry per event id in
  * {@code MapState}: that serves dedup and stage records by event id and also per-key ordering

@@ -9,7 +9,7 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
  * Writes a {@link DeadLetter} to the DLQ topic: the original key and value bytes, untouched, and
- * every header of DESIGN.md section 3.
+ * every header of docs/topics-and-headers.md.
  */
 public final class DeadLetterSerializer implements KafkaRecordSerializationSchema<DeadLetter> {
     private static final long serialVersionUID = 1L;
@@ -26,7 +26,7 @@ public final class DeadLetterSerializer implements KafkaRecordSerializationSchem
         return new ProducerRecord<>(topic, null, null, letter.recordKey, letter.value, headers(letter));
     }
 
-    /** The Stagewise headers of a dead letter or retry record (DESIGN.md section 3). */
+    /** The Stagewise headers of a dead letter or retry record (docs/topics-and-headers.md). */
     static RecordHeaders headers(DeadLetter letter) {
         RecordHeaders headers = new RecordHeaders();
         put(headers, StagewiseHeaders.EVENT_ID, letter.eventId == null ? "" : letter.eventId);

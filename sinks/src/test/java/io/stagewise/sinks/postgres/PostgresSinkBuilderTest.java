@@ -1,11 +1,11 @@
 package io.stagewise.sinks.postgres;
 
+import io.stagewise.sinks.postgres.fixture.Transfer;
+import io.stagewise.sinks.postgres.fixture.TransferSerializer;
+import io.stagewise.sinks.postgres.fixture.TransferWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.stagewise.sinks.postgres.ledger.LedgerEntry;
-import io.stagewise.sinks.postgres.ledger.LedgerEntrySerializer;
-import io.stagewise.sinks.postgres.ledger.LedgerWriter;
 import java.io.IOException;
 import java.time.Duration;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
@@ -16,22 +16,22 @@ import org.junit.jupiter.api.Test;
 
 class PostgresSinkBuilderTest {
 
-    private static PostgresSinkBuilder<LedgerEntry> valid() {
-        return PostgresSink.<LedgerEntry>builder()
+    private static PostgresSinkBuilder<Transfer> valid() {
+        return PostgresSink.<Transfer>builder()
                 .setJdbcUrl("jdbc:postgresql://127.0.0.1:5432/payments")
                 .setUsername("stagewise")
                 .setPassword("s3cret-pw")
                 .setTransactionIdPrefix("payments-ledger")
-                .setRowWriter(new LedgerWriter())
-                .setRowSerializer(new LedgerEntrySerializer());
+                .setRowWriter(new TransferWriter())
+                .setRowSerializer(new TransferSerializer());
     }
 
     @Test
     void buildsAValidSinkThatSurvivesJavaSerializationAndHidesThePassword() throws Exception {
-        PostgresSink<LedgerEntry> sink = valid().setLockTimeout(Duration.ofSeconds(3)).build();
+        PostgresSink<Transfer> sink = valid().setLockTimeout(Duration.ofSeconds(3)).build();
         assertThat(sink.transactionIdPrefix()).isEqualTo("payments-ledger");
         assertThat(sink.toString()).doesNotContain("s3cret-pw").contains("<hidden>");
-        PostgresSink<LedgerEntry> copy = InstantiationUtil.clone(sink);
+        PostgresSink<Transfer> copy = InstantiationUtil.clone(sink);
         assertThat(copy.transactionIdPrefix()).isEqualTo("payments-ledger");
     }
 
@@ -60,7 +60,7 @@ class PostgresSinkBuilderTest {
     @Test
     void refusesMissingWriterSerializerOrUrl() {
         assertThatThrownBy(() -> valid().setRowWriter(null).build()).hasMessageContaining("RowWriter");
-        assertThatThrownBy(() -> valid().setRowSerializer((SimpleVersionedSerializer<LedgerEntry>) null).build())
+        assertThatThrownBy(() -> valid().setRowSerializer((SimpleVersionedSerializer<Transfer>) null).build())
                 .hasMessageContaining("row serializer");
         assertThatThrownBy(() -> valid().setJdbcUrl(null).build()).hasMessageContaining("jdbc:postgresql:");
         assertThatThrownBy(() -> valid().setJdbcUrl("jdbc:mysql://localhost/x").build()).hasMessageContaining("jdbc:postgresql:");
@@ -68,19 +68,19 @@ class PostgresSinkBuilderTest {
 
     @Test
     void refusesANonSerializableRowSerializer() {
-        SimpleVersionedSerializer<LedgerEntry> notSerializable = new SimpleVersionedSerializer<>() {
+        SimpleVersionedSerializer<Transfer> notSerializable = new SimpleVersionedSerializer<>() {
             @Override
             public int getVersion() {
                 return 1;
             }
 
             @Override
-            public byte[] serialize(LedgerEntry obj) {
+            public byte[] serialize(Transfer obj) {
                 return new byte[0];
             }
 
             @Override
-            public LedgerEntry deserialize(int version, byte[] serialized) throws IOException {
+            public Transfer deserialize(int version, byte[] serialized) throws IOException {
                 throw new IOException("unused");
             }
         };

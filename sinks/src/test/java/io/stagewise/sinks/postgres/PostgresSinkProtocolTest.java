@@ -1,5 +1,10 @@
 package io.stagewise.sinks.postgres;
 
+import io.stagewise.sinks.postgres.fixture.Transfer;
+import io.stagewise.sinks.postgres.fixture.TransferSerializer;
+import io.stagewise.sinks.postgres.fixture.TransferWriter;
+import io.stagewise.sinks.postgres.fixture.Transfers;
+import io.stagewise.testkit.EmbeddedPostgres;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -7,16 +12,11 @@ import io.stagewise.sinks.postgres.internal.PostgresCommittable;
 import io.stagewise.sinks.postgres.internal.PostgresCommitter;
 import io.stagewise.sinks.postgres.internal.PostgresWriter;
 import io.stagewise.sinks.postgres.internal.PostgresWriterState;
-import io.stagewise.sinks.postgres.ledger.LedgerAudit;
-import io.stagewise.sinks.postgres.ledger.LedgerEntry;
-import io.stagewise.sinks.postgres.ledger.LedgerEntrySerializer;
-import io.stagewise.sinks.postgres.ledger.LedgerWriter;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -51,12 +51,12 @@ import org.junit.jupiter.api.Test;
  * before the previous checkpoint's commit, a lost commit, a restore after a prepare).
  */
 class PostgresSinkProtocolTest {
-    private static TestPostgres postgres;
+    private static EmbeddedPostgres postgres;
     private String url;
 
     @BeforeAll
     static void startPostgres() {
-        postgres = new TestPostgres(16);
+        postgres = EmbeddedPostgres.startInTempDir(16);
     }
 
     @AfterAll
@@ -69,27 +69,26 @@ class PostgresSinkProtocolTest {
         url = postgres.newDatabase();
     }
 
-    private PostgresSink<LedgerEntry> sink(boolean failOnLost) {
-        return PostgresSink.<LedgerEntry>builder()
+    private PostgresSink<Transfer> sink(boolean failOnLost) {
+        return PostgresSink.<Transfer>builder()
                 .setJdbcUrl(url).setUsername("postgres").setPassword("")
                 .setTransactionIdPrefix("proto")
-                .setRowWriter(new LedgerWriter())
-                .setRowSerializer(new LedgerEntrySerializer())
+                .setRowWriter(new TransferWriter())
+                .setRowSerializer(new TransferSerializer())
                 .setLockTimeout(java.time.Duration.ofSeconds(2))
                 .setFailOnLostTransaction(failOnLost)
                 .build();
     }
 
-    private static LedgerEntry entry(int i, String account, String amount) {
-        return new LedgerEntry("pay-" + i, "evt-" + i, account, new BigDecimal(amount), "EUR", "ch-" + i,
-                Instant.ofEpochSecond(1_700_000_000L + i));
+    private static Transfer entry(int i, String account, String amount) {
+        return new Transfer("pay-" + i, account, new BigDecimal(amount));
     }
 
     @Test
     void nextCheckpointDefersWhileTheSubtasksPreviousTransactionIsStillPreparedThenCatchesUp() throws Exception {
-        PostgresSink<LedgerEntry> sink = sink(true);
+        PostgresSink<Transfer> sink = sink(true);
         PostgresCommitter committer = (PostgresCommitter) sink.createCommitter(new CommitterContext(0, OptionalLong.empty()));
-        try (PostgresWriter<LedgerEntry> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
+        try (PostgresWriter<Transfer> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
             writer.write(entry(1, "acct-1", "10.00"), null);
             writer.write(entry(2, "acct-1", "5.25"), null);
             Collection<PostgresCommittable> first = writer.prepareCommit();
@@ -103,7 +102,7 @@ class PostgresSinkProtocolTest {
             // Checkpoint 2's barrier arrives before checkpoint 1's commit: the same account again.
             writer.write(entry(3, "acct-1", "1.00"), null);
             assertThat(writer.prepareCommit()).as("deferred, not blocked on proto-0-1's row lock").isEmpty();
-            List<PostgresWriterState<LedgerEntry>> state = writer.snapshotState(2);
+            List<PostgresWriterState<Transfer>> state = writer.snapshotState(2);
             assertThat(state).singleElement().satisfies(s -> assertThat(s.bufferedRows()).containsExactly(entry(3, "acct-1", "1.00")));
             assertThat(prepared()).containsExactly("proto-0-1");
 
@@ -126,11 +125,11 @@ class PostgresSinkProtocolTest {
 
     @Test
     void commitIsIdempotentAndALostTransactionFailsLoudlyNamingItsGid() throws Exception {
-        PostgresSink<LedgerEntry> sink = sink(true);
+        PostgresSink<Transfer> sink = sink(true);
         PostgresCommitter committer = (PostgresCommitter) sink.createCommitter(new CommitterContext(0, OptionalLong.empty()));
         Collection<PostgresCommittable> c1;
         Collection<PostgresCommittable> c2;
-        try (PostgresWriter<LedgerEntry> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
+        try (PostgresWriter<Transfer> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
             writer.write(entry(1, "acct-1", "3.00"), null);
             c1 = writer.prepareCommit();
             writer.snapshotState(1);
@@ -143,7 +142,7 @@ class PostgresSinkProtocolTest {
         assertThat(commit(committer, c1).state).isEqualTo("already committed");
 
         // (2b) Someone rolled back checkpoint 2's transaction: no marker, so it is lost, not "done".
-        try (Connection c = TestPostgres.connectUrl(url); Statement st = c.createStatement()) {
+        try (Connection c = EmbeddedPostgres.connect(url); Statement st = c.createStatement()) {
             st.execute("ROLLBACK PREPARED 'proto-0-2'");
         }
         assertThatThrownBy(() -> commit(committer, c2))
@@ -161,14 +160,14 @@ class PostgresSinkProtocolTest {
 
     @Test
     void aKilledCommitterConnectionIsRetriedLater() throws Exception {
-        PostgresSink<LedgerEntry> sink = sink(true);
+        PostgresSink<Transfer> sink = sink(true);
         PostgresCommitter committer = (PostgresCommitter) sink.createCommitter(new CommitterContext(0, OptionalLong.empty()));
         Collection<PostgresCommittable> c1;
-        try (PostgresWriter<LedgerEntry> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
+        try (PostgresWriter<Transfer> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
             writer.write(entry(1, "acct-1", "3.00"), null);
             c1 = writer.prepareCommit();
         }
-        try (Connection c = TestPostgres.connectUrl(url); Statement st = c.createStatement()) {
+        try (Connection c = EmbeddedPostgres.connect(url); Statement st = c.createStatement()) {
             st.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'stagewise-sink:proto:committer:0'");
         }
         assertThat(commit(committer, c1).state).isEqualTo("retry later");
@@ -179,13 +178,13 @@ class PostgresSinkProtocolTest {
 
     @Test
     void restartRollsBackTransactionsAfterTheRestoredCheckpointAndKeepsTheOthersForTheCommitter() throws Exception {
-        PostgresSink<LedgerEntry> sink = sink(true);
+        PostgresSink<Transfer> sink = sink(true);
         Collection<PostgresCommittable> c1;
-        PostgresSink<LedgerEntry> otherSink = PostgresSink.<LedgerEntry>builder()
+        PostgresSink<Transfer> otherSink = PostgresSink.<Transfer>builder()
                 .setJdbcUrl(url).setUsername("postgres").setTransactionIdPrefix("proto-0")
-                .setRowWriter(new LedgerWriter()).setRowSerializer(new LedgerEntrySerializer()).build();
-        try (PostgresWriter<LedgerEntry> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()));
-                PostgresWriter<LedgerEntry> other = otherSink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
+                .setRowWriter(new TransferWriter()).setRowSerializer(new TransferSerializer()).build();
+        try (PostgresWriter<Transfer> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()));
+                PostgresWriter<Transfer> other = otherSink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
             writer.write(entry(1, "acct-1", "1.00"), null);
             c1 = writer.prepareCommit();
             writer.snapshotState(1);
@@ -197,7 +196,7 @@ class PostgresSinkProtocolTest {
             writer.write(entry(2, "acct-2", "2.00"), null);
             assertThat(writer.prepareCommit()).isEmpty(); // deferred: proto-0-1 still prepared
         }
-        try (Connection c = TestPostgres.connectUrl(url); Statement st = c.createStatement()) {
+        try (Connection c = EmbeddedPostgres.connect(url); Statement st = c.createStatement()) {
             // What a crashed attempt could leave: a prepared transaction of a checkpoint after 1.
             st.execute("BEGIN");
             st.execute("INSERT INTO stagewise_sink_commits (gid, sink, subtask, checkpoint_id, row_count) VALUES ('proto-0-2', 'proto', 0, 2, 0)");
@@ -213,7 +212,7 @@ class PostgresSinkProtocolTest {
         // rolls back what came after.
         PostgresCommitter committer = (PostgresCommitter) sink.createCommitter(new CommitterContext(0, OptionalLong.of(1)));
         assertThat(commit(committer, c1).state).isEqualTo("committed");
-        try (PostgresWriter<LedgerEntry> restored = sink.restoreWriter(new WriterContext(0, OptionalLong.of(1)), List.of())) {
+        try (PostgresWriter<Transfer> restored = sink.restoreWriter(new WriterContext(0, OptionalLong.of(1)), List.of())) {
             assertThat(prepared()).containsExactly("proto-0-0-1");
             restored.write(entry(2, "acct-2", "2.00"), null); // replayed by the source
             Collection<PostgresCommittable> c2 = restored.prepareCommit();
@@ -221,7 +220,7 @@ class PostgresSinkProtocolTest {
             assertThat(commit(committer, c2).state).isEqualTo("committed");
         }
         committer.close();
-        try (Connection c = TestPostgres.connectUrl(url); Statement st = c.createStatement()) {
+        try (Connection c = EmbeddedPostgres.connect(url); Statement st = c.createStatement()) {
             st.execute("ROLLBACK PREPARED 'proto-0-0-1'");
         }
         assertAudit(Map.of("acct-1", new BigDecimal("1.00"), "acct-2", new BigDecimal("2.00")), 2);
@@ -229,12 +228,12 @@ class PostgresSinkProtocolTest {
 
     @Test
     void aForeignLockEndsInABoundedErrorNotAHang() throws Exception {
-        PostgresSink<LedgerEntry> sink = sink(true);
-        try (PostgresWriter<LedgerEntry> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()));
-                Connection foreign = TestPostgres.connectUrl(url); Statement st = foreign.createStatement()) {
-            st.execute("INSERT INTO balances VALUES ('acct-1', 0)");
+        PostgresSink<Transfer> sink = sink(true);
+        try (PostgresWriter<Transfer> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()));
+                Connection foreign = EmbeddedPostgres.connect(url); Statement st = foreign.createStatement()) {
+            st.execute("INSERT INTO " + Transfers.TOTALS + " VALUES ('acct-1', 0)");
             foreign.setAutoCommit(false);
-            st.execute("SELECT * FROM balances WHERE account = 'acct-1' FOR UPDATE");
+            st.execute("SELECT * FROM " + Transfers.TOTALS + " WHERE account = 'acct-1' FOR UPDATE");
             writer.write(entry(1, "acct-1", "1.00"), null);
             long start = System.nanoTime();
             assertThatThrownBy(writer::prepareCommit)
@@ -248,7 +247,7 @@ class PostgresSinkProtocolTest {
 
     private List<String> prepared() throws SQLException {
         List<String> gids = new ArrayList<>();
-        try (Connection c = TestPostgres.connectUrl(url); Statement st = c.createStatement();
+        try (Connection c = EmbeddedPostgres.connect(url); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")) {
             while (rs.next()) {
                 gids.add(rs.getString(1));
@@ -258,9 +257,8 @@ class PostgresSinkProtocolTest {
     }
 
     private void assertAudit(Map<String, BigDecimal> sums, long payments) throws SQLException {
-        try (Connection c = TestPostgres.connectUrl(url)) {
-            LedgerAudit.Result result = LedgerAudit.check(c, sums, payments);
-            assertThat(result.ok()).as(result.toString()).isTrue();
+        try (Connection c = EmbeddedPostgres.connect(url)) {
+            assertThat(Transfers.audit(c, sums, payments)).isEmpty();
         }
     }
 

@@ -20,7 +20,7 @@ import java.util.concurrent.CompletableFuture;
  * A remote stage that POSTs a JSON body to an HTTP endpoint with header
  * {@code Idempotency-Key: <event id>:<stage>} and returns the JSON response as the stage output.
  *
- * <p>Responses are sorted as DESIGN.md section 5 says: 2xx is success; 409 (e.g.
+ * <p>Responses are sorted as docs/failures.md says: 2xx is success; 409 (e.g.
  * {@code idempotency_key_in_use}), 429 and 5xx are retryable; any other 4xx is a definitive
  * rejection (permanent); connection errors and timeouts are retryable. Non-blocking: uses the JDK
  * HTTP client's asynchronous API.

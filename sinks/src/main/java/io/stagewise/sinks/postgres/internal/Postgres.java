@@ -60,7 +60,7 @@ public final class Postgres {
     /**
      * Opens a connection; credentials travel only in the driver properties, never in logs.
      * {@code lock_timeout} is set for the session so that any lock wait ends in an error, never a
-     * hang (DESIGN.md section 6).
+     * hang (docs/payments.md).
      */
     public static Connection connect(String jdbcUrl, String username, String password, String applicationName,
             Duration lockTimeout) throws SQLException {

@@ -1,4 +1,0 @@
-package io.stagewise.jobs.gateway.internal;
-
-/** A response as stored for an idempotency key: replayed byte for byte for every repeat. */
-public record StoredResponse(int status, byte[] body) {}

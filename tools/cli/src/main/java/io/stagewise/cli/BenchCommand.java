@@ -1,0 +1,284 @@
+package io.stagewise.cli;
+
+import io.stagewise.jobs.flags.DurationConverter;
+import io.stagewise.jobs.flags.NonNegativeDurationConverter;
+import io.stagewise.jobs.StagewiseException;
+import io.stagewise.jobs.Topics;
+import io.stagewise.bench.InlineRetryJob;
+import io.stagewise.bench.IsolationBenchmark;
+import io.stagewise.bench.PipelineBenchmark;
+import io.stagewise.bench.StageBenchmark;
+import io.stagewise.testkit.PaymentGenerator;
+import io.stagewise.testkit.Directories;
+import io.stagewise.testkit.EmbeddedKafka;
+import io.stagewise.operators.retry.RetryLadder;
+import io.stagewise.operators.stage.StageSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code stagewise bench [pipeline|stages|isolation]}: throughput measurements on an embedded broker, in one
+ * process, rounds interleaved, medians.
+ *
+ * <ul>
+ *   <li>{@code pipeline} (also plain {@code bench}): the pipeline against a bare exactly-once Flink
+ *       job, same events; prints both and the ratio.
+ *   <li>{@code stages}: the stage engine, see {@link StageBenchmark}.
+ *   <li>{@code isolation}: healthy throughput while some payments always fail, retry ladder against
+ *       in-line retry, see {@link IsolationBenchmark}.
+ * </ul>
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure throughput. Suites: 'pipeline' (the default when none is named) compares the pipeline"
+                + " with a bare exactly-once Kafka-to-Kafka Flink job; 'stages' measures the stage engine (local stages"
+                + " against pass-through, and remote stages against the real gateway at several in-flight limits);"
+                + " 'isolation' measures healthy throughput while some payments always fail, Stagewise's retry ladder"
+                + " against a Flink job that retries in line.",
+        subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class})
+public final class BenchCommand implements Callable<Integer> {
+    @Mixin
+    PipelineFlags flags = new PipelineFlags();
+
+    @Override
+    public Integer call() throws Exception {
+        return runPipeline(flags);
+    }
+
+    /** Flags of the {@code pipeline} suite, also accepted by plain {@code stagewise bench}. */
+    public static final class PipelineFlags {
+        @Mixin
+        ProduceCommand.GeneratorFlags generator = new ProduceCommand.GeneratorFlags();
+
+        @Option(names = "--rounds", defaultValue = "3", description = "Runs of each job, interleaved; the median counts (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism of both jobs (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "2s", converter = DurationConverter.class,
+                description = "Checkpoint interval of both jobs (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+    }
+
+    /** {@code stagewise bench pipeline}: the same as plain {@code stagewise bench}. */
+    @Command(name = "pipeline", mixinStandardHelpOptions = true,
+            description = "Measure pipeline throughput against a bare exactly-once Kafka-to-Kafka Flink job.")
+    static final class Pipeline implements Callable<Integer> {
+        @Mixin
+        PipelineFlags flags = new PipelineFlags();
+
+        @Override
+        public Integer call() throws Exception {
+            return runPipeline(flags);
+        }
+    }
+
+    /** {@code stagewise bench stages}: {@link StageBenchmark}. */
+    @Command(name = "stages", mixinStandardHelpOptions = true,
+            description = "Measure the stage engine: (a) local stages (validate, enrich, route) against no stages"
+                    + " (dedup-only); (b) the payments workflow against the real gateway (idempotency keys in an embedded"
+                    + " PostgreSQL, added latency) at each in-flight limit. One broker, one generated input, rounds"
+                    + " interleaved, medians; every run is checked (all payments completed, each charged once).")
+    static final class Stages implements Callable<Integer> {
+        @Option(names = "--events", defaultValue = "100000",
+                description = "Records of part (a), duplicates and malformed ones included (default: ${DEFAULT-VALUE}).")
+        int events;
+
+        @Option(names = "--in-flight", split = ",", defaultValue = "1,10,100", paramLabel = "N",
+                description = "In-flight limits (stagewise.stage.max-in-flight) of part (b) (default: ${DEFAULT-VALUE}).")
+        List<Integer> inFlight = new ArrayList<>();
+
+        @Option(names = "--remote-events", split = ",", defaultValue = "200,2000,10000", paramLabel = "N",
+                description = "Records of part (b), one count per --in-flight value, so each run takes some seconds "
+                        + "(default: ${DEFAULT-VALUE}).")
+        List<Integer> remoteEvents = new ArrayList<>();
+
+        @Option(names = "--gateway-latency", defaultValue = "20ms", converter = NonNegativeDurationConverter.class,
+                description = "Latency the gateway adds to every call in part (b) (default: ${DEFAULT-VALUE}).")
+        Duration gatewayLatency;
+
+        @Option(names = "--rounds", defaultValue = "3", description = "Runs of each configuration, interleaved; the median counts (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--warmup-rounds", defaultValue = "1",
+                description = "Uncounted runs of the part (a) jobs before the rounds, for the JIT (default: ${DEFAULT-VALUE}).")
+        int warmupRounds;
+
+        @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism of the part (a) jobs (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--remote-parallelism", defaultValue = "1",
+                description = "Parallelism of the part (b) jobs; calls in flight are per subtask (default: ${DEFAULT-VALUE}).")
+        int remoteParallelism;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "2s", converter = DurationConverter.class,
+                description = "Checkpoint interval of every job (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+
+        @Option(names = "--duplicate-rate", defaultValue = "0.05", description = "Share of records that repeat an earlier event (default: ${DEFAULT-VALUE}).")
+        double duplicateRate;
+
+        @Option(names = "--malformed-rate", defaultValue = "0.001", description = "Share of malformed records (default: ${DEFAULT-VALUE}).")
+        double malformedRate;
+
+        @Option(names = "--seed", defaultValue = "42", description = "Random seed of the generated input (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
+        int accounts;
+
+        @Override
+        public Integer call() throws Exception {
+            PaymentGenerator.Settings generator = new PaymentGenerator.Settings(events, duplicateRate, malformedRate, seed, accounts);
+            StageBenchmark.run(new StageBenchmark.Settings(generator, events, rounds, warmupRounds, parallelism, remoteParallelism,
+                    inFlight, remoteEvents, gatewayLatency, checkpointInterval), System.out);
+            return 0;
+        }
+    }
+
+    /** {@code stagewise bench isolation}: {@link IsolationBenchmark}. */
+    @Command(name = "isolation", mixinStandardHelpOptions = true,
+            description = "Measure failure isolation: healthy payments/s of the payments workflow against the gateway"
+                    + " with no failures and with a share of payments whose charge always answers 503, for Stagewise"
+                    + " (in-operator retries, then the retry ladder) and for a plain Flink job retrying in line"
+                    + " (AsyncDataStream.orderedWaitWithRetry). One broker, one generated input, rounds interleaved,"
+                    + " medians; the clock stops when the last healthy payment is committed in the output.")
+    static final class Isolation implements Callable<Integer> {
+        @Option(names = "--events", defaultValue = "4000",
+                description = "Payments in the input, none duplicate or malformed (default: ${DEFAULT-VALUE}).")
+        int events;
+
+        @Option(names = "--failing-share", defaultValue = "0.1",
+                description = "Share of payments whose every charge request is answered 503 in the failing runs"
+                        + " (default: ${DEFAULT-VALUE}).")
+        double failingShare;
+
+        @Option(names = "--gateway-latency", defaultValue = "5ms", converter = NonNegativeDurationConverter.class,
+                description = "Latency the gateway adds to every call (default: ${DEFAULT-VALUE}).")
+        Duration gatewayLatency;
+
+        @Option(names = "--in-flight", defaultValue = "" + StageSettings.DEFAULT_MAX_IN_FLIGHT,
+                description = "Stagewise's stagewise.stage.max-in-flight, and the in-line async operator's capacity"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int inFlight;
+
+        @Option(names = "--parallelism", defaultValue = "1",
+                description = "Parallelism of every job (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--rounds", defaultValue = "3",
+                description = "Runs of each case, interleaved; the median counts (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        @Option(names = "--warmup-rounds", defaultValue = "1",
+                description = "Uncounted runs of the two no-failure cases before the rounds, for the JIT"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int warmupRounds;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "1s", converter = DurationConverter.class,
+                description = "Checkpoint interval of every job: output commits at checkpoints"
+                        + " (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+
+        @Option(names = "--time-cap", defaultValue = "30s", converter = DurationConverter.class,
+                description = "Longest run; a run stopped by it counts the healthy payments committed by then"
+                        + " (default: ${DEFAULT-VALUE}).")
+        Duration timeCap;
+
+        @Option(names = "--retry-topics", defaultValue = "2",
+                description = "Stagewise retry topics (stagewise.retry-topics.count) (default: ${DEFAULT-VALUE}).")
+        int retryTopics;
+
+        @Option(names = "--retry-topics-initial-delay", defaultValue = "1s", converter = DurationConverter.class,
+                description = "Delay of the first retry topic (default: ${DEFAULT-VALUE}).")
+        Duration retryTopicsInitialDelay;
+
+        @Option(names = "--retry-topics-multiplier", defaultValue = "4",
+                description = "Delay multiplier between retry topics (default: ${DEFAULT-VALUE}).")
+        double retryTopicsMultiplier;
+
+        @Option(names = "--inline-retries", defaultValue = "8",
+                description = "In-line retries after the first call (Flink's maxAttempts) (default: ${DEFAULT-VALUE}).")
+        int inlineRetries;
+
+        @Option(names = "--inline-initial-delay", defaultValue = "100ms", converter = DurationConverter.class,
+                description = "In-line delay before the first retry (default: ${DEFAULT-VALUE}).")
+        Duration inlineInitialDelay;
+
+        @Option(names = "--inline-max-delay", defaultValue = "1s", converter = DurationConverter.class,
+                description = "Cap of the in-line delay (default: ${DEFAULT-VALUE}).")
+        Duration inlineMaxDelay;
+
+        @Option(names = "--inline-multiplier", defaultValue = "2",
+                description = "In-line delay multiplier (default: ${DEFAULT-VALUE}).")
+        double inlineMultiplier;
+
+        @Option(names = "--seed", defaultValue = "42",
+                description = "Random seed of the input and of the failing payments (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
+        int accounts;
+
+        @Override
+        public Integer call() throws Exception {
+            if (events < 1) {
+                throw new StagewiseException("--events must be >= 1, got " + events);
+            }
+            RetryLadder ladder;
+            try {
+                ladder = new RetryLadder(retryTopics, retryTopicsInitialDelay, retryTopicsMultiplier);
+            } catch (IllegalArgumentException e) {
+                throw new StagewiseException(e.getMessage());
+            }
+            InlineRetryJob.Settings inline = new InlineRetryJob.Settings(inFlight, inlineRetries, inlineInitialDelay,
+                    inlineMaxDelay, inlineMultiplier, StageSettings.DEFAULT_CALL_TIMEOUT);
+            IsolationBenchmark.run(new IsolationBenchmark.Settings(new PaymentGenerator.Settings(events, 0, 0, seed, accounts),
+                    failingShare, gatewayLatency, inFlight, parallelism, rounds, warmupRounds, checkpointInterval, timeCap,
+                    ladder, inline), System.out);
+            return 0;
+        }
+    }
+
+    static Integer runPipeline(PipelineFlags flags) throws Exception {
+        if (flags.rounds < 1 || flags.parallelism < 1) {
+            throw new StagewiseException("--rounds and --parallelism must be >= 1");
+        }
+        PaymentGenerator.Plan plan = PaymentGenerator.plan(flags.generator.settings());
+        Path dir = Files.createTempDirectory("stagewise-bench-");
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"))) {
+            String input = "bench.payments";
+            Topics.createAll(kafka.bootstrapServers(), flags.parallelism, List.of(input));
+            System.out.printf("Producing %d records to %s ...%n", plan.records().size(), input);
+            PaymentGenerator.send(plan, kafka.bootstrapServers(), input, 0, n -> { });
+            PipelineBenchmark bench = new PipelineBenchmark(kafka.bootstrapServers(), input, flags.parallelism,
+                    flags.checkpointInterval, dir.resolve("checkpoints"));
+            List<Double> bare = new ArrayList<>();
+            List<Double> pipeline = new ArrayList<>();
+            for (int round = 1; round <= flags.rounds; round++) {
+                bare.add(bench.bare());
+                pipeline.add(bench.pipeline());
+                System.out.printf("round %d/%d: bare %.2f s, pipeline %.2f s%n", round, flags.rounds,
+                        bare.get(bare.size() - 1), pipeline.get(pipeline.size() - 1));
+            }
+            int records = plan.records().size();
+            double bareRate = records / StageBenchmark.median(bare);
+            double pipelineRate = records / StageBenchmark.median(pipeline);
+            System.out.printf("%nrecords: %d (parallelism %d, checkpoint interval %s, median of %d rounds, job start-up included)%n",
+                    records, flags.parallelism, flags.checkpointInterval, flags.rounds);
+            System.out.printf("bare Flink job (KafkaSource -> KafkaSink EXACTLY_ONCE): %,.0f events/s%n", bareRate);
+            System.out.printf("stagewise pipeline (malformed split, dedup, stages, output + DLQ EXACTLY_ONCE): %,.0f events/s%n", pipelineRate);
+            System.out.printf("ratio pipeline/bare: %.2f%n", pipelineRate / bareRate);
+            return 0;
+        } finally {
+            Directories.deleteRecursively(dir);
+        }
+    }
+}
