@@ -139,7 +139,7 @@ class RetryLadderITCase {
                 .faults(FaultPolicy.firstRequests("charges", key -> key.equals(target + ":charge"), 1, Fault.TRANSIENT));
         try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 60, 204)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(3))
-                    .andThen(conf -> conf.set(StagewiseOptions.ORDERING, "per-key")));
+                    .andThen(conf -> conf.set(StagewiseOptions.ORDERING, StagewiseOptions.Ordering.PER_KEY)));
             run.produce(0);
             AuditReport report = run.settle();
             assertThat(report.passed()).as(report.render()).isTrue();
