@@ -33,7 +33,8 @@ public final class Checkpoints {
 
     /** As {@link #latest(String)} for a local directory. */
     public static Optional<Retained> latest(java.nio.file.Path checkpointDir) {
-        return latest(checkpointDir.toAbsolutePath().toUri().toString());
+        // Flink's own form of a local file; toUri() would escape '%' and ' ', which Flink's Path keeps literally.
+        return latest("file:" + checkpointDir.toAbsolutePath().normalize());
     }
 
     /**
