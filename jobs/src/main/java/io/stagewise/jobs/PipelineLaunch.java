@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
@@ -125,9 +126,9 @@ public final class PipelineLaunch {
         StreamExecutionEnvironment env;
         if (onCluster) {
             env = StreamExecutionEnvironment.getExecutionEnvironment();
-            env.configure(job);
+            env.configure(flinkOnly(job));
         } else {
-            env = LocalFlink.withDashboard(effective, dashboardPort);
+            env = LocalFlink.withDashboard(flinkOnly(effective), dashboardPort);
         }
         PipelineJob.assemble(env, settings, endpoints);
 
@@ -198,6 +199,17 @@ public final class PipelineLaunch {
             throw new StagewiseException("--restore " + restore + ": no such checkpoint or savepoint");
         }
         return FlinkSettings.checkpointUri(restore);
+    }
+
+    /**
+     * The Flink part of a configuration: Stagewise's options are consumed here, at assembly, and
+     * reach the job only as sanitized global job parameters ({@link PipelineSettings#jobParameters()}),
+     * so Kafka client secrets never show in the dashboard's configuration views.
+     */
+    static Configuration flinkOnly(Configuration conf) {
+        Map<String, String> flink = new HashMap<>(conf.toMap());
+        flink.keySet().removeIf(key -> key.startsWith("stagewise."));
+        return Configuration.fromMap(flink);
     }
 
     /** Fails within seconds, without the password, when the ledger database is unusable. */

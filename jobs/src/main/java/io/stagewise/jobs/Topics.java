@@ -16,6 +16,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RetriableException;
@@ -62,7 +63,13 @@ public final class Topics {
         props.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
         props.putIfAbsent(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
         props.putIfAbsent(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "1000");
-        return Admin.create(props);
+        try {
+            return Admin.create(props);
+        } catch (KafkaException e) {
+            // Kafka's messages name the property, never a password's value.
+            throw new StagewiseException("cannot create a Kafka client for " + bootstrapServers + " with the given client "
+                    + "properties (--kafka-property, --kafka-properties, stagewise.kafka.properties): " + rootMessage(e));
+        }
     }
 
     /** Fails within about ten seconds, naming the address tried, when no broker answers. */
