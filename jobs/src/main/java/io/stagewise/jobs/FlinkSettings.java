@@ -38,6 +38,9 @@ public final class FlinkSettings {
     public static final int DEFAULT_LOCAL_PARALLELISM = 2;
     public static final int RETAINED_CHECKPOINTS = 3;
     public static final Duration MAX_RESTART_DELAY = Duration.ofSeconds(30);
+    public static final int TOLERABLE_FAILED_CHECKPOINTS = 3;
+    /** The permanent ceiling for rescaling (key groups); Flink's own default for small parallelism. */
+    public static final int MAX_PARALLELISM = 128;
 
     private FlinkSettings() {}
 
@@ -71,6 +74,8 @@ public final class FlinkSettings {
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER, 2.0);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_EXPONENTIAL_DELAY_RESET_BACKOFF_THRESHOLD, Duration.ofMinutes(1));
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_EXPONENTIAL_DELAY_JITTER_FACTOR, 0.1);
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, TOLERABLE_FAILED_CHECKPOINTS);
+        conf.set(PipelineOptions.MAX_PARALLELISM, MAX_PARALLELISM);
         conf.set(CoreOptions.DEFAULT_PARALLELISM, DEFAULT_LOCAL_PARALLELISM);
         return conf;
     }
