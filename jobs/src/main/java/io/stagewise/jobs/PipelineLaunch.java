@@ -19,6 +19,8 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.configuration.HighAvailabilityOptions;
+import org.apache.flink.configuration.PipelineOptionsInternal;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -115,7 +117,7 @@ public final class PipelineLaunch {
             Topics.checkReachable(admin, settings.bootstrapServers());
             StartupChecks.transactionTimeout(settings.transactionTimeout(), effective,
                     Topics.transactionMaxTimeout(admin, settings.bootstrapServers()));
-            if (restoring.isEmpty() && !flags.fresh) {
+            if (restoring.isEmpty() && !flags.fresh && !recoveredByFlink()) {
                 refuseStartWithoutState(admin, settings, checkpointDir);
             }
         }
@@ -168,6 +170,16 @@ public final class PipelineLaunch {
                     + "resume with --restore latest (or --restore PATH), or start without state on purpose with --fresh "
                     + "(in-flight and retrying events of the earlier run are then given up)");
         }
+    }
+
+    /**
+     * In application mode with high availability, Flink re-runs {@code main} after a JobManager
+     * failover and recovers the job's state itself (a fixed job id, checkpoints from the HA store):
+     * the refusal to start without {@code --restore} must not block that recovery.
+     */
+    private boolean recoveredByFlink() {
+        boolean ha = !effective.get(HighAvailabilityOptions.HA_MODE).equalsIgnoreCase("NONE");
+        return onCluster && (ha || effective.getOptional(PipelineOptionsInternal.PIPELINE_FIXED_JOB_ID).isPresent());
     }
 
     private static Optional<Checkpoints.Retained> latestCheckpoint(String dir) {

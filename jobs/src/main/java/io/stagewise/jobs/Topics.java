@@ -1,5 +1,6 @@
 package io.stagewise.jobs;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -32,6 +33,7 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
  * answers, the input topic exists, the output and DLQ topics exist (created when absent), and the
  * DLQ accepts any record the input accepts plus room for the Stagewise headers.
  */
+@PublicEvolving
 public final class Topics {
     /** Room the DLQ needs above the input's record size limit for the Stagewise headers. */
     public static final int HEADER_ROOM_BYTES = 64 * 1024;

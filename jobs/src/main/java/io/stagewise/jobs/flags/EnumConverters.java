@@ -1,5 +1,6 @@
 package io.stagewise.jobs.flags;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.jobs.StagewiseOptions.Ordering;
 import io.stagewise.jobs.StagewiseOptions.WorkflowName;
 import java.util.Arrays;
@@ -7,6 +8,7 @@ import java.util.stream.Collectors;
 import picocli.CommandLine;
 
 /** Flag values of the enumerated options, spelled as in the configuration ({@code per-key}, {@code dedup-only}). */
+@PublicEvolving
 public final class EnumConverters {
     private EnumConverters() {}
 

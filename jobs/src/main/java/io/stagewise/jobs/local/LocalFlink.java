@@ -1,5 +1,6 @@
 package io.stagewise.jobs.local;
 
+import org.apache.flink.annotation.Internal;
 import io.stagewise.jobs.StagewiseException;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -10,6 +11,7 @@ import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /** A Flink mini cluster in this JVM, with the web dashboard on a chosen port. */
+@Internal
 public final class LocalFlink {
     private LocalFlink() {}
 

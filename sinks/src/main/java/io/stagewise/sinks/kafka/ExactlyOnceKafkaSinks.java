@@ -1,5 +1,6 @@
 package io.stagewise.sinks.kafka;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.time.Duration;
 import java.util.Properties;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -16,6 +17,7 @@ import org.apache.flink.connector.kafka.sink.KafkaSink;
  * exceed checkpoint interval + checkpoint duration + restart time (or Kafka aborts a transaction
  * Flink still means to commit), and must not exceed the broker's {@code transaction.max.timeout.ms}.
  */
+@PublicEvolving
 public final class ExactlyOnceKafkaSinks {
     /** Default transaction timeout: well above a checkpoint plus a restart, below the broker's 15 min cap. */
     public static final Duration DEFAULT_TRANSACTION_TIMEOUT = Duration.ofMinutes(10);
