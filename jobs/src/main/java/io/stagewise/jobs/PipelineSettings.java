@@ -168,13 +168,6 @@ public record PipelineSettings(
         return props;
     }
 
-    /** The same settings with another (test or benchmark) value for one field. */
-    public PipelineSettings withBounded(boolean bounded) {
-        return new PipelineSettings(bootstrapServers, inputTopic, outputTopic, groupId, transactionalIdPrefix,
-                transactionTimeout, maxEventBytes, workflow, gatewayUrl, stages, ledger, ledgerTransactionPrefix,
-                replicationFactor, kafkaProperties, bounded, injectFailureAfter);
-    }
-
     /**
      * The effective settings as the dashboard's Configuration tab shows them (global job
      * parameters): every Stagewise option by key, secrets left out (the ledger password is never

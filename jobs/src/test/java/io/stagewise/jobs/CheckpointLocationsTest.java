@@ -3,10 +3,10 @@ package io.stagewise.jobs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stagewise.savepoints.Checkpoints;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.File;
 import java.util.Optional;
 import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,21 +17,21 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CheckpointLocationsTest {
     @TempDir
-    Path tmp;
+    File tmp;
 
     /** Writes {@code <dir>/<job>/chk-<n>/_metadata} where Flink's filesystem puts {@code location}. */
     private static void writeCheckpoint(String location, String job, int n) throws Exception {
-        org.apache.flink.core.fs.Path chk = new org.apache.flink.core.fs.Path(location + "/" + job + "/chk-" + n);
+        Path chk = new Path(location + "/" + job + "/chk-" + n);
         FileSystem fs = chk.getFileSystem();
         fs.mkdirs(chk);
-        try (var out = fs.create(new org.apache.flink.core.fs.Path(chk, "_metadata"), FileSystem.WriteMode.OVERWRITE)) {
+        try (var out = fs.create(new Path(chk, "_metadata"), FileSystem.WriteMode.OVERWRITE)) {
             out.write(1);
         }
     }
 
     @Test
     void anExplicitFileUriWithPercentTwentyIsListedWhereFlinkWroteIt() throws Exception {
-        String uri = "file://" + tmp.toAbsolutePath() + "/dir%20x";
+        String uri = "file://" + tmp.getAbsolutePath() + "/dir%20x";
         assertThat(FlinkSettings.checkpointUri(uri)).isEqualTo(uri);
         writeCheckpoint(uri, "job-a", 3);
         writeCheckpoint(uri, "job-b", 9);
@@ -41,22 +41,22 @@ class CheckpointLocationsTest {
         assertThat(latest.get().checkpointId()).isIn(3L, 9L);
         assertThat(latest.get().location()).contains("dir%20x").endsWith("/chk-" + latest.get().checkpointId());
         // Nothing under the working directory: the URI was never taken for a relative local path.
-        assertThat(Files.exists(Path.of("file:"))).isFalse();
+        assertThat(new File("file:")).doesNotExist();
     }
 
     @Test
     void aBarePathWithPercentTwentyAndSpacesIsALocalDirectory() throws Exception {
-        Path dir = tmp.resolve("a%20b c");
-        String uri = FlinkSettings.checkpointUri(dir.toString());
+        File dir = new File(tmp, "a%20b c");
+        String uri = FlinkSettings.checkpointUri(dir.getPath());
         assertThat(uri).startsWith("file:/");
         writeCheckpoint(uri, "job", 4);
-        assertThat(Files.exists(dir.resolve("job").resolve("chk-4").resolve("_metadata"))).isTrue();
+        assertThat(new File(dir, "job/chk-4/_metadata")).isFile();
         assertThat(Checkpoints.latest(uri).map(Checkpoints.Retained::checkpointId)).contains(4L);
-        assertThat(Checkpoints.latest(dir).map(Checkpoints.Retained::checkpointId)).contains(4L);
+        assertThat(Checkpoints.latest(dir.toPath()).map(Checkpoints.Retained::checkpointId)).contains(4L);
     }
 
     @Test
     void aMissingDirectoryHasNoCheckpoint() {
-        assertThat(Checkpoints.latest("file://" + tmp.toAbsolutePath() + "/never-written")).isEmpty();
+        assertThat(Checkpoints.latest("file://" + tmp.getAbsolutePath() + "/never-written")).isEmpty();
     }
 }

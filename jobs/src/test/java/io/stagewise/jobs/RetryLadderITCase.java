@@ -15,6 +15,7 @@ import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.retry.RetryLadder;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -148,7 +149,7 @@ class RetryLadderITCase {
             List<ConsumerRecord<byte[], byte[]>> outputs = run.read(run.topics.output());
             List<String> completedForKey = outputs.stream()
                     .filter(r -> new String(r.key()).equals(account))
-                    .sorted(java.util.Comparator.comparingLong(ConsumerRecord::offset))
+                    .sorted(Comparator.comparingLong(ConsumerRecord::offset))
                     .map(r -> header(r, StagewiseHeaders.EVENT_ID)).toList();
             assertThat(completedForKey).as("the key's events complete in input order, the failing one first")
                     .containsExactlyElementsOf(keyOrder);

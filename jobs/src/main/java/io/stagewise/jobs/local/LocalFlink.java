@@ -5,6 +5,7 @@ import io.stagewise.jobs.StagewiseException;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.time.Duration;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MetricOptions;
 import org.apache.flink.configuration.RestOptions;
@@ -21,7 +22,7 @@ public final class LocalFlink {
         conf.set(RestOptions.ADDRESS, "127.0.0.1");
         conf.set(RestOptions.PORT, port);
         // Fresh metrics for the live progress line and the dashboard.
-        conf.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, java.time.Duration.ofSeconds(1));
+        conf.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
         return StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
     }
 
