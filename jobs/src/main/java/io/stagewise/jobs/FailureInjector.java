@@ -1,5 +1,6 @@
 package io.stagewise.jobs;
 
+import org.apache.flink.annotation.Internal;
 import io.stagewise.operators.event.Event;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichMapFunction;
@@ -11,6 +12,7 @@ import org.apache.flink.api.common.state.CheckpointListener;
  * completed checkpoint, it throws. Restored attempts (attempt number above 0) never throw, so the
  * job recovers instead of failing for ever.
  */
+@Internal
 public final class FailureInjector extends RichMapFunction<Event, Event> implements CheckpointListener {
     private static final long serialVersionUID = 1L;
 

@@ -1,37 +1,31 @@
 package io.stagewise.jobs;
 
 
+import io.stagewise.jobs.flags.FlagBindings;
+import io.stagewise.jobs.flags.PipelineFlags;
+import io.stagewise.jobs.payments.PaymentsLedger;
+import io.stagewise.jobs.payments.ledger.LedgerEntry;
 import io.stagewise.operators.event.CompletedEvent;
-import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
-import io.stagewise.operators.ingest.EventDeserializer;
 import io.stagewise.operators.ingest.MalformedSplit;
 import io.stagewise.operators.stage.StageOperator;
 import io.stagewise.operators.stage.StageOperatorFactory;
-import io.stagewise.operators.stage.Workflow;
-import io.stagewise.jobs.payments.PaymentsLedger;
-import io.stagewise.jobs.payments.PaymentsWorkflow;
-import io.stagewise.jobs.payments.ledger.LedgerEntry;
-import io.stagewise.sinks.kafka.CompletedEventSerializer;
-import io.stagewise.sinks.kafka.DeadLetterSerializer;
-import io.stagewise.sinks.kafka.RetryRecordSerializer;
-import java.util.ArrayList;
-import java.util.List;
-import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
-import java.util.Properties;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.connector.sink2.Sink;
-import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.connector.kafka.source.KafkaSource;
-import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
-import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 
 /**
  * The reference pipeline: Kafka input {@code T} → malformed split → dedup and stages by event id
@@ -42,9 +36,14 @@ import picocli.CommandLine;
  * committed), every malformed record reaches the DLQ exactly once, across task failures and
  * restores from checkpoints or savepoints. Source offsets, dedup state and sink transactions are
  * all part of one checkpoint. On a cluster: {@code flink run -c io.stagewise.jobs.PipelineJob
- * stagewise-jobs-cluster.jar <flags of stagewise run>}.
+ * stagewise-jobs-cluster.jar <flags of stagewise run>}. Every entry point goes through
+ * {@link PipelineSettings} (validated settings), {@link #prepareTopics}, {@link Endpoints} and
+ * {@link #assemble}.
  */
+@PublicEvolving
 public final class PipelineJob {
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineJob.class);
+
     public static final String SOURCE_UID = "stagewise-kafka-source";
     public static final String STAGES_UID = StageOperator.UID;
     public static final String OUTPUT_SINK_UID = "stagewise-output-sink";
@@ -57,116 +56,47 @@ public final class PipelineJob {
 
     /**
      * Checks the broker and the input topic, and creates the output, DLQ and retry topics the
-     * options name when they are missing; returns the DLQ's {@code max.message.bytes}.
+     * settings name when they are missing: the step before {@link Endpoints#production}.
      */
-    public static int prepareTopics(Configuration options) {
-        String input = options.get(StagewiseOptions.INPUT_TOPIC);
-        return Topics.prepare(options.get(StagewiseOptions.BOOTSTRAP_SERVERS), input,
-                options.get(StagewiseOptions.OUTPUT_TOPIC), StagewiseOptions.retryLadder(options).topics(input));
+    public static Topics.Layout prepareTopics(PipelineSettings settings) {
+        return Topics.prepare(settings);
     }
 
-    /** The input topic and its retry topics: the source reads them all. */
-    static List<String> topics(Configuration options) {
-        List<String> topics = new ArrayList<>();
-        topics.add(options.get(StagewiseOptions.INPUT_TOPIC));
-        topics.addAll(StagewiseOptions.retryLadder(options).topics(options.get(StagewiseOptions.INPUT_TOPIC)));
-        return topics;
-    }
+    /**
+     * The one place the pipeline is assembled, for every entry point (launcher, {@code flink run},
+     * demo, tests, benchmarks): the graph on {@code env} from validated settings and endpoints.
+     * It registers the effective Stagewise settings as global job parameters (the dashboard's
+     * Configuration tab) and sets nothing else on {@code env}: parallelism and checkpointing stay
+     * what the caller's configuration says (see {@link FlinkSettings}).
+     */
+    public static void assemble(StreamExecutionEnvironment env, PipelineSettings settings, Endpoints endpoints) {
+        Map<String, String> parameters = new HashMap<>(env.getConfig().getGlobalJobParameters().toMap());
+        parameters.putAll(settings.jobParameters());
+        env.getConfig().setGlobalJobParameters(Configuration.fromMap(parameters));
 
-    /** Where the pipeline reads from. */
-    public record Sources(Source<Event, ?, ?> input) {
-        public static Sources kafka(Configuration options) {
-            KafkaSourceBuilder<Event> builder = KafkaSource.<Event>builder()
-                    .setBootstrapServers(options.get(StagewiseOptions.BOOTSTRAP_SERVERS))
-                    .setTopics(topics(options))
-                    .setGroupId(StagewiseOptions.groupId(options))
-                    // Without state: resume from the group's committed offsets, or read everything.
-                    // With state (restore): the offsets in the checkpoint win.
-                    .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
-                    .setDeserializer(new EventDeserializer(options.get(StagewiseOptions.MAX_EVENT_BYTES)))
-                    .setProperty("isolation.level", "read_committed")
-                    .setProperty("commit.offsets.on.checkpoint", "true")
-                    .setProperty("client.id.prefix", StagewiseOptions.groupId(options));
-            if (options.get(StagewiseOptions.BOUNDED)) {
-                builder.setBounded(OffsetsInitializer.latest());
-            }
-            return new Sources(builder.build());
-        }
-    }
-
-    /** Where the pipeline writes to; {@code ledger} is null when completed payments are not applied to PostgreSQL. */
-    public record Sinks(Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters, Sink<DeadLetter> retries,
-                        Sink<LedgerEntry> ledger) {
-        /** The same sinks, plus the payments ledger. */
-        public Sinks withLedger(Sink<LedgerEntry> ledgerSink) {
-            return new Sinks(output, deadLetters, retries, ledgerSink);
-        }
-
-        /**
-         * @param dlqMaxMessageBytes the DLQ topic's {@code max.message.bytes} (from {@link Topics#prepare}),
-         *     so the producer never refuses a dead letter the topic accepts
-         */
-        public static Sinks kafka(Configuration options, int dlqMaxMessageBytes) {
-            String bootstrap = options.get(StagewiseOptions.BOOTSTRAP_SERVERS);
-            String prefix = StagewiseOptions.transactionalIdPrefix(options);
-            Properties output = new Properties();
-            Properties dlq = new Properties();
-            dlq.setProperty("max.request.size", Integer.toString(dlqMaxMessageBytes));
-            return new Sinks(
-                    ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-output",
-                            new CompletedEventSerializer(options.get(StagewiseOptions.OUTPUT_TOPIC)),
-                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), output),
-                    ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-dlq",
-                            new DeadLetterSerializer(StagewiseOptions.dlqTopic(options)),
-                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), dlq),
-                    ExactlyOnceKafkaSinks.create(bootstrap, prefix + "-retry",
-                            new RetryRecordSerializer(options.get(StagewiseOptions.INPUT_TOPIC)),
-                            options.get(StagewiseOptions.TRANSACTION_TIMEOUT), dlq),
-                    null);
-        }
-    }
-
-    /** The workflow the options name: {@code payments} (needs the gateway URL) or {@code dedup-only}. */
-    public static Workflow workflow(Configuration options) {
-        String name = options.get(StagewiseOptions.WORKFLOW);
-        switch (name) {
-            case PaymentsWorkflow.NAME:
-                String url = options.getOptional(StagewiseOptions.GATEWAY_URL).orElseThrow(() -> new StagewiseException(
-                        "the payments workflow needs --gateway-url (or --workflow dedup-only for no stages)"));
-                return PaymentsWorkflow.create(url);
-            case "dedup-only":
-                return Workflow.named("dedup-only").build();
-            default:
-                throw new StagewiseException("unknown workflow '" + name + "'; use payments or dedup-only");
-        }
-    }
-
-    /** Builds the pipeline on {@code env}; tests call this with their own sources, sinks and workflows. */
-    public static void build(StreamExecutionEnvironment env, Sources sources, Sinks sinks, Workflow workflow,
-                             Configuration options) {
         SingleOutputStreamOperator<Event> valid = env
-                .fromSource(sources.input(), WatermarkStrategy.noWatermarks(), "Kafka source")
+                .fromSource(endpoints.input(), WatermarkStrategy.noWatermarks(), "Kafka source")
                 .uid(SOURCE_UID)
                 .process(new MalformedSplit())
                 .uid(MalformedSplit.UID)
                 .name("Malformed split");
 
         DataStream<Event> admitted = valid;
-        long failAfter = options.get(StagewiseOptions.INJECT_FAILURE_AFTER);
+        long failAfter = settings.injectFailureAfter();
         if (failAfter > 0) {
             admitted = admitted.map(new FailureInjector(failAfter)).uid(FailureInjector.UID).name("Failure injector");
         }
 
         SingleOutputStreamOperator<CompletedEvent> completed = StageOperatorFactory.apply(
                 admitted,
-                workflow, StagewiseOptions.stageSettings(options));
+                endpoints.workflow(), settings.stages());
 
         completed
-                .sinkTo(sinks.output())
+                .sinkTo(endpoints.output())
                 .uid(OUTPUT_SINK_UID)
                 .name("Output (Kafka, exactly once)");
 
-        if (sinks.ledger() != null) {
+        if (endpoints.ledger().isPresent()) {
             // Keyed by account: one account's rows on one subtask, so two subtasks never wait on
             // each other's prepared transactions (docs/payments.md, the lock trap).
             completed
@@ -175,30 +105,64 @@ public final class PipelineJob {
                     .uid(LEDGER_ENTRY_UID)
                     .name("Ledger entry")
                     .keyBy(entry -> entry.account, TypeInformation.of(String.class))
-                    .sinkTo(sinks.ledger())
+                    .sinkTo(endpoints.ledger().get())
                     .uid(LEDGER_SINK_UID)
                     .name("Ledger (PostgreSQL, exactly once)");
         }
 
         valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
                 .union(completed.getSideOutput(StageOperator.DEAD_LETTERS))
-                .sinkTo(sinks.deadLetters())
+                .sinkTo(endpoints.deadLetters())
                 .uid(DLQ_SINK_UID)
                 .name("DLQ (Kafka, exactly once)");
 
         // The same transactional sink protocol as the output: a retry record and the state that
         // sent it commit together, at the checkpoint.
         completed.getSideOutput(StageOperator.RETRIES)
-                .sinkTo(sinks.retries())
+                .sinkTo(endpoints.retries())
                 .uid(RETRY_SINK_UID)
                 .name("Retry topics (Kafka, exactly once)");
     }
 
-    /** Entry point for {@code flink run}: the flags of {@code stagewise run}, on the cluster's environment. */
-    public static void main(String[] args) {
-        int exit = new CommandLine(RunCommand.onCluster()).execute(args);
-        if (exit != 0) {
-            System.exit(exit);
+    /**
+     * Entry point for {@code flink run -c io.stagewise.jobs.PipelineJob <jar> <flags of stagewise run>}:
+     * parses the pipeline's flags ({@link PipelineFlags}) and runs on the submitting cluster's
+     * environment. Never calls {@code System.exit} (in application mode that would stop the
+     * JobManager): a user error is printed as one line, as the launcher does, and thrown as a
+     * {@link StagewiseException} so the submission fails with the same message.
+     */
+    public static void main(String[] args) throws Exception {
+        PipelineFlags flags = new PipelineFlags();
+        CommandLine cli = new CommandLine(new FlinkRunCommand(flags)).setDefaultValueProvider(new FlagBindings());
+        try {
+            ParseResult parsed = cli.parseArgs(args);
+            if (cli.isUsageHelpRequested()) {
+                cli.usage(System.out);
+                return;
+            }
+            PipelineLaunch.onCluster(flags, parsed).run();
+        } catch (ParameterException e) {
+            throw userError(new StagewiseException(e.getMessage(), e));
+        } catch (StagewiseException e) {
+            throw userError(e);
+        }
+    }
+
+    private static StagewiseException userError(StagewiseException e) {
+        System.err.println("stagewise: " + e.getMessage());
+        LOG.error("stagewise: {}", e.getMessage());
+        return e;
+    }
+
+    /** The flags of {@code flink run}: those of {@code stagewise run}, without the local dashboard. */
+    @Command(name = "flink run -c io.stagewise.jobs.PipelineJob <jar>", mixinStandardHelpOptions = true,
+            description = "The Stagewise pipeline on the cluster that submits it; flags as stagewise run.")
+    static final class FlinkRunCommand {
+        @Mixin
+        final PipelineFlags flags;
+
+        FlinkRunCommand(PipelineFlags flags) {
+            this.flags = flags;
         }
     }
 }

@@ -1,16 +1,28 @@
 package io.stagewise.jobs;
 
 import io.stagewise.operators.ingest.EventParser;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import io.stagewise.operators.retry.RetryLadder;
 import io.stagewise.operators.stage.RetrySettings;
 import io.stagewise.operators.stage.StageSettings;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
 import java.time.Duration;
+import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
-import org.apache.flink.configuration.Configuration;
 
-/** Every tunable of the pipeline job: typed, with a default and a description. */
+/**
+ * Every tunable of the pipeline job: typed, with a default and a description. The one source of
+ * truth for defaults: the flags ({@code io.stagewise.jobs.flags}) are bound to these options, and
+ * each can also be set from the Flink configuration ({@code -Dstagewise.retry.multiplier=3},
+ * config.yaml). Read and validated once, into {@link PipelineSettings}.
+ */
+@PublicEvolving
 public final class StagewiseOptions {
     public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("stagewise.kafka.bootstrap-servers")
             .stringType()
@@ -55,9 +67,9 @@ public final class StagewiseOptions {
             .defaultValue(StageSettings.DEFAULT_STATE_TTL)
             .withDescription("How long event ids (dedup) and stage records are remembered (processing time).");
 
-    public static final ConfigOption<String> WORKFLOW = ConfigOptions.key("stagewise.workflow")
-            .stringType()
-            .defaultValue("payments")
+    public static final ConfigOption<WorkflowName> WORKFLOW = ConfigOptions.key("stagewise.workflow")
+            .enumType(WorkflowName.class)
+            .defaultValue(WorkflowName.PAYMENTS)
             .withDescription("The workflow: 'payments' (validate -> charge -> notify, needs the gateway URL) or "
                     + "'dedup-only' (no stages: exactly-once dedup of the input into the output).");
 
@@ -87,9 +99,9 @@ public final class StagewiseOptions {
             .defaultValue(4.0)
             .withDescription("Delay multiplier between retry topics (>= 2).");
 
-    public static final ConfigOption<String> ORDERING = ConfigOptions.key("stagewise.ordering")
-            .stringType()
-            .defaultValue("unordered")
+    public static final ConfigOption<Ordering> ORDERING = ConfigOptions.key("stagewise.ordering")
+            .enumType(Ordering.class)
+            .defaultValue(Ordering.UNORDERED)
             .withDescription("'unordered' (events of a key run concurrently) or 'per-key' (one event per business "
                     + "key at a time: later events of the key wait in keyed state while it runs or waits in the "
                     + "retry ladder; other keys are not held).");
@@ -135,42 +147,83 @@ public final class StagewiseOptions {
             .withDescription("If > 0: each subtask throws once, on its first attempt, after this many events "
                     + "and at least one completed checkpoint, to show recovery. 0 disables it.");
 
+    public static final ConfigOption<Integer> REPLICATION_FACTOR = ConfigOptions.key("stagewise.kafka.replication-factor")
+            .intType()
+            .noDefaultValue()
+            .withDescription("Replication factor of the topics Stagewise creates (output, DLQ, retry topics). "
+                    + "Default: the broker's default.replication.factor.");
+
+    public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = ConfigOptions.key("stagewise.kafka.properties")
+            .mapType()
+            .noDefaultValue()
+            .withDescription("Extra Kafka client properties for every client of the job (source, sinks, admin), "
+                    + "e.g. security.protocol:SASL_SSL. Values are never logged nor shown as job parameters.");
+
+    public static final ConfigOption<String> LEDGER_JDBC_URL = ConfigOptions.key("stagewise.ledger.jdbc-url")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("PostgreSQL JDBC URL of the payments ledger; without it no ledger is written.");
+
+    public static final ConfigOption<String> LEDGER_JDBC_USER = ConfigOptions.key("stagewise.ledger.jdbc-user")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Ledger database user (default: env STAGEWISE_JDBC_USER, or from the URL). The "
+                    + "password comes from --jdbc-password or env STAGEWISE_JDBC_PASSWORD only, never from the "
+                    + "Flink configuration (which the dashboard shows).");
+
     private StagewiseOptions() {}
 
-    public static String groupId(Configuration conf) {
-        return conf.getOptional(GROUP_ID).orElse("stagewise-" + conf.get(INPUT_TOPIC));
-    }
-
-    public static String transactionalIdPrefix(Configuration conf) {
-        return conf.getOptional(TRANSACTIONAL_ID_PREFIX).orElse("stagewise-" + conf.get(INPUT_TOPIC));
-    }
-
-    /** The stage engine's settings from these options (validated). */
-    public static StageSettings stageSettings(Configuration conf) {
-        RetrySettings retry = RetrySettings.builder()
-                .maxAttempts(conf.get(RETRY_ATTEMPTS))
-                .initialBackoff(conf.get(RETRY_INITIAL_BACKOFF))
-                .multiplier(conf.get(RETRY_MULTIPLIER))
-                .maxBackoff(conf.get(RETRY_MAX_BACKOFF))
-                .build();
-        String ordering = conf.get(ORDERING);
-        if (!ordering.equals("unordered") && !ordering.equals("per-key")) {
-            throw new IllegalArgumentException("ordering must be 'unordered' or 'per-key', got '" + ordering + "'");
+    /** Every option above, for listing them (job parameters, the flag defaults). */
+    public static List<ConfigOption<?>> all() {
+        List<ConfigOption<?>> options = new ArrayList<>();
+        for (Field field : StagewiseOptions.class.getFields()) {
+            if (Modifier.isStatic(field.getModifiers()) && field.getType() == ConfigOption.class) {
+                try {
+                    options.add((ConfigOption<?>) field.get(null));
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
         }
-        return new StageSettings(retry, conf.get(CALL_TIMEOUT), conf.get(MAX_IN_FLIGHT), conf.get(DEDUP_TTL), retryLadder(conf),
-                ordering.equals("per-key"));
+        return options;
     }
 
-    /** The retry topic ladder from these options (validated). */
-    public static RetryLadder retryLadder(Configuration conf) {
-        return new RetryLadder(conf.get(RETRY_TOPICS), conf.get(RETRY_TOPICS_INITIAL_DELAY), conf.get(RETRY_TOPICS_MULTIPLIER));
+    /** The option with this key, if it is one of Stagewise's. */
+    public static Optional<ConfigOption<?>> byKey(String key) {
+        return all().stream().filter(o -> o.key().equals(key)).findFirst();
     }
 
-    public static String ledgerTransactionPrefix(Configuration conf) {
-        return conf.getOptional(LEDGER_TRANSACTION_PREFIX).orElse("stagewise-" + conf.get(INPUT_TOPIC) + "-ledger");
+    /** Values of {@link #WORKFLOW}; the configuration value is {@link #toString()}. */
+    public enum WorkflowName {
+        PAYMENTS("payments"),
+        DEDUP_ONLY("dedup-only");
+
+        private final String value;
+
+        WorkflowName(String value) {
+            this.value = value;
+        }
+
+        @Override
+        public String toString() {
+            return value;
+        }
     }
 
-    public static String dlqTopic(Configuration conf) {
-        return Topics.dlq(conf.get(INPUT_TOPIC));
+    /** Values of {@link #ORDERING}; the configuration value is {@link #toString()}. */
+    public enum Ordering {
+        UNORDERED("unordered"),
+        PER_KEY("per-key");
+
+        private final String value;
+
+        Ordering(String value) {
+            this.value = value;
+        }
+
+        @Override
+        public String toString() {
+            return value;
+        }
     }
 }

@@ -1,6 +1,10 @@
 package io.stagewise.jobs;
 
+import org.apache.flink.annotation.PublicEvolving;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -13,6 +17,8 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RetriableException;
 import java.util.concurrent.locks.LockSupport;
@@ -27,6 +33,7 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
  * answers, the input topic exists, the output and DLQ topics exist (created when absent), and the
  * DLQ accepts any record the input accepts plus room for the Stagewise headers.
  */
+@PublicEvolving
 public final class Topics {
     /** Room the DLQ needs above the input's record size limit for the Stagewise headers. */
     public static final int HEADER_ROOM_BYTES = 64 * 1024;
@@ -39,18 +46,32 @@ public final class Topics {
         return inputTopic + ".dlq";
     }
 
-    public static String retry(String inputTopic, int step) {
-        return inputTopic + ".retry." + step;
-    }
+    /** The checked topic layout of a pipeline: what its producers may send. */
+    public record Layout(int dlqMaxMessageBytes) {}
 
     /** An admin client that gives up on an unreachable broker within seconds instead of hanging. */
     public static Admin admin(String bootstrapServers) {
+        return admin(bootstrapServers, new Properties());
+    }
+
+    /**
+     * As {@link #admin(String)}, with extra client properties ({@code --kafka-property}, SASL/SSL);
+     * they are passed on, never logged.
+     */
+    public static Admin admin(String bootstrapServers, Properties clientProperties) {
         Properties props = new Properties();
+        props.putAll(clientProperties);
         props.setProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        props.setProperty(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
-        props.setProperty(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
-        props.setProperty(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "1000");
-        return Admin.create(props);
+        props.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+        props.putIfAbsent(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
+        props.putIfAbsent(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "1000");
+        try {
+            return Admin.create(props);
+        } catch (KafkaException e) {
+            // Kafka's messages name the property, never a password's value.
+            throw new StagewiseException("cannot create a Kafka client for " + bootstrapServers + " with the given client "
+                    + "properties (--kafka-property, --kafka-properties, stagewise.kafka.properties): " + rootMessage(e));
+        }
     }
 
     /** Fails within about ten seconds, naming the address tried, when no broker answers. */
@@ -67,19 +88,16 @@ public final class Topics {
     }
 
     /**
-     * Checks and completes the layout for a pipeline on {@code inputTopic}: the input must exist;
-     * the output and DLQ are created with the input's partition count when absent; an existing DLQ
-     * whose {@code max.message.bytes} is too small is refused.
-     *
-     * @return the DLQ's {@code max.message.bytes}, which its producer must be allowed to send
+     * Checks and completes the layout for the pipeline {@code settings} describe: the broker answers,
+     * the input must exist; the output, DLQ and retry topics are created with the input's partition
+     * count (and {@link PipelineSettings#replicationFactor()}, or the broker's default) when absent;
+     * an existing DLQ or retry topic whose {@code max.message.bytes} is too small is refused.
      */
-    public static int prepare(String bootstrapServers, String inputTopic, String outputTopic) {
-        return prepare(bootstrapServers, inputTopic, outputTopic, java.util.List.of());
-    }
-
-    /** As {@link #prepare(String, String, String)}, also creating the retry topics, sized like the DLQ. */
-    public static int prepare(String bootstrapServers, String inputTopic, String outputTopic, java.util.List<String> retryTopics) {
-        try (Admin admin = admin(bootstrapServers)) {
+    public static Layout prepare(PipelineSettings settings) {
+        String bootstrapServers = settings.bootstrapServers();
+        String inputTopic = settings.inputTopic();
+        Optional<Short> replication = settings.replicationFactor().map(Integer::shortValue);
+        try (Admin admin = admin(bootstrapServers, settings.kafkaClientProperties())) {
             checkReachable(admin, bootstrapServers);
             TopicDescription input = describe(admin, inputTopic).orElseThrow(() -> new StagewiseException(
                     "input topic '" + inputTopic + "' does not exist on " + bootstrapServers
@@ -87,28 +105,60 @@ public final class Topics {
             int partitions = input.partitions().size();
             int inputMax = maxMessageBytes(admin, inputTopic);
             int dlqNeeds = inputMax + HEADER_ROOM_BYTES;
-            String dlqTopic = dlq(inputTopic);
-            create(admin, outputTopic, partitions, Map.of());
-            create(admin, dlqTopic, partitions, Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(dlqNeeds)));
-            for (String retryTopic : retryTopics) {
-                create(admin, retryTopic, partitions, Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(dlqNeeds)));
+            Map<String, String> large = Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(dlqNeeds));
+            create(admin, settings.outputTopic(), partitions, replication, Map.of());
+            create(admin, settings.dlqTopic(), partitions, replication, large);
+            for (String retryTopic : settings.retryTopics()) {
+                create(admin, retryTopic, partitions, replication, large);
             }
-            int dlqMax = maxMessageBytes(admin, dlqTopic);
-            if (dlqMax < dlqNeeds) {
-                throw new StagewiseException("DLQ topic '" + dlqTopic + "' has max.message.bytes=" + dlqMax
-                        + ", but a dead letter can be as large as the input's limit (" + inputMax + ") plus "
-                        + HEADER_ROOM_BYTES + " bytes of headers; raise it to at least " + dlqNeeds
-                        + " (kafka-configs --alter --entity-type topics --entity-name " + dlqTopic
-                        + " --add-config max.message.bytes=" + dlqNeeds + ")");
+            int dlqMax = Integer.MAX_VALUE;
+            List<String> sized = new ArrayList<>(settings.retryTopics());
+            sized.add(0, settings.dlqTopic());
+            for (String topic : sized) {
+                int max = maxMessageBytes(admin, topic);
+                if (max < dlqNeeds) {
+                    throw new StagewiseException("topic '" + topic + "' has max.message.bytes=" + max
+                            + ", but a dead letter or retry record can be as large as the input's limit (" + inputMax
+                            + ") plus " + HEADER_ROOM_BYTES + " bytes of headers; raise it to at least " + dlqNeeds
+                            + " (kafka-configs --alter --entity-type topics --entity-name " + topic
+                            + " --add-config max.message.bytes=" + dlqNeeds + ")");
+                }
+                dlqMax = Math.min(dlqMax, max);
             }
-            return dlqMax;
+            return new Layout(dlqMax);
+        }
+    }
+
+    /**
+     * The broker's {@code transaction.max.timeout.ms} (a transactional producer asking for more is
+     * refused), read from one broker of the cluster.
+     */
+    public static Duration transactionMaxTimeout(Admin admin, String bootstrapServers) {
+        try {
+            Collection<Node> nodes = admin.describeCluster().nodes().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            Node node = nodes.iterator().next();
+            ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, node.idString());
+            Config config = admin.describeConfigs(List.of(broker)).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).get(broker);
+            return Duration.ofMillis(Long.parseLong(config.get("transaction.max.timeout.ms").value()));
+        } catch (ExecutionException | TimeoutException e) {
+            throw new StagewiseException("cannot read transaction.max.timeout.ms of the brokers at " + bootstrapServers
+                    + ": " + rootMessage(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StagewiseException("interrupted while reading the broker configuration at " + bootstrapServers);
         }
     }
 
     /** Creates a topic unless it exists; returns once every partition's leader serves requests. */
     public static void create(Admin admin, String topic, int partitions, Map<String, String> configs) {
+        create(admin, topic, partitions, Optional.empty(), configs);
+    }
+
+    /** As {@link #create(Admin, String, int, Map)} with a replication factor (empty: the broker's default). */
+    public static void create(Admin admin, String topic, int partitions, Optional<Short> replicationFactor,
+                              Map<String, String> configs) {
         try {
-            admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty()).configs(configs)))
+            admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), replicationFactor).configs(configs)))
                     .all()
                     .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
@@ -134,7 +184,7 @@ public final class Topics {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
         while (true) {
             try {
-                Map<TopicPartition, OffsetSpec> partitions = new java.util.HashMap<>();
+                Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
                 for (TopicDescription description : admin.describeTopics(List.of(topic)).allTopicNames()
                         .get(TIMEOUT_SECONDS, TimeUnit.SECONDS).values()) {
                     description.partitions().forEach(p -> partitions.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest()));

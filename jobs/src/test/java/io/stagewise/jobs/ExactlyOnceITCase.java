@@ -7,6 +7,7 @@ import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
+import io.stagewise.operators.stage.Workflow;
 import io.stagewise.testkit.EmbeddedKafka;
 import io.stagewise.testkit.FreePorts;
 import java.nio.file.Path;
@@ -41,12 +42,13 @@ class ExactlyOnceITCase {
             conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
             // Each subtask throws at its first event after the first completed checkpoint.
             conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 1L);
-            int dlqMax = PipelineJob.prepareTopics(conf);
+            PipelineSettings settings = PipelineSettings.from(conf);
+            Topics.Layout layout = PipelineJob.prepareTopics(settings);
             int port = FreePorts.pick();
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
             env.setParallelism(2);
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
-                    io.stagewise.operators.stage.Workflow.named("dedup-only").build(), conf);
+            PipelineJob.assemble(env, settings, Endpoints.production(settings, layout,
+                    Workflow.named("dedup-only").build()));
             JobClient job = env.executeAsync("exactly-once-it");
             try {
                 FlinkRest rest = new FlinkRest(LocalFlink.dashboardUrl(port), job.getJobID());

@@ -75,8 +75,7 @@ final class PaymentsRun implements AutoCloseable {
     /** Cancels the job (its checkpoints are retained) and starts it again from the newest one. */
     void restartFromLatestCheckpoint() throws Exception {
         job.cancel().get(30, TimeUnit.SECONDS);
-        Path latest = Checkpoints.latest(checkpoints()).orElseThrow().path();
-        submit(latest.toString());
+        submit(Checkpoints.latest(checkpoints()).orElseThrow().location());
     }
 
     private void submit(String restorePath) throws Exception {
@@ -90,12 +89,13 @@ final class PaymentsRun implements AutoCloseable {
         if (restorePath != null) {
             conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restorePath);
         }
-        int dlqMax = PipelineJob.prepareTopics(conf);
+        PipelineSettings settings = PipelineSettings.from(conf);
+        Topics.Layout layout = PipelineJob.prepareTopics(settings);
         int port = FreePorts.pick();
         StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
         env.setParallelism(2);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax)
-                .withLedger(PaymentsLedger.sink(ledger, StagewiseOptions.ledgerTransactionPrefix(conf))), workflow, conf);
+        PipelineJob.assemble(env, settings, Endpoints.production(settings, layout, workflow)
+                .withLedger(PaymentsLedger.sink(ledger, settings.ledgerTransactionPrefix())));
         job = env.executeAsync(input);
         rest = new FlinkRest(LocalFlink.dashboardUrl(port), job.getJobID());
     }

@@ -2,11 +2,14 @@ package io.stagewise.jobs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stagewise.jobs.payments.PaymentsWorkflow;
+import io.stagewise.operators.ingest.MalformedSplit;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.graph.StreamGraph;
 import org.apache.flink.streaming.api.graph.StreamNode;
@@ -17,13 +20,15 @@ class PipelineTopologyTest {
     private static StreamGraph graph(boolean withFailureInjector) {
         Configuration conf = FlinkSettings.defaults(Duration.ofSeconds(10), Path.of("target", "unused-checkpoints"));
         conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, "127.0.0.1:1");
+        conf.set(StagewiseOptions.GATEWAY_URL, "http://127.0.0.1:1");
+        conf.set(StagewiseOptions.LEDGER_JDBC_URL, "jdbc:postgresql://127.0.0.1:1/x");
+        conf.set(StagewiseOptions.LEDGER_TRANSACTION_PREFIX, "test-ledger");
         if (withFailureInjector) {
             conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 10L);
         }
+        PipelineSettings settings = PipelineSettings.from(conf, "p");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, 2_000_000).withLedger(io.stagewise.jobs.payments.PaymentsLedger.sink(
-                        new io.stagewise.jobs.payments.PaymentsLedger.Database("jdbc:postgresql://127.0.0.1:1/x", "u", "p"), "test-ledger")),
-                io.stagewise.jobs.payments.PaymentsWorkflow.create("http://127.0.0.1:1"), conf);
+        PipelineJob.assemble(env, settings, Endpoints.production(settings, new Topics.Layout(2_000_000)));
         // With pipeline.generic-types=false, building the graph fails if any type would need Kryo.
         return env.getStreamGraph();
     }
@@ -45,9 +50,7 @@ class PipelineTopologyTest {
         List<String> uids = graph(true).getStreamNodes().stream()
                 .map(StreamNode::getTransformationUID)
                 .collect(Collectors.toList());
-        assertThat(uids).contains(PipelineJob.SOURCE_UID, PipelineJob.STAGES_UID,
-                io.stagewise.operators.ingest.MalformedSplit.UID,
-                FailureInjector.UID);
+        assertThat(uids).contains(PipelineJob.SOURCE_UID, PipelineJob.STAGES_UID, MalformedSplit.UID, FailureInjector.UID);
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.OUTPUT_SINK_UID));
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.DLQ_SINK_UID));
         assertThat(uids).contains(PipelineJob.LEDGER_ENTRY_UID);
@@ -55,9 +58,19 @@ class PipelineTopologyTest {
     }
 
     @Test
+    void theWorkflowAndLedgerComeFromTheSettings() {
+        Configuration conf = new Configuration();
+        conf.set(StagewiseOptions.GATEWAY_URL, "http://127.0.0.1:1");
+        PipelineSettings settings = PipelineSettings.from(conf);
+        Endpoints endpoints = Endpoints.production(settings, new Topics.Layout(2_000_000));
+        assertThat(endpoints.workflow().name()).isEqualTo(PaymentsWorkflow.NAME);
+        assertThat(endpoints.ledger()).isEmpty();
+    }
+
+    @Test
     void genericTypesAreDisabledSoNoStateFallsBackToKryo() {
         Configuration conf = FlinkSettings.defaults(Duration.ofSeconds(1), Path.of("target", "x"));
-        assertThat(conf.get(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES)).isFalse();
+        assertThat(conf.get(PipelineOptions.GENERIC_TYPES)).isFalse();
         assertThat(graph(false).getExecutionConfig().getSerializerConfig().hasGenericTypesDisabled()).isTrue();
     }
 }

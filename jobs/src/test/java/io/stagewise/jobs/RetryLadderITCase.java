@@ -15,6 +15,7 @@ import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.retry.RetryLadder;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -139,7 +140,7 @@ class RetryLadderITCase {
                 .faults(FaultPolicy.firstRequests("charges", key -> key.equals(target + ":charge"), 1, Fault.TRANSIENT));
         try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 60, 204)) {
             run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(3))
-                    .andThen(conf -> conf.set(StagewiseOptions.ORDERING, "per-key")));
+                    .andThen(conf -> conf.set(StagewiseOptions.ORDERING, StagewiseOptions.Ordering.PER_KEY)));
             run.produce(0);
             AuditReport report = run.settle();
             assertThat(report.passed()).as(report.render()).isTrue();
@@ -148,7 +149,7 @@ class RetryLadderITCase {
             List<ConsumerRecord<byte[], byte[]>> outputs = run.read(run.topics.output());
             List<String> completedForKey = outputs.stream()
                     .filter(r -> new String(r.key()).equals(account))
-                    .sorted(java.util.Comparator.comparingLong(ConsumerRecord::offset))
+                    .sorted(Comparator.comparingLong(ConsumerRecord::offset))
                     .map(r -> header(r, StagewiseHeaders.EVENT_ID)).toList();
             assertThat(completedForKey).as("the key's events complete in input order, the failing one first")
                     .containsExactlyElementsOf(keyOrder);

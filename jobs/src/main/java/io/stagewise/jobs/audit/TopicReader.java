@@ -18,7 +18,13 @@ public final class TopicReader {
     private TopicReader() {}
 
     public static Properties consumerProperties(String bootstrapServers) {
+        return consumerProperties(bootstrapServers, new Properties());
+    }
+
+    /** With extra client properties ({@code --kafka-property}: SASL/SSL), under what this reader must set itself. */
+    public static Properties consumerProperties(String bootstrapServers, Properties clientProperties) {
         Properties props = new Properties();
+        props.putAll(clientProperties);
         props.setProperty(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.setProperty(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         props.setProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -30,7 +36,11 @@ public final class TopicReader {
     }
 
     public static KafkaConsumer<byte[], byte[]> consumer(String bootstrapServers) {
-        return new KafkaConsumer<>(consumerProperties(bootstrapServers), new ByteArrayDeserializer(),
+        return consumer(bootstrapServers, new Properties());
+    }
+
+    public static KafkaConsumer<byte[], byte[]> consumer(String bootstrapServers, Properties clientProperties) {
+        return new KafkaConsumer<>(consumerProperties(bootstrapServers, clientProperties), new ByteArrayDeserializer(),
                 new ByteArrayDeserializer());
     }
 

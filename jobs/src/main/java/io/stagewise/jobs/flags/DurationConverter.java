@@ -1,10 +1,12 @@
 package io.stagewise.jobs.flags;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.time.Duration;
 import org.apache.flink.util.TimeUtils;
 import picocli.CommandLine;
 
 /** Parses durations as Flink does: {@code 500ms}, {@code 10s}, {@code 2min}, {@code 7d}. */
+@PublicEvolving
 public final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {

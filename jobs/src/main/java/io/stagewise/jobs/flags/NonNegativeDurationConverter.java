@@ -1,10 +1,12 @@
 package io.stagewise.jobs.flags;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.time.Duration;
 import org.apache.flink.util.TimeUtils;
 import picocli.CommandLine;
 
 /** Parses a duration that may be zero ({@code 0ms}), such as an added latency. */
+@PublicEvolving
 public final class NonNegativeDurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {

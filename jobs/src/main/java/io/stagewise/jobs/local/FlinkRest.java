@@ -1,5 +1,6 @@
 package io.stagewise.jobs.local;
 
+import org.apache.flink.annotation.Internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -20,6 +21,7 @@ import org.apache.flink.api.common.JobID;
  * Stagewise metrics summed over subtasks, the latest completed checkpoint, the restart count.
  * Best effort: a failed call yields empty, never an exception, since it only feeds a progress line.
  */
+@Internal
 public final class FlinkRest {
     private static final ObjectMapper JSON = new ObjectMapper();
 

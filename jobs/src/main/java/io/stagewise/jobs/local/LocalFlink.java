@@ -1,15 +1,18 @@
 package io.stagewise.jobs.local;
 
+import org.apache.flink.annotation.Internal;
 import io.stagewise.jobs.StagewiseException;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.time.Duration;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MetricOptions;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /** A Flink mini cluster in this JVM, with the web dashboard on a chosen port. */
+@Internal
 public final class LocalFlink {
     private LocalFlink() {}
 
@@ -19,7 +22,7 @@ public final class LocalFlink {
         conf.set(RestOptions.ADDRESS, "127.0.0.1");
         conf.set(RestOptions.PORT, port);
         // Fresh metrics for the live progress line and the dashboard.
-        conf.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, java.time.Duration.ofSeconds(1));
+        conf.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
         return StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
     }
 

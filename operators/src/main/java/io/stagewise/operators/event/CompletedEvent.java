@@ -1,9 +1,12 @@
 package io.stagewise.operators.event;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 /**
  * One completed event, the content of the output topic: exactly one record per event id,
  * written by a transactional Kafka sink. A Flink POJO: never Kryo.
  */
+@PublicEvolving
 public class CompletedEvent {
     public String eventId;
     public String type;

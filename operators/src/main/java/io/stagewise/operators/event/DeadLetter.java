@@ -1,5 +1,6 @@
 package io.stagewise.operators.event;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -9,6 +10,7 @@ import java.nio.charset.StandardCharsets;
  * <p>Written by a transactional Kafka sink, so a dead letter and the state that produced it commit
  * together: none is lost, none is written twice. A Flink POJO: never Kryo.
  */
+@PublicEvolving
 public class DeadLetter {
     public String eventId;
     public byte[] recordKey;

@@ -1,5 +1,7 @@
 package io.stagewise.operators.event;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 /**
  * One input record after ingestion: the parsed event of docs/event-format.md, its original bytes,
  * its origin coordinates and the Stagewise headers it arrived with.
@@ -8,6 +10,7 @@ package io.stagewise.operators.event;
  * the malformed split turns it into a dead letter. So nothing read from Kafka is ever dropped or
  * crashes the job. A Flink POJO: never Kryo.
  */
+@PublicEvolving
 public class Event {
     /** The event id; for a malformed record, whatever id could be read, or {@code ""}. */
     public String id;

@@ -1,8 +1,10 @@
 package io.stagewise.operators.event;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.util.Locale;
 
 /** Why a record left the pipeline for the DLQ: the values of {@code stagewise.failure.reason}. */
+@PublicEvolving
 public enum FailureReason {
     /** Not valid JSON, missing {@code id}/{@code type}, or over the size limit. */
     MALFORMED,

@@ -1,5 +1,6 @@
 package io.stagewise.operators.event;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.util.Objects;
 
 /**
@@ -8,6 +9,7 @@ import java.util.Objects;
  * <p>Kept unchanged across retries and replays, so a dead letter always points at the record a
  * producer actually wrote. A Flink POJO (public fields, no-arg constructor): never Kryo.
  */
+@PublicEvolving
 public class Origin {
     public String topic;
     public int partition;

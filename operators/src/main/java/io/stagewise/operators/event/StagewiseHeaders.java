@@ -1,6 +1,9 @@
 package io.stagewise.operators.event;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 /** The Kafka header names of docs/topics-and-headers.md (a contract: values are UTF-8 strings). */
+@PublicEvolving
 public final class StagewiseHeaders {
     public static final String EVENT_ID = "stagewise.event-id";
     public static final String ORIGIN_TOPIC = "stagewise.origin.topic";

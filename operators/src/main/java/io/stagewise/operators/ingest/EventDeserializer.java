@@ -1,5 +1,6 @@
 package io.stagewise.operators.ingest;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.retry.RetryLadder;
@@ -17,6 +18,7 @@ import org.apache.kafka.common.header.Headers;
  * The Kafka source's deserializer. Delivers every record as an {@link Event}, malformed or not,
  * and never throws: a poison pill becomes a dead letter instead of a crash loop.
  */
+@PublicEvolving
 public final class EventDeserializer implements KafkaRecordDeserializationSchema<Event> {
     private static final long serialVersionUID = 1L;
 

@@ -1,5 +1,6 @@
 package io.stagewise.operators.ingest;
 
+import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +19,7 @@ import java.util.Map;
  * Stagewise header that does not parse) yields an event marked {@link Event#malformed} with the
  * reason, so the record goes to the DLQ instead of crash-looping the job.
  */
+@PublicEvolving
 public final class EventParser implements Serializable {
     private static final long serialVersionUID = 1L;
 

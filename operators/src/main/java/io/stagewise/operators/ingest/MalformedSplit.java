@@ -1,5 +1,6 @@
 package io.stagewise.operators.ingest;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -13,6 +14,7 @@ import org.apache.flink.util.OutputTag;
  * Passes valid events on and sends malformed ones to {@link #DEAD_LETTERS} with reason
  * {@code malformed}, stage {@code ingest}. Counts them in metric {@code stagewise.malformed}.
  */
+@PublicEvolving
 public final class MalformedSplit extends ProcessFunction<Event, Event> {
     private static final long serialVersionUID = 1L;
 

@@ -1,5 +1,6 @@
 package io.stagewise.operators.retry;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.regex.Pattern;
  * that used up the in-operator attempts goes to the next step; after the last, to the DLQ with
  * reason {@code exhausted}. {@code steps = 0} turns the ladder off.
  */
+@PublicEvolving
 public final class RetryLadder implements Serializable {
     private static final long serialVersionUID = 1L;
     private static final Pattern RETRY_TOPIC = Pattern.compile(".*\\.retry\\.(\\d+)$");

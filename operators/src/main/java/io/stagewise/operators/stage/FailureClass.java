@@ -1,11 +1,13 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.io.IOException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 
 /** How a stage failure is handled (docs/failures.md). */
+@PublicEvolving
 public enum FailureClass {
     /** Transient: retry with backoff, then the retry ladder, then the DLQ as {@code exhausted}. */
     RETRYABLE,

@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.Serializable;
 
@@ -9,6 +10,7 @@ import java.io.Serializable;
  * event; any other exception is an error in stage code.
  */
 @FunctionalInterface
+@PublicEvolving
 public interface LocalStage extends Serializable {
     JsonNode apply(StageContext context) throws Exception;
 }

@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.Internal;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -22,6 +23,7 @@ import java.util.Map;
  * attempt uses (bumped after a definitive rejection, so a replay is not answered by the stored
  * rejection for ever).
  */
+@Internal
 public final class Progress {
     private static final ObjectMapper JSON = new ObjectMapper();
 

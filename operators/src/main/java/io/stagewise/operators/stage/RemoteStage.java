@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.Serializable;
 import java.util.concurrent.CompletableFuture;
@@ -13,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * timeouts, I/O errors are retryable anyway) or {@link PermanentStageException} (a definitive
  * rejection); anything else counts as an error in stage code.
  */
+@PublicEvolving
 public interface RemoteStage extends Serializable {
     /** Called once per subtask before the first call: create clients here. */
     default void open() throws Exception {}

@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.Random;
@@ -9,6 +10,7 @@ import java.util.Random;
  * construction (Flink's own backoff builder does not validate). Defaults (docs/failures.md):
  * 3 attempts, 100 ms initial backoff, multiplier 2, at most 10 s, 20% jitter.
  */
+@PublicEvolving
 public final class RetrySettings implements Serializable {
     private static final long serialVersionUID = 1L;
 

@@ -1,11 +1,13 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.operators.event.Event;
 import java.time.Instant;
 
 /** What a stage call sees: the event, its idempotency key, the attempt, the deadline, earlier outputs. */
+@PublicEvolving
 public final class StageContext {
     private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.Event;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -12,6 +13,7 @@ import org.apache.flink.streaming.api.operators.StreamOperator;
 import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
 
 /** Creates {@link StageOperator}s, handing each the task's mailbox for call results. */
+@PublicEvolving
 public final class StageOperatorFactory extends AbstractStreamOperatorFactory<CompletedEvent>
         implements OneInputStreamOperatorFactory<Event, CompletedEvent> {
     private static final long serialVersionUID = 1L;

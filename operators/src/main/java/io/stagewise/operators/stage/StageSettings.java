@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.io.Serializable;
 import io.stagewise.operators.retry.RetryLadder;
 import java.time.Duration;
@@ -8,6 +9,7 @@ import java.time.Duration;
  * How the stage engine runs calls: in-operator retry, per-call timeout, the bound on calls in
  * flight per subtask, and the TTL of event status and stage records (processing time).
  */
+@PublicEvolving
 public final class StageSettings implements Serializable {
     private static final long serialVersionUID = 1L;
 

@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -22,6 +23,7 @@ import java.util.regex.Pattern;
  *         .build();
  * }</pre>
  */
+@PublicEvolving
 public final class Workflow implements Serializable {
     private static final long serialVersionUID = 1L;
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_-]{0,63}");

@@ -1,11 +1,13 @@
 package io.stagewise.operators.stage;
 
+import org.apache.flink.annotation.Internal;
 import io.stagewise.operators.event.Event;
 
 /**
  * Keyed state of one event whose workflow is under way (cleared when it completes or is
  * dead-lettered). A Flink POJO: never Kryo.
  */
+@Internal
 public class WorkflowState {
     /** What the event is waiting for; each phase has exactly one processing-time timer registered. */
     public enum Phase {

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.kafka;
 
+import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.util.RawValue;
@@ -17,6 +18,7 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  * {@code {"id", "type", "key", "payload", "outputs", "completedAt", "origin"}}, header
  * {@code stagewise.event-id}.
  */
+@PublicEvolving
 public final class CompletedEventSerializer implements KafkaRecordSerializationSchema<CompletedEvent> {
     private static final long serialVersionUID = 1L;
     private static final ObjectMapper JSON = new ObjectMapper();

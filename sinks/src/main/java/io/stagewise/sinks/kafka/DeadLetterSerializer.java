@@ -1,5 +1,6 @@
 package io.stagewise.sinks.kafka;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.StagewiseHeaders;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +12,7 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  * Writes a {@link DeadLetter} to the DLQ topic: the original key and value bytes, untouched, and
  * every header of docs/topics-and-headers.md.
  */
+@PublicEvolving
 public final class DeadLetterSerializer implements KafkaRecordSerializationSchema<DeadLetter> {
     private static final long serialVersionUID = 1L;
 

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.kafka;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.time.Duration;
 import java.util.Properties;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -16,6 +17,7 @@ import org.apache.flink.connector.kafka.sink.KafkaSink;
  * exceed checkpoint interval + checkpoint duration + restart time (or Kafka aborts a transaction
  * Flink still means to commit), and must not exceed the broker's {@code transaction.max.timeout.ms}.
  */
+@PublicEvolving
 public final class ExactlyOnceKafkaSinks {
     /** Default transaction timeout: well above a checkpoint plus a restart, below the broker's 15 min cap. */
     public static final Duration DEFAULT_TRANSACTION_TIMEOUT = Duration.ofMinutes(10);
@@ -31,10 +33,8 @@ public final class ExactlyOnceKafkaSinks {
         if (transactionalIdPrefix == null || transactionalIdPrefix.isBlank()) {
             throw new IllegalArgumentException("an exactly-once Kafka sink needs a transactional id prefix");
         }
-        if (transactionTimeout.compareTo(Duration.ofMinutes(15)) > 0) {
-            throw new IllegalArgumentException("transaction timeout " + transactionTimeout
-                    + " exceeds the broker default transaction.max.timeout.ms of 15 min");
-        }
+        // The broker's transaction.max.timeout.ms is the real cap; callers read it from the broker
+        // (the pipeline's start-up check) instead of assuming its 15 min default.
         Properties producer = new Properties();
         producer.putAll(extraProducerConfig);
         producer.setProperty("transaction.timeout.ms", Long.toString(transactionTimeout.toMillis()));

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.kafka;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.retry.RetryLadder;
@@ -11,6 +12,7 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  * Writes a retry record to {@code T.retry.<step>}: the original key and value bytes, the headers
  * of a dead letter, and {@code stagewise.retry.due-at}, before which it must not be retried.
  */
+@PublicEvolving
 public final class RetryRecordSerializer implements KafkaRecordSerializationSchema<DeadLetter> {
     private static final long serialVersionUID = 1L;
 

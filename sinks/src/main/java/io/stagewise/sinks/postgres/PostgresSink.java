@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.sinks.postgres.internal.Postgres;
 import io.stagewise.sinks.postgres.internal.PostgresCommittable;
 import io.stagewise.sinks.postgres.internal.PostgresCommittableSerializer;
@@ -56,6 +57,7 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  *
  * @param <T> the row type
  */
+@PublicEvolving
 public final class PostgresSink<T>
         implements Sink<T>, SupportsCommitter<PostgresCommittable>, SupportsWriterState<T, PostgresWriterState<T>> {
     private static final long serialVersionUID = 1L;

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres;
 
+import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.sinks.postgres.internal.Gids;
 import io.stagewise.sinks.postgres.internal.PostgresSinkSettings;
 import io.stagewise.sinks.postgres.internal.TypeSerializerRowSerializer;
@@ -14,6 +15,7 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  *
  * @param <T> the row type
  */
+@PublicEvolving
 public final class PostgresSinkBuilder<T> {
     private static final Duration MAX_LOCK_TIMEOUT = Duration.ofMinutes(10);
 

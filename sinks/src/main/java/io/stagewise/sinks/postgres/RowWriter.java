@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres;
 
+import org.apache.flink.annotation.PublicEvolving;
 import java.io.Serializable;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -17,6 +18,7 @@ import java.util.List;
  *
  * @param <T> the row type
  */
+@PublicEvolving
 public interface RowWriter<T> extends Serializable {
 
     /**

@@ -1,7 +1,9 @@
 package io.stagewise.bench;
 
 import io.stagewise.jobs.FlinkSettings;
+import io.stagewise.jobs.Endpoints;
 import io.stagewise.jobs.PipelineJob;
+import io.stagewise.jobs.PipelineSettings;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
 import io.stagewise.operators.stage.StageSettings;
@@ -115,10 +117,11 @@ public final class PipelineBenchmark {
         conf.set(StagewiseOptions.OUTPUT_TOPIC, output);
         conf.set(StagewiseOptions.GROUP_ID, name);
         conf.set(StagewiseOptions.TRANSACTIONAL_ID_PREFIX, name);
-        int dlqMax = PipelineJob.prepareTopics(conf);
+        PipelineSettings settings = PipelineSettings.from(conf);
+        Topics.Layout layout = PipelineJob.prepareTopics(settings);
         StreamExecutionEnvironment env = environment(name, jobParallelism);
         env.configure(conf);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax), workflow, conf);
+        PipelineJob.assemble(env, settings, Endpoints.production(settings, layout, workflow));
         return new Job(name, env, output);
     }
 

@@ -196,11 +196,11 @@ public final class BenchCommand implements Callable<Integer> {
                 description = "Stagewise retry topics (stagewise.retry-topics.count) (default: ${DEFAULT-VALUE}).")
         int retryTopics;
 
-        @Option(names = "--retry-topics-initial-delay", defaultValue = "1s", converter = DurationConverter.class,
+        @Option(names = "--retry-topic-delay", defaultValue = "1s", converter = DurationConverter.class,
                 description = "Delay of the first retry topic (default: ${DEFAULT-VALUE}).")
         Duration retryTopicsInitialDelay;
 
-        @Option(names = "--retry-topics-multiplier", defaultValue = "4",
+        @Option(names = "--retry-topic-multiplier", defaultValue = "4",
                 description = "Delay multiplier between retry topics (default: ${DEFAULT-VALUE}).")
         double retryTopicsMultiplier;
 

@@ -5,7 +5,9 @@ import io.stagewise.jobs.flags.NonNegativeDurationConverter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.stagewise.jobs.FlinkSettings;
+import io.stagewise.jobs.Endpoints;
 import io.stagewise.jobs.PipelineJob;
+import io.stagewise.jobs.PipelineSettings;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
@@ -140,17 +142,15 @@ public final class DemoCommand implements Callable<Integer> {
             if (injectFailure) {
                 conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, Math.max(1L, plan.validIds().size() / (2L * parallelism)));
             }
-            int dlqMax = PipelineJob.prepareTopics(conf);
-            StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboardPort);
-            env.setParallelism(parallelism);
             conf.set(StagewiseOptions.GATEWAY_URL, gateway.url());
             conf.set(StagewiseOptions.RETRY_TOPICS_INITIAL_DELAY, retryTopicDelay);
-            StagewiseOptions.retryLadder(conf); // validates
-            PaymentsLedger.Database ledger = new PaymentsLedger.Database(postgres.jdbcUrl(), null, null);
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf),
-                    PipelineJob.Sinks.kafka(conf, dlqMax).withLedger(
-                            PaymentsLedger.sink(ledger, StagewiseOptions.ledgerTransactionPrefix(conf))),
-                    PipelineJob.workflow(conf), conf);
+            conf.set(StagewiseOptions.LEDGER_JDBC_URL, postgres.jdbcUrl());
+            PipelineSettings settings = PipelineSettings.from(conf);
+            PaymentsLedger.Database ledger = new PaymentsLedger.Database(postgres.jdbcUrl(), null, null); // for the audit
+            Topics.Layout layout = PipelineJob.prepareTopics(settings);
+            StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboardPort);
+            env.setParallelism(parallelism);
+            PipelineJob.assemble(env, settings, Endpoints.production(settings, layout));
 
             System.out.printf("  Kafka broker     %s (embedded, KRaft)%n", bootstrap);
             System.out.printf("  PostgreSQL       %s (embedded)%n", postgres.jdbcUrl());
@@ -190,7 +190,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
 
             AuditReport report = Audit.run(new Audit.Topics(bootstrap, INPUT, OUTPUT, Topics.dlq(INPUT)),
-                    conf.get(StagewiseOptions.MAX_EVENT_BYTES), Optional.of(new Audit.Expected(plan.records().size(), plan.validIds(), plan.malformed(), plan::sumsFor)), Optional.of(gateway.effectiveCharges()),
+                    settings.maxEventBytes(), Optional.of(new Audit.Expected(plan.records().size(), plan.validIds(), plan.malformed(), plan::sumsFor)), Optional.of(gateway.effectiveCharges()),
                     Optional.of(ledger));
             double seconds = (System.nanoTime() - started) / 1e9;
             System.out.println();

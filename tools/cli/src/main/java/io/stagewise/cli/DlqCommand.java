@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
+import io.stagewise.jobs.flags.KafkaFlags;
 import io.stagewise.cli.dlq.DeadLetterFormat;
 import io.stagewise.cli.dlq.DeadLetterReader;
 import io.stagewise.cli.dlq.DeadLetterRecord;
@@ -60,8 +61,8 @@ public final class DlqCommand implements Runnable {
 
     /** Flags every {@code dlq} subcommand takes. */
     public static final class CommonFlags {
-        @Option(names = "--bootstrap-servers", required = true, description = "Kafka bootstrap servers.")
-        String bootstrapServers;
+        @Mixin
+        KafkaFlags kafka = new KafkaFlags();
 
         @Option(names = "--topic", defaultValue = "payments",
                 description = "The pipeline's input topic T; dead letters are read from T.dlq (default: ${DEFAULT-VALUE}).")
@@ -72,6 +73,10 @@ public final class DlqCommand implements Runnable {
 
         String dlq() {
             return Topics.dlq(topic);
+        }
+
+        String bootstrapServers() {
+            return kafka.bootstrapServers;
         }
     }
 
@@ -125,7 +130,7 @@ public final class DlqCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             Instant now = Instant.now();
             Selection selection = filters.selection(now, false);
-            DeadLetterReader.Scan scan = DeadLetterReader.scan(common.bootstrapServers, common.dlq(), selection::matches);
+            DeadLetterReader.Scan scan = DeadLetterReader.scan(common.bootstrapServers(), common.kafka.clientProperties(), common.dlq(), selection::matches);
             List<DeadLetterRecord> matched = byFailureTime(scan.kept());
             List<DeadLetterRecord> shown = limit == 0 ? matched : matched.subList(0, Math.min(limit, matched.size()));
             if (matched.isEmpty()) {
@@ -170,7 +175,7 @@ public final class DlqCommand implements Runnable {
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             Instant now = Instant.now();
-            DeadLetterReader.Scan scan = DeadLetterReader.scan(common.bootstrapServers, common.dlq(),
+            DeadLetterReader.Scan scan = DeadLetterReader.scan(common.bootstrapServers(), common.kafka.clientProperties(), common.dlq(),
                     letter -> letter.eventId().equals(eventId));
             List<DeadLetterRecord> letters = byFailureTime(scan.kept());
             if (letters.isEmpty()) {
@@ -301,16 +306,16 @@ public final class DlqCommand implements Runnable {
             String run = runId != null ? runId : defaultRunId(now);
             Replayer.Settings settings;
             int inputMaxBytes;
-            try (Admin admin = Topics.admin(common.bootstrapServers)) {
-                Topics.checkReachable(admin, common.bootstrapServers);
+            try (Admin admin = Topics.admin(common.bootstrapServers(), common.kafka.clientProperties())) {
+                Topics.checkReachable(admin, common.bootstrapServers());
                 Topics.describe(admin, common.topic).orElseThrow(() -> new StagewiseException("input topic '"
-                        + common.topic + "' does not exist on " + common.bootstrapServers + "; is --topic right?"));
+                        + common.topic + "' does not exist on " + common.bootstrapServers() + "; is --topic right?"));
                 inputMaxBytes = Topics.maxMessageBytes(admin, common.topic);
             }
-            settings = new Replayer.Settings(common.bootstrapServers, common.topic,
+            settings = new Replayer.Settings(common.bootstrapServers(), common.kafka.clientPropertyMap(), common.topic,
                     Replayer.transactionalId(common.dlq(), run), rate, batchSize, inputMaxBytes + Topics.HEADER_ROOM_BYTES);
 
-            DeadLetterReader.Scan scan = DeadLetterReader.scan(common.bootstrapServers, common.dlq(), selection::matches);
+            DeadLetterReader.Scan scan = DeadLetterReader.scan(common.bootstrapServers(), common.kafka.clientProperties(), common.dlq(), selection::matches);
             ReplayPlan plan = ReplayPlan.of(scan, includeMalformed);
             out.printf("Selected %d of %d dead letter(s) in %s (%s): %d to replay, %d skipped.%n", scan.kept().size(),
                     scan.read(), common.dlq(), selection.describe(), plan.toReplay().size(), plan.skippedTotal());

@@ -3,8 +3,11 @@ package io.stagewise.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
-import io.stagewise.testkit.PaymentGenerator;
+import io.stagewise.jobs.flags.KafkaFlags;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import io.stagewise.testkit.PaymentGenerator;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
@@ -15,14 +18,17 @@ import picocli.CommandLine.Option;
 @Command(name = "produce", mixinStandardHelpOptions = true,
         description = "Send generated payment events (with duplicates and malformed records) to a topic.")
 public final class ProduceCommand implements Callable<Integer> {
-    @Option(names = "--bootstrap-servers", required = true, description = "Kafka bootstrap servers.")
-    String bootstrapServers;
+    @Mixin
+    KafkaFlags kafka = new KafkaFlags();
 
     @Option(names = "--topic", defaultValue = "payments", description = "Topic to write to (default: ${DEFAULT-VALUE}).")
     String topic;
 
     @Option(names = "--create-topic", paramLabel = "PARTITIONS", description = "Create the topic with this many partitions if it is missing.")
     Integer createPartitions;
+
+    @Option(names = "--replication-factor", description = "Replication factor of a topic --create-topic creates (default: the broker's default.replication.factor).")
+    Short replicationFactor;
 
     @Mixin
     GeneratorFlags generator = new GeneratorFlags();
@@ -36,17 +42,19 @@ public final class ProduceCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PaymentGenerator.Plan plan = PaymentGenerator.plan(generator.settings());
-        try (Admin admin = Topics.admin(bootstrapServers)) {
+        String bootstrapServers = kafka.bootstrapServers;
+        Properties clientProperties = kafka.clientProperties();
+        try (Admin admin = Topics.admin(bootstrapServers, clientProperties)) {
             Topics.checkReachable(admin, bootstrapServers);
             if (createPartitions != null) {
-                Topics.create(admin, topic, createPartitions, Map.of());
+                Topics.create(admin, topic, createPartitions, Optional.ofNullable(replicationFactor), Map.of());
             }
             Topics.describe(admin, topic).orElseThrow(() -> new StagewiseException("topic '" + topic
                     + "' does not exist on " + bootstrapServers + "; create it or pass --create-topic PARTITIONS"));
         }
         ProgressLine line = new ProgressLine(System.out);
         int total = plan.records().size();
-        PaymentGenerator.send(plan, bootstrapServers, topic, rate,
+        PaymentGenerator.send(plan.records(), bootstrapServers, clientProperties, topic, rate,
                 sent -> line.update(String.format("produced %s", ProgressLine.bar(sent, total))));
         line.finish(String.format("produced %s", ProgressLine.bar(total, total)));
         System.out.printf("Sent %d records to %s: %d distinct payments (expected once in the output), "

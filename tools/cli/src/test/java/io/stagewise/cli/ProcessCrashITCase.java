@@ -42,7 +42,7 @@ class ProcessCrashITCase {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(tmp.resolve("kafka"))) {
             String bootstrap = kafka.bootstrapServers();
             Topics.createAll(bootstrap, 4, List.of(PipelineTestSupport.INPUT));
-            Topics.prepare(bootstrap, PipelineTestSupport.INPUT, PipelineTestSupport.OUTPUT);
+            Topics.createAll(bootstrap, 4, List.of(PipelineTestSupport.OUTPUT));
 
             Process first = startRun(bootstrap, checkpoints, null, "first");
             int half = plan.records().size() / 2;

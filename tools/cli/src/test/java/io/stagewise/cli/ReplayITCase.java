@@ -3,7 +3,9 @@ package io.stagewise.cli;
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.PipelineTestSupport;
+import io.stagewise.jobs.Endpoints;
 import io.stagewise.jobs.PipelineJob;
+import io.stagewise.jobs.PipelineSettings;
 import io.stagewise.jobs.FlinkSettings;
 import io.stagewise.testkit.Sandbox;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -79,12 +81,13 @@ class ReplayITCase {
             conf.set(StagewiseOptions.OUTPUT_TOPIC, topics.output());
             conf.set(StagewiseOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(50));
             conf.set(StagewiseOptions.CALL_TIMEOUT, Duration.ofSeconds(10));
-            int dlqMax = PipelineJob.prepareTopics(conf);
+            PipelineSettings settings = PipelineSettings.from(conf);
+            Topics.Layout layout = PipelineJob.prepareTopics(settings);
             int dashboard = FreePorts.pick();
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboard);
             env.setParallelism(2);
-            PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMax),
-                    countingValidations(PaymentsWorkflow.create(declining.url())), conf);
+            PipelineJob.assemble(env, settings, Endpoints.production(settings, layout,
+                    countingValidations(PaymentsWorkflow.create(declining.url()))));
             job = env.executeAsync("replay");
             FlinkRest rest = new FlinkRest(LocalFlink.dashboardUrl(dashboard), job.getJobID());
 

@@ -157,7 +157,14 @@ public final class PaymentGenerator {
 
     /** Sends {@code records} (a plan's records, or a slice of them) as {@link #send(Plan, String, String, int, LongConsumer)} does. */
     public static void send(List<Record> records, String bootstrapServers, String topic, int ratePerSecond, LongConsumer progress) {
+        send(records, bootstrapServers, new Properties(), topic, ratePerSecond, progress);
+    }
+
+    /** As {@link #send(List, String, String, int, LongConsumer)} with extra producer properties (SASL/SSL). */
+    public static void send(List<Record> records, String bootstrapServers, Properties clientProperties, String topic,
+                            int ratePerSecond, LongConsumer progress) {
         Properties props = new Properties();
+        props.putAll(clientProperties);
         props.setProperty(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.setProperty(ProducerConfig.ACKS_CONFIG, "all");
         props.setProperty(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");

@@ -1,5 +1,6 @@
 package io.stagewise.operators.stage.http;
 
+import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.operators.stage.PermanentStageException;
@@ -25,6 +26,7 @@ import java.util.concurrent.CompletableFuture;
  * rejection (permanent); connection errors and timeouts are retryable. Non-blocking: uses the JDK
  * HTTP client's asynchronous API.
  */
+@PublicEvolving
 public final class HttpStage implements RemoteStage {
     private static final long serialVersionUID = 1L;
     private static final ObjectMapper JSON = new ObjectMapper();

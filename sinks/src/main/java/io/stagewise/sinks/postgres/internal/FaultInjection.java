@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.flink.annotation.VisibleForTesting;
 
 /**
@@ -7,6 +8,7 @@ import org.apache.flink.annotation.VisibleForTesting;
  * installed and every call is a volatile read. Only tests install hooks (MiniCluster runs the job
  * in the test's JVM, so a static hook reaches every subtask).
  */
+@Internal
 public final class FaultInjection {
 
     /** The protocol points, in the order one checkpoint passes them. */

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -12,6 +13,7 @@ import java.util.regex.Pattern;
  * <p>The prefix may contain {@code -}; parsing is anchored on the exact prefix and two all-digit
  * fields, so the ids of prefixes {@code pay} and {@code pay-1} can never be confused.
  */
+@Internal
 public final class Gids {
     /** Letters, digits, dot, dash, underscore: safe inside a quoted SQL literal and in log lines. */
     public static final Pattern SAFE_PREFIX = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,149}");

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -13,6 +14,7 @@ import java.util.Properties;
 import java.util.Set;
 
 /** JDBC plumbing shared by the writer and the committer: connections, error classes, SQL. */
+@Internal
 public final class Postgres {
     /** The commit-marker table; one row per committed sink transaction. */
     public static final String MARKER_TABLE = "stagewise_sink_commits";

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.util.Objects;
 
 /**
@@ -7,6 +8,7 @@ import java.util.Objects;
  * transaction id (gid) to {@code COMMIT PREPARED}, and where it came from (for logs and for the
  * commit-marker check).
  */
+@Internal
 public final class PostgresCommittable {
     private final String gid;
     private final int subtask;

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.io.IOException;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
@@ -10,6 +11,7 @@ import org.apache.flink.core.memory.DataOutputSerializer;
  * (modified UTF-8), subtask (int), checkpoint id (long), row count (int). A new field means a new
  * version; old versions stay readable.
  */
+@Internal
 public final class PostgresCommittableSerializer implements SimpleVersionedSerializer<PostgresCommittable> {
     public static final int VERSION = 1;
 

@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -34,6 +35,7 @@ import org.slf4j.LoggerFactory;
  *       and this class commits them before the writer writes anything.
  * </ol>
  */
+@Internal
 public final class PostgresCommitter implements Committer<PostgresCommittable> {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresCommitter.class);
 

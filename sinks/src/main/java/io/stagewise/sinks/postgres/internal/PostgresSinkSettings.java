@@ -1,10 +1,12 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.Objects;
 
 /** The validated settings of one {@code PostgresSink}; {@link #toString()} never shows the password. */
+@Internal
 public final class PostgresSinkSettings implements Serializable {
     private static final long serialVersionUID = 1L;
 

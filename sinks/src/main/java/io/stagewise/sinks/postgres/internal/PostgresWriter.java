@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import io.stagewise.sinks.postgres.RowWriter;
 import java.io.IOException;
 import java.sql.Connection;
@@ -51,6 +52,7 @@ import org.slf4j.LoggerFactory;
  *       processed at top priority, for at most {@code lock_timeout}, then writes anyway.
  * </ol>
  */
+@Internal
 public final class PostgresWriter<T>
         implements CommittingSinkWriter<T, PostgresCommittable>, StatefulSinkWriter<T, PostgresWriterState<T>> {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresWriter.class);

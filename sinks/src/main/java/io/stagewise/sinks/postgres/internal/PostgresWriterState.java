@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.util.List;
 import java.util.Objects;
 
@@ -10,6 +11,7 @@ import java.util.Objects;
  *
  * @param <T> the row type
  */
+@Internal
 public final class PostgresWriterState<T> {
     private final List<T> bufferedRows;
 

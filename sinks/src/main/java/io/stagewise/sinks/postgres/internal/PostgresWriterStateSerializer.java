@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,6 +15,7 @@ import org.apache.flink.core.memory.DataOutputSerializer;
  *
  * @param <T> the row type
  */
+@Internal
 public final class PostgresWriterStateSerializer<T> implements SimpleVersionedSerializer<PostgresWriterState<T>> {
     public static final int VERSION = 1;
 

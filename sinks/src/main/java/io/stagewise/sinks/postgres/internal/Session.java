@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.sql.Connection;
 import java.sql.SQLException;
 
@@ -7,6 +8,7 @@ import java.sql.SQLException;
  * The one PostgreSQL connection of a writer or committer: opened on first use, dropped after a
  * connection error so the next use opens a fresh one.
  */
+@Internal
 final class Session {
     private final PostgresSinkSettings settings;
     private final String role;

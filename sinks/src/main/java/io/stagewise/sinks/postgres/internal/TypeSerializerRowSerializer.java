@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import org.apache.flink.annotation.Internal;
 import java.io.IOException;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
@@ -12,6 +13,7 @@ import org.apache.flink.core.memory.DataOutputSerializer;
  * serializer snapshots are not stored here), so a row type that changes shape needs a
  * hand-written versioned serializer instead, as {@code LedgerEntrySerializer} is.
  */
+@Internal
 public final class TypeSerializerRowSerializer<T> implements SimpleVersionedSerializer<T>, java.io.Serializable {
     private static final long serialVersionUID = 1L;
     public static final int VERSION = 1;

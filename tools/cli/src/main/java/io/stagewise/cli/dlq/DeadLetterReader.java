@@ -9,6 +9,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
@@ -46,8 +47,14 @@ public final class DeadLetterReader {
     }
 
     public static Scan scan(String bootstrapServers, String dlqTopic, Predicate<DeadLetterRecord> keep) {
+        return scan(bootstrapServers, new Properties(), dlqTopic, keep);
+    }
+
+    /** As {@link #scan(String, String, Predicate)} with extra client properties ({@code --kafka-property}). */
+    public static Scan scan(String bootstrapServers, Properties clientProperties, String dlqTopic,
+                            Predicate<DeadLetterRecord> keep) {
         TopicDescription description;
-        try (Admin admin = Topics.admin(bootstrapServers)) {
+        try (Admin admin = Topics.admin(bootstrapServers, clientProperties)) {
             Topics.checkReachable(admin, bootstrapServers);
             description = Topics.describe(admin, dlqTopic).orElseThrow(() -> new StagewiseException(
                     "DLQ topic '" + dlqTopic + "' does not exist on " + bootstrapServers + "; is --topic right?"
@@ -59,7 +66,7 @@ public final class DeadLetterReader {
         List<DeadLetterRecord> kept = new ArrayList<>();
         Map<String, Latest> latest = new HashMap<>();
         long read = 0;
-        try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(bootstrapServers)) {
+        try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(bootstrapServers, clientProperties)) {
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);

@@ -5,6 +5,7 @@ import io.stagewise.operators.event.StagewiseHeaders;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
@@ -64,9 +65,16 @@ public final class Replayer {
      * @param maxRequestBytes the producer's {@code max.request.size}: at least the largest record the
      *     input topic accepts, plus room for headers
      */
-    public record Settings(String bootstrapServers, String inputTopic, String transactionalId, int ratePerSecond,
-                           int batchSize, int maxRequestBytes) {
+    public record Settings(String bootstrapServers, Map<String, String> clientProperties, String inputTopic,
+                           String transactionalId, int ratePerSecond, int batchSize, int maxRequestBytes) {
+        /** Without extra client properties. */
+        public Settings(String bootstrapServers, String inputTopic, String transactionalId, int ratePerSecond,
+                        int batchSize, int maxRequestBytes) {
+            this(bootstrapServers, Map.of(), inputTopic, transactionalId, ratePerSecond, batchSize, maxRequestBytes);
+        }
+
         public Settings {
+            clientProperties = Map.copyOf(clientProperties);
             if (ratePerSecond < 0) {
                 throw new StagewiseException("--rate must be 0 (no cap) or positive, got " + ratePerSecond);
             }
@@ -157,6 +165,7 @@ public final class Replayer {
 
     static Properties producerProperties(Settings settings) {
         Properties props = new Properties();
+        props.putAll(settings.clientProperties());
         props.setProperty(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         props.setProperty(ProducerConfig.TRANSACTIONAL_ID_CONFIG, settings.transactionalId());
         props.setProperty(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");

@@ -1,0 +1,131 @@
+package io.stagewise.jobs;
+
+import io.stagewise.jobs.payments.PaymentsLedger;
+import io.stagewise.jobs.payments.PaymentsWorkflow;
+import io.stagewise.jobs.payments.ledger.LedgerEntry;
+import io.stagewise.operators.event.CompletedEvent;
+import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.Event;
+import io.stagewise.operators.ingest.EventDeserializer;
+import io.stagewise.operators.stage.Workflow;
+import io.stagewise.sinks.kafka.CompletedEventSerializer;
+import io.stagewise.sinks.kafka.DeadLetterSerializer;
+import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
+import io.stagewise.sinks.kafka.RetryRecordSerializer;
+import java.util.Optional;
+import java.util.Properties;
+import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/**
+ * What the pipeline reads from, writes to and calls: the input source, the output, DLQ and retry
+ * sinks, the optional ledger sink, and the workflow whose stages call the downstream services.
+ * {@link #production} builds the Kafka (and PostgreSQL) endpoints the settings name; tests and
+ * benchmarks replace any of them ({@code with*}) and call the same {@link PipelineJob#assemble}.
+ *
+ * <p>Delivery guarantee: the production endpoints are exactly once (offsets in checkpoints,
+ * transactional Kafka sinks, two-phase-commit ledger); replaced endpoints carry their own.
+ *
+ * @param ledger empty when completed payments are not applied to PostgreSQL
+ */
+@PublicEvolving
+public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters,
+                        Sink<DeadLetter> retries, Optional<Sink<LedgerEntry>> ledger, Workflow workflow) {
+
+    /**
+     * The Kafka source and sinks, the ledger when {@link PipelineSettings#ledger()} names one, and the
+     * workflow {@link PipelineSettings#workflow()} names.
+     *
+     * @param topics the prepared topic layout ({@link PipelineJob#prepareTopics}), so the producers
+     *     never refuse a dead letter or retry record the topics accept
+     */
+    public static Endpoints production(PipelineSettings settings, Topics.Layout topics) {
+        return production(settings, topics, workflow(settings));
+    }
+
+    /** As {@link #production(PipelineSettings, Topics.Layout)} with another workflow (tests, benchmarks). */
+    public static Endpoints production(PipelineSettings settings, Topics.Layout topics, Workflow workflow) {
+        return new Endpoints(kafkaSource(settings), outputSink(settings), dlqSink(settings, topics),
+                retrySink(settings, topics),
+                settings.ledger().map(l -> PaymentsLedger.sink(new PaymentsLedger.Database(l.jdbcUrl(), l.user(), l.password()),
+                        settings.ledgerTransactionPrefix())),
+                workflow);
+    }
+
+    /** The workflow the settings name: {@code payments} against the gateway, or {@code dedup-only} (no stages). */
+    public static Workflow workflow(PipelineSettings settings) {
+        switch (settings.workflow()) {
+            case PAYMENTS:
+                return PaymentsWorkflow.create(settings.gatewayUrl().orElseThrow(() -> new StagewiseException(
+                        "the payments workflow needs --gateway-url ("
+                        + StagewiseOptions.GATEWAY_URL.key() + "), or --workflow dedup-only for no stages")));
+            case DEDUP_ONLY:
+                return Workflow.named(StagewiseOptions.WorkflowName.DEDUP_ONLY.toString()).build();
+            default:
+                throw new IllegalStateException("unhandled workflow " + settings.workflow());
+        }
+    }
+
+    /** Reads the input and its retry topics, {@code read_committed}; offsets are part of each checkpoint. */
+    public static Source<Event, ?, ?> kafkaSource(PipelineSettings settings) {
+        KafkaSourceBuilder<Event> builder = KafkaSource.<Event>builder()
+                .setProperties(settings.kafkaClientProperties())
+                .setBootstrapServers(settings.bootstrapServers())
+                .setTopics(settings.sourceTopics())
+                .setGroupId(settings.groupId())
+                // Without state: resume from the group's committed offsets, or read everything
+                // (run refuses that unless --fresh; see RunCommand). With state: the checkpoint's offsets win.
+                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setDeserializer(new EventDeserializer(settings.maxEventBytes()))
+                .setProperty("isolation.level", "read_committed")
+                .setProperty("commit.offsets.on.checkpoint", "true")
+                .setProperty("client.id.prefix", settings.groupId());
+        if (settings.bounded()) {
+            builder.setBounded(OffsetsInitializer.latest());
+        }
+        return builder.build();
+    }
+
+    public static Sink<CompletedEvent> outputSink(PipelineSettings settings) {
+        return ExactlyOnceKafkaSinks.create(settings.bootstrapServers(), settings.transactionalIdPrefix() + "-output",
+                new CompletedEventSerializer(settings.outputTopic()), settings.transactionTimeout(),
+                settings.kafkaClientProperties());
+    }
+
+    public static Sink<DeadLetter> dlqSink(PipelineSettings settings, Topics.Layout topics) {
+        return ExactlyOnceKafkaSinks.create(settings.bootstrapServers(), settings.transactionalIdPrefix() + "-dlq",
+                new DeadLetterSerializer(settings.dlqTopic()), settings.transactionTimeout(), largeRecords(settings, topics));
+    }
+
+    public static Sink<DeadLetter> retrySink(PipelineSettings settings, Topics.Layout topics) {
+        return ExactlyOnceKafkaSinks.create(settings.bootstrapServers(), settings.transactionalIdPrefix() + "-retry",
+                new RetryRecordSerializer(settings.inputTopic()), settings.transactionTimeout(), largeRecords(settings, topics));
+    }
+
+    private static Properties largeRecords(PipelineSettings settings, Topics.Layout topics) {
+        Properties props = settings.kafkaClientProperties();
+        props.setProperty("max.request.size", Integer.toString(topics.dlqMaxMessageBytes()));
+        return props;
+    }
+
+    public Endpoints withInput(Source<Event, ?, ?> newInput) {
+        return new Endpoints(newInput, output, deadLetters, retries, ledger, workflow);
+    }
+
+    public Endpoints withSinks(Sink<CompletedEvent> newOutput, Sink<DeadLetter> newDeadLetters, Sink<DeadLetter> newRetries) {
+        return new Endpoints(input, newOutput, newDeadLetters, newRetries, ledger, workflow);
+    }
+
+    public Endpoints withLedger(Sink<LedgerEntry> newLedger) {
+        return new Endpoints(input, output, deadLetters, retries, Optional.of(newLedger), workflow);
+    }
+
+    public Endpoints withWorkflow(Workflow newWorkflow) {
+        return new Endpoints(input, output, deadLetters, retries, ledger, newWorkflow);
+    }
+}
