@@ -49,6 +49,46 @@ public class DeadLetter {
         return letter;
     }
 
+    /**
+     * A stage failure bound for the DLQ: the event's original bytes and origin, the stage that
+     * failed, why, and the progress a replay resumes from.
+     *
+     * @param retryCount downstream attempts of the failing stage so far, all tiers together
+     * @param progress {@code stagewise.progress} JSON: completed stages and the pending one
+     */
+    public static DeadLetter of(Event event, String stage, FailureReason reason, Throwable failure, int retryCount,
+                                String progress, long now) {
+        DeadLetter letter = new DeadLetter();
+        letter.eventId = event.id;
+        letter.recordKey = event.recordKey;
+        letter.value = event.value;
+        letter.origin = event.origin;
+        letter.stage = stage;
+        letter.reason = reason;
+        letter.failureClass = failure.getClass().getName();
+        letter.failureMessage = truncate(String.valueOf(failure.getMessage()));
+        letter.failureAt = now;
+        letter.retryCount = retryCount;
+        letter.progress = progress;
+        letter.replayOf = event.replayOf;
+        return letter;
+    }
+
+    /**
+     * A record bound for retry topic {@code step}, due {@code delayMillis} after {@code now}:
+     * reason {@code exhausted} (the in-operator attempts ran out), otherwise as {@link #of}.
+     */
+    public static DeadLetter retry(Event event, String stage, Throwable failure, int retryCount, String progress,
+                                   long now, int step, long delayMillis) {
+        if (step < 1) {
+            throw new IllegalArgumentException("retry step must be >= 1, got " + step);
+        }
+        DeadLetter letter = of(event, stage, FailureReason.EXHAUSTED, failure, retryCount, progress, now);
+        letter.retryStep = step;
+        letter.dueAt = now + delayMillis;
+        return letter;
+    }
+
     /** Cuts a message to at most {@link StagewiseHeaders#MAX_FAILURE_MESSAGE_BYTES} bytes of UTF-8. */
     public static String truncate(String message) {
         if (message == null) {

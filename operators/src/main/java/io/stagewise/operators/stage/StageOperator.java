@@ -7,33 +7,18 @@ import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.flink.api.common.operators.MailboxExecutor;
-import org.apache.flink.api.common.state.StateTtlConfig;
-import org.apache.flink.api.common.state.ListState;
-import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
-import org.apache.flink.api.common.state.MapStateDescriptor;
-import org.apache.flink.api.common.state.ValueState;
-import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.common.typeutils.base.StringSerializer;
-import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.MetricGroup;
-import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.InternalTimer;
 import org.apache.flink.streaming.api.operators.InternalTimerService;
@@ -72,11 +57,11 @@ import org.slf4j.LoggerFactory;
  * part of checkpoints, so after a restore the deadline timer of a call that was in flight fires
  * and the call is issued again with the same key; a retry waiting out its backoff resumes on time.
  *
- * <p>Metrics, group {@code stagewise}: {@code duplicatesDropped}, {@code replaysAdmitted},
- * {@code retryDuplicatesDropped}, {@code completed}, {@code deadLettered.<reason>},
- * {@code retryStep.<n>.sent}, {@code inFlight}, {@code oldestWaitingRetryAgeMs}; per stage, group
- * {@code stagewise.stage.<name>}: {@code attempts}, {@code successes}, {@code failuresRetryable},
- * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}.
+ * <p>What lives where: this class is the keyed-state core (admission and dedup, the event state
+ * machine of {@link WorkflowState.Phase}, failure routing); {@link KeyOrdering} holds per-key
+ * ordering, {@link CallSlots} the calls in flight and the events waiting for a slot or a backoff,
+ * {@link StageMetrics} the metrics, {@link StageStateDescriptors} every state definition (also read
+ * by savepoint tooling).
  */
 public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         implements OneInputStreamOperator<Event, CompletedEvent>, Triggerable<String, String> {
@@ -84,12 +69,6 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private static final Logger LOG = LoggerFactory.getLogger(StageOperator.class);
 
     public static final String UID = "stagewise-stages";
-    public static final String STATUS_STATE = "event-status";
-    public static final String WORKFLOW_STATE = "workflow";
-    public static final String LADDER_STATE = "ladder-step";
-    public static final String ACTIVE_STATE = "ordering-active";
-    public static final String PARKED_STATE = "ordering-parked";
-    private static final String TIMERS = "stage-timers";
 
     /** Permanent rejections and errors in stage code, with progress, ready for the DLQ. */
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
@@ -113,23 +92,12 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private transient MapState<String, WorkflowState> workflows;
     /** Per business key: event id -> the ladder step its retry record was sent to, while it waits there. */
     private transient MapState<String, Integer> ladderSteps;
-    /** Per-key ordering: the event of this key under way, and the later ones waiting, in order. */
-    private transient ValueState<String> active;
-    private transient ListState<Event> parked;
-    private transient boolean releasing;
-    /** Retry records waiting out their due time in this task attempt: event id -> since (ms). */
-    private transient Map<String, Long> waitingRetries;
+    private transient KeyOrdering ordering;
     /** One timer per pending event: key = business key, namespace = event id. */
     private transient InternalTimerService<String> timers;
-    /** Calls in flight in this task attempt: event id -> call. Rebuilt from timers after a restore. */
-    private transient Map<String, Call> inFlight;
-    /** Events waiting for a call slot, in arrival order. */
-    private transient ArrayDeque<Ref> waiting;
-    /** Events waiting out a backoff in this task attempt: event id -> business key. */
-    private transient Map<String, String> backingOff;
-    private transient long callSequence;
+    private transient CallSlots slots;
     private transient Random random;
-    private transient Metrics metrics;
+    private transient StageMetrics metrics;
 
     StageOperator(StreamOperatorParameters<CompletedEvent> parameters, Workflow workflow, StageSettings settings,
                   MailboxExecutor mailbox) {
@@ -139,49 +107,18 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         this.mailbox = mailbox;
     }
 
-    private record Call(long id, String key, String stage, long startedNanos) {}
-
-    private record Ref(String key, String eventId) {}
-
-    /** The status descriptor with its TTL (per entry; also read by savepoint tooling). */
-    public static MapStateDescriptor<String, EventStatus> statusDescriptor(Duration ttl) {
-        return withTtl(new MapStateDescriptor<>(STATUS_STATE, Types.STRING, TypeInformation.of(EventStatus.class)), ttl);
-    }
-
-    public static MapStateDescriptor<String, WorkflowState> workflowDescriptor(Duration ttl) {
-        return withTtl(new MapStateDescriptor<>(WORKFLOW_STATE, Types.STRING, TypeInformation.of(WorkflowState.class)), ttl);
-    }
-
-    private static <K, V> MapStateDescriptor<K, V> withTtl(MapStateDescriptor<K, V> descriptor, Duration ttl) {
-        descriptor.enableTimeToLive(ttl(ttl));
-        return descriptor;
-    }
-
-    private static StateTtlConfig ttl(Duration ttl) {
-        return StateTtlConfig.newBuilder(ttl)
-                .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                .build();
-    }
-
     @Override
     public void open() throws Exception {
         super.open();
-        status = getRuntimeContext().getMapState(statusDescriptor(settings.stateTtl()));
-        workflows = getRuntimeContext().getMapState(workflowDescriptor(settings.stateTtl()));
-        ladderSteps = getRuntimeContext().getMapState(withTtl(
-                new MapStateDescriptor<>(LADDER_STATE, Types.STRING, Types.INT), settings.stateTtl()));
-        // No TTL: a waiting event must never expire silently.
-        active = getRuntimeContext().getState(new ValueStateDescriptor<>(ACTIVE_STATE, Types.STRING));
-        parked = getRuntimeContext().getListState(new ListStateDescriptor<>(PARKED_STATE, TypeInformation.of(Event.class)));
-        waitingRetries = new HashMap<>();
-        timers = getInternalTimerService(TIMERS, StringSerializer.INSTANCE, this);
-        inFlight = new HashMap<>();
-        waiting = new ArrayDeque<>();
-        backingOff = new HashMap<>();
+        status = getRuntimeContext().getMapState(StageStateDescriptors.status(settings.stateTtl()));
+        workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflow(settings.stateTtl()));
+        ladderSteps = getRuntimeContext().getMapState(StageStateDescriptors.ladderStep(settings.stateTtl()));
+        ordering = new KeyOrdering(settings.perKeyOrdering(), getRuntimeContext());
+        timers = getInternalTimerService(StageStateDescriptors.TIMERS, StringSerializer.INSTANCE, this);
+        slots = new CallSlots(settings.maxInFlight());
         random = new Random();
-        metrics = new Metrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), () -> inFlight.size(),
-                this::oldestWaitingRetryAgeMillis);
+        metrics = new StageMetrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), slots::inFlight,
+                () -> slots.oldestWaitingRetryAgeMillis(System.currentTimeMillis()));
         for (Workflow.Stage stage : workflow.stages()) {
             if (!stage.isLocal()) {
                 stage.remote().open();
@@ -197,15 +134,15 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * their due times.
      */
     private void reissueLostCalls() throws Exception {
-        List<Ref> lost = new ArrayList<>();
+        List<CallSlots.Ref> lost = new ArrayList<>();
         timers.forEachProcessingTimeTimer((eventId, timestamp) -> {
             WorkflowState ws = workflows.get(eventId);
             if (ws != null && ws.timer == timestamp && ws.phase != WorkflowState.Phase.BACKOFF) {
-                lost.add(new Ref((String) getCurrentKey(), eventId));
+                lost.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
             }
         });
         long now = now();
-        for (Ref ref : lost) {
+        for (CallSlots.Ref ref : lost) {
             setCurrentKey(ref.key());
             WorkflowState ws = workflows.get(ref.eventId());
             setTimer(ws, now);
@@ -219,7 +156,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     @Override
     public void processElement(StreamRecord<Event> element) throws Exception {
         // Backpressure: admit new work only when a call slot is free; results keep flowing meanwhile.
-        while (inFlight.size() >= settings.maxInFlight()) {
+        while (slots.full()) {
             mailbox.yield();
         }
         Event event = element.getValue();
@@ -236,15 +173,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         if (recorded != null) {
             metrics.replaysAdmitted.inc();
         }
-        if (settings.perKeyOrdering()) {
-            String running = active.value();
-            if (running != null && !running.equals(event.id)) {
-                status.put(event.id, EventStatus.IN_PROGRESS); // a duplicate of a waiting event is dropped
-                parked.add(event);
-                metrics.parked.inc();
-                return;
-            }
-            active.update(event.id);
+        if (!ordering.runOrPark(event)) {
+            status.put(event.id, EventStatus.IN_PROGRESS); // a duplicate of a waiting event is dropped
+            metrics.parked.inc();
+            return;
         }
         begin(event);
     }
@@ -258,38 +190,6 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             progress = Progress.empty();
         }
         advance(new WorkflowState(event, progress.toJson()), progress);
-    }
-
-    /**
-     * Per-key ordering: the key's running event reached its end (completed or dead-lettered), so
-     * the next waiting event of the key starts. Iterative, since a started event may end at once.
-     */
-    private void released(Event event) throws Exception {
-        if (!settings.perKeyOrdering() || !event.id.equals(active.value())) {
-            return;
-        }
-        active.clear();
-        if (releasing) {
-            return; // the loop below, further up the stack, starts the next one
-        }
-        releasing = true;
-        try {
-            while (active.value() == null) {
-                List<Event> queue = new ArrayList<>();
-                for (Event waitingEvent : parked.get()) {
-                    queue.add(waitingEvent);
-                }
-                if (queue.isEmpty()) {
-                    return;
-                }
-                Event next = queue.remove(0);
-                parked.update(queue);
-                active.update(next.id);
-                begin(next);
-            }
-        } finally {
-            releasing = false;
-        }
     }
 
     /**
@@ -315,16 +215,11 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             ws.phase = WorkflowState.Phase.BACKOFF;
             setTimer(ws, event.dueAt);
             workflows.put(event.id, ws);
-            backingOff.put(event.id, event.key);
-            waitingRetries.put(event.id, now());
+            slots.backingOff(event.key, event.id);
+            slots.retryWaiting(event.key, event.id, System.currentTimeMillis());
         } else {
             advance(ws, progress);
         }
-    }
-
-    private long oldestWaitingRetryAgeMillis() {
-        long now = System.currentTimeMillis();
-        return waitingRetries.values().stream().mapToLong(since -> now - since).max().orElse(0L);
     }
 
     /** Runs local stages in line until the workflow completes, fails, or reaches a remote stage. */
@@ -344,7 +239,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             int attempt = progress.attempts(stage.name()) + 1;
             int generation = progress.keyGeneration(stage.name());
             String key = StageContext.idempotencyKey(ws.event.id, stage.name(), generation);
-            StageMetrics stageMetrics = metrics.stage(stage.name());
+            StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
             stageMetrics.attempts.inc();
             long started = System.nanoTime();
             JsonNode output;
@@ -377,13 +272,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     private void startOrQueue(WorkflowState ws, Progress progress, Workflow.Stage stage) throws Exception {
-        if (inFlight.size() < settings.maxInFlight()) {
+        if (!slots.full()) {
             start(ws, progress, stage);
         } else {
             ws.phase = WorkflowState.Phase.WAITING;
             setTimer(ws, now() + settings.callTimeout().toMillis());
             workflows.put(ws.event.id, ws);
-            waiting.add(new Ref(ws.event.key, ws.event.id));
+            slots.queue(ws.event.key, ws.event.id);
         }
     }
 
@@ -402,8 +297,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         setTimer(ws, deadline + 1000);
         workflows.put(eventId, ws);
 
-        Call call = new Call(++callSequence, ws.event.key, stage.name(), System.nanoTime());
-        inFlight.put(eventId, call);
+        CallSlots.Call call = slots.startCall(ws.event.key, eventId, stage.name());
         metrics.stage(stage.name()).attempts.inc();
         CompletableFuture<JsonNode> result;
         try {
@@ -423,11 +317,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     /** A call's result, back on the task thread. */
-    private void onResult(String eventId, Call call, JsonNode output, Throwable failure) throws Exception {
-        if (inFlight.get(eventId) != call) {
+    private void onResult(String eventId, CallSlots.Call call, JsonNode output, Throwable failure) throws Exception {
+        if (!slots.endCall(call)) {
             return; // superseded: the call timed out and was handled already
         }
-        inFlight.remove(eventId);
         setCurrentKey(call.key());
         WorkflowState ws = workflows.get(eventId);
         if (ws == null || ws.phase != WorkflowState.Phase.IN_FLIGHT) {
@@ -437,7 +330,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         deleteTimer(ws);
         Progress progress = Progress.parse(ws.progress);
         Workflow.Stage stage = workflow.stage(call.stage());
-        StageMetrics stageMetrics = metrics.stage(stage.name());
+        StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
         stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - call.startedNanos()));
         if (failure == null) {
             stageMetrics.successes.inc();
@@ -458,7 +351,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private void onFailure(WorkflowState ws, Progress progress, Workflow.Stage stage, Throwable failure) throws Exception {
         FailureClass failureClass = FailureClass.of(failure);
-        StageMetrics stageMetrics = metrics.stage(stage.name());
+        StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
         switch (failureClass) {
             case PERMANENT:
                 stageMetrics.failuresPermanent.inc();
@@ -484,17 +377,16 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     ws.progress = progress.toJson();
                     setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
                     workflows.put(ws.event.id, ws);
-                    backingOff.put(ws.event.id, ws.event.key);
+                    slots.backingOff(ws.event.key, ws.event.id);
                 } else if (ws.event.retryStep < settings.ladder().steps()) {
                     // (3) Past the in-operator attempts: the next retry topic, with a durable due time.
                     // The ambiguous ack keeps its key: the effect may already have happened.
                     int next = ws.event.retryStep + 1;
                     leaveTaskThread(ws);
-                    DeadLetter retry = letter(ws, progress, stage, FailureReason.EXHAUSTED, failure);
-                    retry.retryStep = next;
-                    retry.dueAt = retry.failureAt + settings.ladder().delay(next).toMillis();
+                    DeadLetter retry = DeadLetter.retry(ws.event, stage.name(), failure, progress.attempts(stage.name()),
+                            progress.toJson(), System.currentTimeMillis(), next, settings.ladder().delay(next).toMillis());
                     output.collect(RETRIES, new StreamRecord<>(retry));
-                    metrics.retriesSent.get(next).inc();
+                    metrics.retriesSent(next).inc();
                     ladderSteps.put(ws.event.id, next);
                     clear(ws); // still the key's running event: per-key ordering keeps later ones waiting
                 } else {
@@ -508,30 +400,12 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private void deadLetter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
                             Throwable failure) throws Exception {
-        output.collect(DEAD_LETTERS, new StreamRecord<>(letter(ws, progress, stage, reason, failure)));
-        metrics.deadLettered.get(reason).inc();
+        output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.of(ws.event, stage.name(), reason, failure,
+                progress.attempts(stage.name()), progress.toJson(), System.currentTimeMillis())));
+        metrics.deadLettered(reason).inc();
         status.put(ws.event.id, EventStatus.DEAD_LETTERED);
         clear(ws);
-        released(ws.event);
-    }
-
-    private static DeadLetter letter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
-                                     Throwable failure) {
-        Event event = ws.event;
-        DeadLetter letter = new DeadLetter();
-        letter.eventId = event.id;
-        letter.recordKey = event.recordKey;
-        letter.value = event.value;
-        letter.origin = event.origin;
-        letter.stage = stage.name();
-        letter.reason = reason;
-        letter.failureClass = failure.getClass().getName();
-        letter.failureMessage = DeadLetter.truncate(String.valueOf(failure.getMessage()));
-        letter.failureAt = System.currentTimeMillis();
-        letter.retryCount = progress.attempts(stage.name());
-        letter.progress = progress.toJson();
-        letter.replayOf = event.replayOf;
-        return letter;
+        ordering.released(ws.event.id, this::begin);
     }
 
     private void complete(WorkflowState ws, Progress progress) throws Exception {
@@ -539,7 +413,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         metrics.completed.inc();
         status.put(ws.event.id, EventStatus.COMPLETED);
         clear(ws);
-        released(ws.event);
+        ordering.released(ws.event.id, this::begin);
     }
 
     private void clear(WorkflowState ws) throws Exception {
@@ -547,8 +421,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             return; // finished on the task thread in one go: nothing was stored
         }
         deleteTimer(ws);
-        backingOff.remove(ws.event.id);
-        waitingRetries.remove(ws.event.id);
+        slots.doneWaiting(ws.event.key, ws.event.id);
         workflows.remove(ws.event.id);
     }
 
@@ -564,12 +437,11 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         Workflow.Stage stage = workflow.next(progress);
         switch (ws.phase) {
             case BACKOFF:
-                backingOff.remove(eventId);
-                waitingRetries.remove(eventId);
+                slots.doneWaiting(ws.event.key, eventId);
                 advance(ws, progress);
                 break;
             case WAITING:
-                if (waiting.contains(new Ref(ws.event.key, eventId))) {
+                if (slots.isQueued(ws.event.key, eventId)) {
                     setTimer(ws, now() + settings.callTimeout().toMillis());
                     workflows.put(eventId, ws);
                 } else {
@@ -578,7 +450,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 break;
             case IN_FLIGHT:
             default:
-                Call call = inFlight.remove(eventId);
+                CallSlots.Call call = slots.abandonCall(ws.event.key, eventId);
                 if (call != null) {
                     onFailure(ws, progress, stage, new TimeoutException("no response from stage " + stage.name()
                             + " within " + settings.callTimeout().toMillis() + " ms"));
@@ -597,8 +469,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     private void drainWaiting() throws Exception {
-        while (!waiting.isEmpty() && inFlight.size() < settings.maxInFlight()) {
-            Ref ref = waiting.poll();
+        CallSlots.Ref ref;
+        while ((ref = slots.nextQueued()) != null) {
             setCurrentKey(ref.key());
             WorkflowState ws = workflows.get(ref.eventId());
             if (ws != null && ws.phase == WorkflowState.Phase.WAITING) {
@@ -616,22 +488,21 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      */
     @Override
     public void finish() throws Exception {
-        while (!inFlight.isEmpty() || !waiting.isEmpty() || !backingOff.isEmpty()) {
-            for (Map.Entry<String, String> entry : new HashMap<>(backingOff).entrySet()) {
-                if (inFlight.size() >= settings.maxInFlight()) {
+        while (!slots.idle()) {
+            for (Map.Entry<String, String> entry : slots.backingOff().entrySet()) {
+                if (slots.full()) {
                     break;
                 }
                 String eventId = entry.getKey();
-                backingOff.remove(eventId);
+                slots.doneWaiting(entry.getValue(), eventId);
                 setCurrentKey(entry.getValue());
                 WorkflowState ws = workflows.get(eventId);
                 if (ws != null && ws.phase == WorkflowState.Phase.BACKOFF) {
                     deleteTimer(ws);
-                    waitingRetries.remove(eventId);
                     advance(ws, Progress.parse(ws.progress));
                 }
             }
-            if (!inFlight.isEmpty()) {
+            if (slots.hasCalls()) {
                 mailbox.yield();
             } else {
                 drainWaiting();
@@ -668,61 +539,5 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private long now() {
         return getProcessingTimeService().getCurrentProcessingTime();
-    }
-
-    /** Operator-level and per-stage metrics. */
-    private static final class Metrics {
-        final Counter duplicatesDropped;
-        final Counter retryDuplicatesDropped;
-        final Counter replaysAdmitted;
-        final Counter completed;
-        final Counter parked;
-        final Map<FailureReason, Counter> deadLettered = new java.util.EnumMap<>(FailureReason.class);
-        final Map<Integer, Counter> retriesSent = new HashMap<>();
-        final Map<String, StageMetrics> stages = new HashMap<>();
-
-        Metrics(MetricGroup group, Workflow workflow, io.stagewise.operators.retry.RetryLadder ladder,
-                java.util.function.IntSupplier inFlight, java.util.function.LongSupplier oldestRetryAge) {
-            duplicatesDropped = group.counter("duplicatesDropped");
-            retryDuplicatesDropped = group.counter("retryDuplicatesDropped");
-            replaysAdmitted = group.counter("replaysAdmitted");
-            completed = group.counter("completed");
-            parked = group.counter("parked");
-            for (FailureReason reason : FailureReason.values()) {
-                deadLettered.put(reason, group.addGroup("deadLettered").counter(reason.headerValue()));
-            }
-            for (int step = 1; step <= ladder.steps(); step++) {
-                retriesSent.put(step, group.addGroup("retryStep", Integer.toString(step)).counter("sent"));
-            }
-            group.gauge("inFlight", inFlight::getAsInt);
-            group.gauge("oldestWaitingRetryAgeMs", oldestRetryAge::getAsLong);
-            for (Workflow.Stage stage : workflow.stages()) {
-                stages.put(stage.name(), new StageMetrics(group.addGroup("stage", stage.name())));
-            }
-        }
-
-        StageMetrics stage(String name) {
-            return stages.get(name);
-        }
-    }
-
-    private static final class StageMetrics {
-        final Counter attempts;
-        final Counter successes;
-        final Counter failuresRetryable;
-        final Counter failuresPermanent;
-        final Counter failuresError;
-        final Counter retriesScheduled;
-        final DescriptiveStatisticsHistogram latency;
-
-        StageMetrics(MetricGroup group) {
-            attempts = group.counter("attempts");
-            successes = group.counter("successes");
-            failuresRetryable = group.counter("failuresRetryable");
-            failuresPermanent = group.counter("failuresPermanent");
-            failuresError = group.counter("failuresError");
-            retriesScheduled = group.counter("retriesScheduled");
-            latency = group.histogram("latencyMs", new DescriptiveStatisticsHistogram(1000));
-        }
     }
 }
