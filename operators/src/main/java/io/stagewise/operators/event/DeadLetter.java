@@ -89,6 +89,28 @@ public class DeadLetter {
         return letter;
     }
 
+    /**
+     * This retry record as a dead letter: the event leaves the ladder with reason
+     * {@code exhausted} (its stage's effect may exist, so a replay keeps the key), carrying the
+     * record's progress, retry count and origin, and {@code failure} as the reason it left.
+     */
+    public DeadLetter exhausted(Throwable failure, long now) {
+        DeadLetter letter = new DeadLetter();
+        letter.eventId = eventId;
+        letter.recordKey = recordKey;
+        letter.value = value;
+        letter.origin = origin;
+        letter.stage = stage;
+        letter.reason = FailureReason.EXHAUSTED;
+        letter.failureClass = failure.getClass().getName();
+        letter.failureMessage = truncate(String.valueOf(failure.getMessage()));
+        letter.failureAt = now;
+        letter.retryCount = retryCount;
+        letter.progress = progress;
+        letter.replayOf = replayOf;
+        return letter;
+    }
+
     /** Cuts a message to at most {@link StagewiseHeaders#MAX_FAILURE_MESSAGE_BYTES} bytes of UTF-8. */
     public static String truncate(String message) {
         if (message == null) {

@@ -1,8 +1,12 @@
 package io.stagewise.operators.stage;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The stage engine's bookkeeping of this task attempt, in memory only: calls in flight (at most
@@ -18,12 +22,12 @@ final class CallSlots {
     record Ref(String key, String eventId) {}
 
     private final int maxInFlight;
-    private final Map<String, Call> inFlight = new HashMap<>();
+    // Keyed by (business key, event id), as the keyed state is: one id under two keys is two events.
+    private final Map<Ref, Call> inFlight = new HashMap<>();
     private final ArrayDeque<Ref> waiting = new ArrayDeque<>();
-    /** Event id -> business key. */
-    private final Map<String, String> backingOff = new HashMap<>();
-    /** Event id -> since (epoch ms), for the oldest-waiting-retry gauge. */
-    private final Map<String, Long> waitingRetries = new HashMap<>();
+    private final Set<Ref> backingOff = new HashSet<>();
+    /** Since when (epoch ms), for the oldest-waiting-retry gauge. */
+    private final Map<Ref, Long> waitingRetries = new HashMap<>();
     private long callSequence;
 
     CallSlots(int maxInFlight) {
@@ -49,22 +53,23 @@ final class CallSlots {
 
     Call startCall(String key, String eventId, String stage) {
         Call call = new Call(++callSequence, key, eventId, stage, System.nanoTime());
-        inFlight.put(eventId, call);
+        inFlight.put(new Ref(key, eventId), call);
         return call;
     }
 
     /** Ends {@code call} if it is still the event's current call; false if it was superseded. */
     boolean endCall(Call call) {
-        if (inFlight.get(call.eventId()) != call) {
+        Ref ref = new Ref(call.key(), call.eventId());
+        if (inFlight.get(ref) != call) {
             return false;
         }
-        inFlight.remove(call.eventId());
+        inFlight.remove(ref);
         return true;
     }
 
     /** Ends the event's current call, if any (its deadline passed); the late result is ignored. */
     Call abandonCall(String key, String eventId) {
-        return inFlight.remove(eventId);
+        return inFlight.remove(new Ref(key, eventId));
     }
 
     void queue(String key, String eventId) {
@@ -81,22 +86,23 @@ final class CallSlots {
     }
 
     void backingOff(String key, String eventId) {
-        backingOff.put(eventId, key);
+        backingOff.add(new Ref(key, eventId));
     }
 
-    /** Events waiting out a backoff, as a copy (event id -> business key). */
-    Map<String, String> backingOff() {
-        return new HashMap<>(backingOff);
+    /** Events waiting out a backoff, as a copy. */
+    List<Ref> backingOff() {
+        return new ArrayList<>(backingOff);
     }
 
     void retryWaiting(String key, String eventId, long since) {
-        waitingRetries.put(eventId, since);
+        waitingRetries.put(new Ref(key, eventId), since);
     }
 
     /** The event no longer waits for a backoff or a due time. */
     void doneWaiting(String key, String eventId) {
-        backingOff.remove(eventId);
-        waitingRetries.remove(eventId);
+        Ref ref = new Ref(key, eventId);
+        backingOff.remove(ref);
+        waitingRetries.remove(ref);
     }
 
     long oldestWaitingRetryAgeMillis(long now) {

@@ -15,7 +15,7 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * The stage engine's metrics, group {@code stagewise}. Reasons, ladder steps and stages are
  * key/value groups, so reporters turn them into labels (Prometheus: {@code reason="exhausted"}):
  * {@code duplicatesDropped}, {@code retryDuplicatesDropped}, {@code replaysAdmitted},
- * {@code completed}, {@code parked}, {@code inFlight}, {@code oldestWaitingRetryAgeMs};
+ * {@code completed}, {@code parked}, {@code retryRecordsResent} (the ladder watchdog), {@code inFlight}, {@code oldestWaitingRetryAgeMs};
  * {@code reason.<reason>.deadLettered}; {@code step.<n>.retriesSent}; per stage
  * {@code stage.<name>.}{@code attempts}, {@code successes}, {@code failuresRetryable},
  * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}.
@@ -26,6 +26,7 @@ final class StageMetrics {
     final Counter replaysAdmitted;
     final Counter completed;
     final Counter parked;
+    final Counter retryRecordsResent;
     private final Map<FailureReason, Counter> deadLettered = new EnumMap<>(FailureReason.class);
     private final Map<Integer, Counter> retriesSent = new HashMap<>();
     private final Map<String, PerStage> stages = new HashMap<>();
@@ -37,6 +38,7 @@ final class StageMetrics {
         replaysAdmitted = stagewise.counter("replaysAdmitted");
         completed = stagewise.counter("completed");
         parked = stagewise.counter("parked");
+        retryRecordsResent = stagewise.counter("retryRecordsResent");
         for (FailureReason reason : FailureReason.values()) {
             deadLettered.put(reason, stagewise.addGroup("reason", reason.headerValue()).counter("deadLettered"));
         }

@@ -7,18 +7,27 @@ import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
+import io.stagewise.operators.event.Origin;
+import io.stagewise.operators.event.StagewiseHeaders;
+import io.stagewise.operators.retry.RetryRecordLostException;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.base.StringSerializer;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.InternalTimer;
 import org.apache.flink.streaming.api.operators.InternalTimerService;
@@ -70,6 +79,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     public static final String UID = "stagewise-stages";
 
+    /** The stage a dead letter names when the event's state, and so its stage, is gone. */
+    public static final String UNKNOWN_STAGE = "unknown";
+
     /** Permanent rejections and errors in stage code, with progress, ready for the DLQ. */
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
             new OutputTag<>("stage-dead-letters", TypeInformation.of(DeadLetter.class));
@@ -90,11 +102,15 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private transient MapState<String, EventStatus> status;
     /** Per business key: event id -> the state of its workflow while under way. */
     private transient MapState<String, WorkflowState> workflows;
-    /** Per business key: event id -> the ladder step its retry record was sent to, while it waits there. */
+    /** Per business key: event id -> the ladder step its retry record was sent to (written by earlier versions). */
     private transient MapState<String, Integer> ladderSteps;
+    /** Per business key: event id -> its retry record, while it waits in the ladder (the watchdog's state). */
+    private transient MapState<String, LadderWait> ladderWaits;
     private transient KeyOrdering ordering;
     /** One timer per pending event: key = business key, namespace = event id. */
     private transient InternalTimerService<String> timers;
+    /** Releases a key's parked events after a restore without per-key ordering. */
+    private transient InternalTimerService<VoidNamespace> releaseTimers;
     private transient CallSlots slots;
     private transient Random random;
     private transient StageMetrics metrics;
@@ -113,8 +129,11 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         status = getRuntimeContext().getMapState(StageStateDescriptors.status(settings.stateTtl()));
         workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflow(settings.stateTtl()));
         ladderSteps = getRuntimeContext().getMapState(StageStateDescriptors.ladderStep(settings.stateTtl()));
+        ladderWaits = getRuntimeContext().getMapState(StageStateDescriptors.ladderWait());
         ordering = new KeyOrdering(settings.perKeyOrdering(), getRuntimeContext());
         timers = getInternalTimerService(StageStateDescriptors.TIMERS, StringSerializer.INSTANCE, this);
+        releaseTimers = getInternalTimerService(StageStateDescriptors.RELEASE_TIMERS, VoidNamespaceSerializer.INSTANCE,
+                new ReleaseParked());
         slots = new CallSlots(settings.maxInFlight());
         random = new Random();
         metrics = new StageMetrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), slots::inFlight,
@@ -125,20 +144,30 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             }
         }
         reissueLostCalls();
+        if (!settings.perKeyOrdering()) {
+            releaseParkedEvents();
+        }
     }
 
     /**
      * After a restore, calls that were in flight (or queued for a slot) are gone with the old task;
      * their timers would re-issue them only at the old deadline. Move those timers to now, so the
      * calls go out again at once, with the same idempotency key. Backoffs and retry records keep
-     * their due times.
+     * their due times. Events waiting at a ladder step this job no longer has (the retry topics
+     * were lowered) get their watchdog now: their records will not be read, so they leave the ladder.
      */
     private void reissueLostCalls() throws Exception {
         List<CallSlots.Ref> lost = new ArrayList<>();
+        List<CallSlots.Ref> pastLadder = new ArrayList<>();
+        int steps = settings.ladder().steps();
         timers.forEachProcessingTimeTimer((eventId, timestamp) -> {
             WorkflowState ws = workflows.get(eventId);
             if (ws != null && ws.timer == timestamp && ws.phase != WorkflowState.Phase.BACKOFF) {
                 lost.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
+            }
+            LadderWait wait = ws == null ? ladderWaits.get(eventId) : null;
+            if (wait != null && wait.timer == timestamp && wait.record.retryStep > steps) {
+                pastLadder.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
             }
         });
         long now = now();
@@ -148,9 +177,68 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             setTimer(ws, now);
             workflows.put(ref.eventId(), ws);
         }
+        for (CallSlots.Ref ref : pastLadder) {
+            setCurrentKey(ref.key());
+            LadderWait wait = ladderWaits.get(ref.eventId());
+            setLadderTimer(ref.eventId(), wait, now);
+            ladderWaits.put(ref.eventId(), wait);
+        }
         if (!lost.isEmpty()) {
             LOG.info("Re-issuing {} call(s) that were in flight at the restored checkpoint", lost.size());
         }
+        if (!pastLadder.isEmpty()) {
+            LOG.warn("{} event(s) wait at a retry step this job no longer has (--retry-topics is {}): they leave the "
+                    + "ladder as exhausted dead letters", pastLadder.size(), steps);
+        }
+    }
+
+    /**
+     * Restored without per-key ordering ({@code --ordering unordered}) from a job that had it: no
+     * running event will release the keys' waiting events any more, so each key that holds ordering
+     * state gets a timer that starts them all now.
+     */
+    private void releaseParkedEvents() throws Exception {
+        Set<String> keys = new HashSet<>();
+        for (String name : KeyOrdering.stateNames()) {
+            try (Stream<String> stored = this.<String>getKeyedStateBackend().getKeys(name, VoidNamespace.INSTANCE)) {
+                stored.forEach(keys::add);
+            }
+        }
+        long now = now();
+        for (String key : keys) {
+            setCurrentKey(key);
+            releaseTimers.registerProcessingTimeTimer(VoidNamespace.INSTANCE, now);
+        }
+        if (!keys.isEmpty()) {
+            LOG.info("Restored without per-key ordering (stagewise.ordering = unordered): the waiting events of {} key(s) "
+                    + "start now", keys.size());
+        }
+    }
+
+    /** Fires once per key after a restore without per-key ordering: its parked events start. */
+    private final class ReleaseParked implements Triggerable<String, VoidNamespace> {
+        @Override
+        public void onProcessingTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
+            ordering.releaseAll(StageOperator.this::stillPending, StageOperator.this::begin);
+        }
+
+        @Override
+        public void onEventTime(InternalTimer<String, VoidNamespace> timer) {
+            // No event-time timers are registered.
+        }
+    }
+
+    /**
+     * A parked event may start unless a copy of it already reached an end: its status expired
+     * while it waited, so a duplicate was admitted and parked too. Dropped as a duplicate then.
+     */
+    private boolean stillPending(Event event) throws Exception {
+        EventStatus recorded = status.get(event.id);
+        if (recorded == null || recorded == EventStatus.IN_PROGRESS || DedupRule.admit(recorded, event.isReplay())) {
+            return true;
+        }
+        metrics.duplicatesDropped.inc();
+        return false;
     }
 
     @Override
@@ -198,12 +286,25 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * dropped. It then waits for its due time in a timer: durable, and never blocking a partition.
      */
     private void admitRetry(Event event, EventStatus recorded) throws Exception {
-        Integer step = ladderSteps.get(event.id);
-        if (recorded != EventStatus.IN_PROGRESS || step == null || step != event.retryStep || workflows.contains(event.id)) {
+        LadderWait wait = ladderWaits.get(event.id);
+        boolean expected;
+        if (wait != null) {
+            expected = wait.record.retryStep == event.retryStep;
+        } else {
+            Integer step = ladderSteps.get(event.id); // sent by an earlier version
+            expected = recorded == EventStatus.IN_PROGRESS && step != null && step == event.retryStep;
+        }
+        if (!expected || workflows.contains(event.id)) {
             metrics.retryDuplicatesDropped.inc();
             return;
         }
-        ladderSteps.remove(event.id);
+        if (wait != null) {
+            timers.deleteProcessingTimeTimer(event.id, wait.timer);
+            ladderWaits.remove(event.id);
+        } else {
+            ladderSteps.remove(event.id);
+        }
+        status.put(event.id, EventStatus.IN_PROGRESS); // refreshes its TTL: the event is in flight again
         Progress progress;
         try {
             progress = Progress.parse(event.progress);
@@ -255,7 +356,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             }
             stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
             stageMetrics.successes.inc();
-            progress.complete(stage.name(), output, attempt, System.currentTimeMillis(), key);
+            if (!recordOutput(ws, progress, stage, output, attempt, generation)) {
+                return;
+            }
             ws.tierAttempts = 0;
         }
     }
@@ -334,10 +437,11 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - call.startedNanos()));
         if (failure == null) {
             stageMetrics.successes.inc();
-            progress.complete(stage.name(), output, progress.attempts(stage.name()), System.currentTimeMillis(),
-                    StageContext.idempotencyKey(eventId, stage.name(), progress.keyGeneration(stage.name())));
-            ws.tierAttempts = 0;
-            advance(ws, progress);
+            if (recordOutput(ws, progress, stage, output, progress.attempts(stage.name()),
+                    progress.keyGeneration(stage.name()))) {
+                ws.tierAttempts = 0;
+                advance(ws, progress);
+            }
         } else {
             Throwable cause = FailureClass.unwrap(failure);
             if (cause instanceof TimeoutException && cause.getMessage() == null) {
@@ -347,6 +451,38 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             onFailure(ws, progress, stage, cause);
         }
         drainWaiting();
+    }
+
+    /**
+     * Records a completed stage and its output. An output that would grow {@code stagewise.progress}
+     * past {@link StagewiseHeaders#MAX_PROGRESS_BYTES} could ride no retry or dead letter record (a
+     * sink failing on it would crash-loop the job): the stage is recorded as completed without its
+     * output and the event dead-lettered as {@code error}; false then.
+     */
+    private boolean recordOutput(WorkflowState ws, Progress progress, Workflow.Stage stage, JsonNode output, int attempts,
+                                 int generation) throws Exception {
+        long now = System.currentTimeMillis();
+        String key = StageContext.idempotencyKey(ws.event.id, stage.name(), generation);
+        progress.complete(stage.name(), output, attempts, now, key);
+        int bytes = utf8Length(progress.toJson());
+        if (bytes <= StagewiseHeaders.MAX_PROGRESS_BYTES) {
+            return true;
+        }
+        int outputBytes = output == null ? 0 : utf8Length(output.toString());
+        progress.completeWithoutOutput(stage.name(), attempts, now, key, generation, outputBytes);
+        ProgressTooLargeException failure = new ProgressTooLargeException("the output of stage " + stage.name()
+                + " of event " + ws.event.id + " is " + outputBytes + " bytes: header " + StagewiseHeaders.PROGRESS
+                + " would be " + bytes + " bytes, over its limit of " + StagewiseHeaders.MAX_PROGRESS_BYTES + " bytes. The "
+                + "stage completed (its effect exists); a replay calls it again with the same idempotency key " + key);
+        metrics.stage(stage.name()).failuresError.inc();
+        LOG.warn("Stage {} of event {} returned {} bytes, too large for header {}; dead-lettering the event (reason error)",
+                stage.name(), ws.event.id, outputBytes, StagewiseHeaders.PROGRESS);
+        deadLetter(ws, progress, stage, FailureReason.ERROR, failure);
+        return false;
+    }
+
+    private static int utf8Length(String text) {
+        return text.getBytes(StandardCharsets.UTF_8).length;
     }
 
     private void onFailure(WorkflowState ws, Progress progress, Workflow.Stage stage, Throwable failure) throws Exception {
@@ -387,8 +523,12 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                             progress.toJson(), System.currentTimeMillis(), next, settings.ladder().delay(next).toMillis());
                     output.collect(RETRIES, new StreamRecord<>(retry));
                     metrics.retriesSent(next).inc();
-                    ladderSteps.put(ws.event.id, next);
                     clear(ws); // still the key's running event: per-key ordering keeps later ones waiting
+                    // (4) The watchdog: if the record never comes back, re-send it, then dead-letter.
+                    LadderWait wait = new LadderWait(retry);
+                    setLadderTimer(retry.eventId, wait, retry.dueAt + settings.ladderGrace().toMillis());
+                    ladderWaits.put(retry.eventId, wait);
+                    status.put(retry.eventId, EventStatus.IN_PROGRESS); // refreshes its TTL
                 } else {
                     LOG.warn("Stage {} of event {} failed {} time(s) in this operator (retry.count {}); it leaves as "
                                     + "exhausted (stagewise.retry.attempts): {}", stage.name(), ws.event.id, ws.tierAttempts,
@@ -405,7 +545,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         metrics.deadLettered(reason).inc();
         status.put(ws.event.id, EventStatus.DEAD_LETTERED);
         clear(ws);
-        ordering.released(ws.event.id, this::begin);
+        ordering.released(ws.event.id, this::stillPending, this::begin);
     }
 
     private void complete(WorkflowState ws, Progress progress) throws Exception {
@@ -413,7 +553,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         metrics.completed.inc();
         status.put(ws.event.id, EventStatus.COMPLETED);
         clear(ws);
-        ordering.released(ws.event.id, this::begin);
+        ordering.released(ws.event.id, this::stillPending, this::begin);
     }
 
     private void clear(WorkflowState ws) throws Exception {
@@ -429,8 +569,19 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     public void onProcessingTime(InternalTimer<String, String> timer) throws Exception {
         String eventId = timer.getNamespace();
         WorkflowState ws = workflows.get(eventId);
-        if (ws == null || ws.timer != timer.getTimestamp()) {
-            return; // stale timer of a finished or rescheduled event
+        if (ws == null) {
+            LadderWait wait = ladderWaits.get(eventId);
+            if (wait != null) {
+                if (wait.timer == timer.getTimestamp()) {
+                    onLadderWatchdog(eventId, wait);
+                }
+                return;
+            }
+            onStateExpired(timer.getKey(), eventId);
+            return;
+        }
+        if (ws.timer != timer.getTimestamp()) {
+            return; // stale timer of a rescheduled event
         }
         ws.timer = 0;
         Progress progress = Progress.parse(ws.progress);
@@ -468,6 +619,82 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         // No event-time timers are registered.
     }
 
+    /**
+     * The ladder's watchdog: the event's retry record was due {@code ladderGrace} ago and has not
+     * come back. (1) Its step is gone from the ladder (the retry topics were lowered): it leaves as
+     * exhausted. (2) Re-sends left: the same record goes to the same step again (admission drops
+     * whichever copy comes second). (3) Otherwise the record is taken as lost: it leaves as exhausted.
+     */
+    private void onLadderWatchdog(String eventId, LadderWait wait) throws Exception {
+        DeadLetter record = wait.record;
+        int steps = settings.ladder().steps();
+        if (record.retryStep > steps) {
+            leaveLadder(eventId, wait, new RetryRecordLostException("retry step " + record.retryStep + " of event "
+                    + eventId + " no longer exists: the job runs with " + steps + " retry topic(s) (--retry-topics, "
+                    + "stagewise.retry-topics.count), so its record will not be read; it leaves the ladder as exhausted"));
+            return;
+        }
+        long grace = settings.ladderGrace().toMillis();
+        if (wait.resends < settings.ladderResends()) {
+            wait.resends++;
+            output.collect(RETRIES, new StreamRecord<>(record));
+            metrics.retryRecordsResent.inc();
+            setLadderTimer(eventId, wait, now() + grace);
+            ladderWaits.put(eventId, wait);
+            status.put(eventId, EventStatus.IN_PROGRESS); // refreshes its TTL
+            LOG.warn("The retry record of event {} for retry step {} was not read back within {} ms of its due time; "
+                    + "re-sending it ({} of {}). Check the retry topic and the Kafka transaction timeout", eventId,
+                    record.retryStep, grace, wait.resends, settings.ladderResends());
+            return;
+        }
+        leaveLadder(eventId, wait, new RetryRecordLostException("the retry record of event " + eventId + " for retry step "
+                + record.retryStep + " was lost: not read back within " + grace + " ms of its due time, re-sent "
+                + wait.resends + " time(s). Check the retry topic's retention, the Kafka transaction timeout and "
+                + "--max-event-bytes"));
+    }
+
+    private void leaveLadder(String eventId, LadderWait wait, RetryRecordLostException failure) throws Exception {
+        timers.deleteProcessingTimeTimer(eventId, wait.timer);
+        ladderWaits.remove(eventId);
+        LOG.warn("Event {} leaves the retry ladder as exhausted: {}", eventId, failure.getMessage());
+        output.collect(DEAD_LETTERS, new StreamRecord<>(wait.record.exhausted(failure, System.currentTimeMillis())));
+        metrics.deadLettered(FailureReason.EXHAUSTED).inc();
+        status.put(eventId, EventStatus.DEAD_LETTERED);
+        ordering.released(eventId, this::stillPending, this::begin);
+    }
+
+    /**
+     * A pending event's timer fired but its state is gone: the TTL'd entries expired (the job was
+     * down, or restored, longer than the state TTL after the event's last step). Its bytes are gone
+     * with them, so it cannot run on; it is dead-lettered explicitly (reason {@code error}, empty
+     * value, unknown origin) and its key released, never dropped in silence. A timer of an event
+     * that reached its end is stale and ignored.
+     */
+    private void onStateExpired(String key, String eventId) throws Exception {
+        EventStatus recorded = status.get(eventId);
+        if (recorded == EventStatus.COMPLETED || recorded == EventStatus.DEAD_LETTERED) {
+            return;
+        }
+        slots.abandonCall(key, eventId);
+        slots.doneWaiting(key, eventId);
+        IllegalStateException failure = new IllegalStateException("the state of event " + eventId + " (key " + key
+                + ") expired while it was in flight: the job was down or behind longer than the state TTL (--dedup-ttl, "
+                + "stagewise.dedup.ttl = " + settings.stateTtl() + "). Its original record is no longer held here; find it "
+                + "at its source");
+        LOG.error("Dead-lettering event {} of key {}: {}", eventId, key, failure.getMessage());
+        Event gone = new Event();
+        gone.id = eventId;
+        gone.key = key;
+        gone.recordKey = key.getBytes(StandardCharsets.UTF_8);
+        gone.value = new byte[0];
+        gone.origin = new Origin("", -1, -1, 0);
+        output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.of(gone, UNKNOWN_STAGE, FailureReason.ERROR, failure, 0,
+                "{}", System.currentTimeMillis())));
+        metrics.deadLettered(FailureReason.ERROR).inc();
+        status.put(eventId, EventStatus.DEAD_LETTERED);
+        ordering.released(eventId, this::stillPending, this::begin);
+    }
+
     private void drainWaiting() throws Exception {
         CallSlots.Ref ref;
         while ((ref = slots.nextQueued()) != null) {
@@ -489,13 +716,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     @Override
     public void finish() throws Exception {
         while (!slots.idle()) {
-            for (Map.Entry<String, String> entry : slots.backingOff().entrySet()) {
+            for (CallSlots.Ref ref : slots.backingOff()) {
                 if (slots.full()) {
                     break;
                 }
-                String eventId = entry.getKey();
-                slots.doneWaiting(entry.getValue(), eventId);
-                setCurrentKey(entry.getValue());
+                String eventId = ref.eventId();
+                slots.doneWaiting(ref.key(), eventId);
+                setCurrentKey(ref.key());
                 WorkflowState ws = workflows.get(eventId);
                 if (ws != null && ws.phase == WorkflowState.Phase.BACKOFF) {
                     deleteTimer(ws);
@@ -528,6 +755,14 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         deleteTimer(ws);
         timers.registerProcessingTimeTimer(ws.event.id, at);
         ws.timer = at;
+    }
+
+    private void setLadderTimer(String eventId, LadderWait wait, long at) {
+        if (wait.timer != 0) {
+            timers.deleteProcessingTimeTimer(eventId, wait.timer);
+        }
+        timers.registerProcessingTimeTimer(eventId, at);
+        wait.timer = at;
     }
 
     private void deleteTimer(WorkflowState ws) {

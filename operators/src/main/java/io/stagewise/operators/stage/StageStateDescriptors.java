@@ -16,6 +16,11 @@ import org.apache.flink.api.common.typeinfo.Types;
  * and TTL, in one place, so the operator and savepoint tooling read the same definitions. All state
  * is keyed by business key; map entries are per event id.
  *
+ * <p>In-flight state (an event in the ladder, parked, or the key's running one) has no TTL and
+ * is cleared explicitly; the TTL'd {@link #STATUS} and {@link #WORKFLOW} entries of an event in
+ * flight are rewritten (so refreshed) at every step, and the state TTL is checked at start against
+ * the longest gap ({@link StageSettings#minimumStateTtl()}).
+ *
  * <p>Savepoint compatibility: names, types and whether a state has a TTL are part of every
  * savepoint. Never change them for an existing state (adding or removing a TTL breaks restore);
  * add a new state instead and migrate from the old one on access.
@@ -26,14 +31,33 @@ public final class StageStateDescriptors {
     public static final String STATUS = "event-status";
     /** Event id -> {@link WorkflowState} while its workflow is under way. TTL: the state TTL. */
     public static final String WORKFLOW = "workflow";
-    /** Event id -> the ladder step its retry record was sent to, while it waits there. TTL: the state TTL. */
+    /**
+     * Event id -> the ladder step its retry record was sent to. TTL: the state TTL. Written by
+     * versions before the ladder watchdog; still read, so an event waiting in the ladder at such a
+     * savepoint is admitted when its record comes back (without a watchdog: the old version set none).
+     */
     public static final String LADDER_STEP = "ladder-step";
+    /** Event id -> {@link LadderWait} while it waits in the retry ladder (replaces {@link #LADDER_STEP}). No TTL. */
+    public static final String LADDER_WAIT = "ladder-wait";
     /** Per-key ordering: the id of the key's running event. No TTL. */
     public static final String ACTIVE = "ordering-active";
-    /** Per-key ordering: the key's waiting events, in arrival order. No TTL. */
+    /**
+     * Per-key ordering: the key's waiting events as one list. No TTL. Written by earlier versions
+     * (rewritten whole on every release); moved into {@link #PARKED_EVENTS} the first time the key
+     * parks or releases an event after a restore.
+     */
     public static final String PARKED = "ordering-parked";
-    /** The timer service: one processing-time timer per pending event, namespace = event id. */
+    /** Per-key ordering: the key's waiting events, sequence number -> event, bounded by {@link #PARKED_QUEUE}. No TTL. */
+    public static final String PARKED_EVENTS = "ordering-parked-events";
+    /** Per-key ordering: the {@link ParkedQueue} bounds of {@link #PARKED_EVENTS}. No TTL. */
+    public static final String PARKED_QUEUE = "ordering-parked-queue";
+    /**
+     * The timer service: one processing-time timer per pending event, namespace = event id (a
+     * call deadline, a backoff, a slot re-check, or the ladder watchdog).
+     */
     public static final String TIMERS = "stage-timers";
+    /** The timer service that releases parked events of a key after a restore without per-key ordering. */
+    public static final String RELEASE_TIMERS = "stage-ordering-release";
 
     private StageStateDescriptors() {}
 
@@ -60,12 +84,24 @@ public final class StageStateDescriptors {
         return withTtl(new MapStateDescriptor<>(LADDER_STEP, Types.STRING, Types.INT), ttl);
     }
 
+    public static MapStateDescriptor<String, LadderWait> ladderWait() {
+        return new MapStateDescriptor<>(LADDER_WAIT, Types.STRING, TypeInformation.of(LadderWait.class));
+    }
+
     public static ValueStateDescriptor<String> active() {
         return new ValueStateDescriptor<>(ACTIVE, Types.STRING);
     }
 
     public static ListStateDescriptor<Event> parked() {
         return new ListStateDescriptor<>(PARKED, TypeInformation.of(Event.class));
+    }
+
+    public static MapStateDescriptor<Long, Event> parkedEvents() {
+        return new MapStateDescriptor<>(PARKED_EVENTS, Types.LONG, TypeInformation.of(Event.class));
+    }
+
+    public static ValueStateDescriptor<ParkedQueue> parkedQueue() {
+        return new ValueStateDescriptor<>(PARKED_QUEUE, TypeInformation.of(ParkedQueue.class));
     }
 
     private static <K, V> MapStateDescriptor<K, V> withTtl(MapStateDescriptor<K, V> descriptor, Duration ttl) {
