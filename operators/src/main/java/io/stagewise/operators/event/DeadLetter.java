@@ -90,6 +90,22 @@ public class DeadLetter {
     }
 
     /**
+     * A dead letter for an event whose state is gone (it expired while the event was in flight):
+     * reason {@code error}, the business key as record key, an empty value and an unknown origin
+     * (topic {@code ""}, partition and offset -1), since the original record is no longer held. It
+     * makes the loss visible in the DLQ; it cannot be replayed.
+     */
+    public static DeadLetter stateLost(String eventId, String businessKey, String stage, Throwable failure, long now) {
+        Event gone = new Event();
+        gone.id = eventId;
+        gone.key = businessKey;
+        gone.recordKey = businessKey == null ? null : businessKey.getBytes(StandardCharsets.UTF_8);
+        gone.value = new byte[0];
+        gone.origin = new Origin("", -1, -1, 0);
+        return of(gone, stage, FailureReason.ERROR, failure, 0, "{}", now);
+    }
+
+    /**
      * This retry record as a dead letter: the event leaves the ladder with reason
      * {@code exhausted} (its stage's effect may exist, so a replay keeps the key), carrying the
      * record's progress, retry count and origin, and {@code failure} as the reason it left.

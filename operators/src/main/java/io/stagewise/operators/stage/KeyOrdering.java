@@ -1,11 +1,16 @@
 package io.stagewise.operators.stage;
 
 import io.stagewise.operators.event.Event;
+import java.util.HashSet;
 import java.util.Iterator;
+import java.util.Set;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.runtime.state.KeyedStateBackend;
+import org.apache.flink.runtime.state.VoidNamespace;
 
 /**
  * Per-key ordering (optional): a business key runs one event at a time; later events of the key
@@ -114,9 +119,16 @@ final class KeyOrdering {
         }
     }
 
-    /** The state names {@link #releaseAll} clears: keys with any of them hold ordering state. */
-    static String[] stateNames() {
-        return new String[] {StageStateDescriptors.ACTIVE, StageStateDescriptors.PARKED_QUEUE, StageStateDescriptors.PARKED};
+    /** The keys that hold ordering state (a running event, or waiting ones): those {@link #releaseAll} has work for. */
+    static Set<String> keysHoldingState(KeyedStateBackend<String> backend) {
+        Set<String> keys = new HashSet<>();
+        for (String name : new String[] {StageStateDescriptors.ACTIVE, StageStateDescriptors.PARKED_QUEUE,
+                StageStateDescriptors.PARKED}) {
+            try (Stream<String> stored = backend.getKeys(name, VoidNamespace.INSTANCE)) {
+                stored.forEach(keys::add); // collected first: starting events writes state
+            }
+        }
+        return keys;
     }
 
     private Event poll() throws Exception {

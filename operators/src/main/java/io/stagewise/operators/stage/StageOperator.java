@@ -7,13 +7,11 @@ import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
-import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.retry.RetryRecordLostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -21,7 +19,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.stream.Stream;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -102,10 +99,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private transient MapState<String, EventStatus> status;
     /** Per business key: event id -> the state of its workflow while under way. */
     private transient MapState<String, WorkflowState> workflows;
-    /** Per business key: event id -> the ladder step its retry record was sent to (written by earlier versions). */
-    private transient MapState<String, Integer> ladderSteps;
-    /** Per business key: event id -> its retry record, while it waits in the ladder (the watchdog's state). */
-    private transient MapState<String, LadderWait> ladderWaits;
+    /** Per business key: events waiting in the retry ladder, with their records and watchdogs. */
+    private transient LadderWaits ladder;
     private transient KeyOrdering ordering;
     /** One timer per pending event: key = business key, namespace = event id. */
     private transient InternalTimerService<String> timers;
@@ -128,10 +123,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         super.open();
         status = getRuntimeContext().getMapState(StageStateDescriptors.status(settings.stateTtl()));
         workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflow(settings.stateTtl()));
-        ladderSteps = getRuntimeContext().getMapState(StageStateDescriptors.ladderStep(settings.stateTtl()));
-        ladderWaits = getRuntimeContext().getMapState(StageStateDescriptors.ladderWait());
         ordering = new KeyOrdering(settings.perKeyOrdering(), getRuntimeContext());
         timers = getInternalTimerService(StageStateDescriptors.TIMERS, StringSerializer.INSTANCE, this);
+        ladder = new LadderWaits(getRuntimeContext(), settings.stateTtl(), timers);
         releaseTimers = getInternalTimerService(StageStateDescriptors.RELEASE_TIMERS, VoidNamespaceSerializer.INSTANCE,
                 new ReleaseParked());
         slots = new CallSlots(settings.maxInFlight());
@@ -165,7 +159,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             if (ws != null && ws.timer == timestamp && ws.phase != WorkflowState.Phase.BACKOFF) {
                 lost.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
             }
-            LadderWait wait = ws == null ? ladderWaits.get(eventId) : null;
+            LadderWait wait = ws == null ? ladder.get(eventId) : null;
             if (wait != null && wait.timer == timestamp && wait.record.retryStep > steps) {
                 pastLadder.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
             }
@@ -179,9 +173,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         }
         for (CallSlots.Ref ref : pastLadder) {
             setCurrentKey(ref.key());
-            LadderWait wait = ladderWaits.get(ref.eventId());
-            setLadderTimer(ref.eventId(), wait, now);
-            ladderWaits.put(ref.eventId(), wait);
+            ladder.rearm(ref.eventId(), ladder.get(ref.eventId()), now);
         }
         if (!lost.isEmpty()) {
             LOG.info("Re-issuing {} call(s) that were in flight at the restored checkpoint", lost.size());
@@ -198,12 +190,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * state gets a timer that starts them all now.
      */
     private void releaseParkedEvents() throws Exception {
-        Set<String> keys = new HashSet<>();
-        for (String name : KeyOrdering.stateNames()) {
-            try (Stream<String> stored = this.<String>getKeyedStateBackend().getKeys(name, VoidNamespace.INSTANCE)) {
-                stored.forEach(keys::add);
-            }
-        }
+        Set<String> keys = KeyOrdering.keysHoldingState(getKeyedStateBackend());
         long now = now();
         for (String key : keys) {
             setCurrentKey(key);
@@ -286,23 +273,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * dropped. It then waits for its due time in a timer: durable, and never blocking a partition.
      */
     private void admitRetry(Event event, EventStatus recorded) throws Exception {
-        LadderWait wait = ladderWaits.get(event.id);
-        boolean expected;
-        if (wait != null) {
-            expected = wait.record.retryStep == event.retryStep;
-        } else {
-            Integer step = ladderSteps.get(event.id); // sent by an earlier version
-            expected = recorded == EventStatus.IN_PROGRESS && step != null && step == event.retryStep;
-        }
-        if (!expected || workflows.contains(event.id)) {
+        if (workflows.contains(event.id) || !ladder.admit(event, recorded)) {
             metrics.retryDuplicatesDropped.inc();
             return;
-        }
-        if (wait != null) {
-            timers.deleteProcessingTimeTimer(event.id, wait.timer);
-            ladderWaits.remove(event.id);
-        } else {
-            ladderSteps.remove(event.id);
         }
         status.put(event.id, EventStatus.IN_PROGRESS); // refreshes its TTL: the event is in flight again
         Progress progress;
@@ -525,9 +498,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     metrics.retriesSent(next).inc();
                     clear(ws); // still the key's running event: per-key ordering keeps later ones waiting
                     // (4) The watchdog: if the record never comes back, re-send it, then dead-letter.
-                    LadderWait wait = new LadderWait(retry);
-                    setLadderTimer(retry.eventId, wait, retry.dueAt + settings.ladderGrace().toMillis());
-                    ladderWaits.put(retry.eventId, wait);
+                    ladder.waitFor(retry, retry.dueAt + settings.ladderGrace().toMillis());
                     status.put(retry.eventId, EventStatus.IN_PROGRESS); // refreshes its TTL
                 } else {
                     LOG.warn("Stage {} of event {} failed {} time(s) in this operator (retry.count {}); it leaves as "
@@ -570,7 +541,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         String eventId = timer.getNamespace();
         WorkflowState ws = workflows.get(eventId);
         if (ws == null) {
-            LadderWait wait = ladderWaits.get(eventId);
+            LadderWait wait = ladder.get(eventId);
             if (wait != null) {
                 if (wait.timer == timer.getTimestamp()) {
                     onLadderWatchdog(eventId, wait);
@@ -639,8 +610,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             wait.resends++;
             output.collect(RETRIES, new StreamRecord<>(record));
             metrics.retryRecordsResent.inc();
-            setLadderTimer(eventId, wait, now() + grace);
-            ladderWaits.put(eventId, wait);
+            ladder.rearm(eventId, wait, now() + grace);
             status.put(eventId, EventStatus.IN_PROGRESS); // refreshes its TTL
             LOG.warn("The retry record of event {} for retry step {} was not read back within {} ms of its due time; "
                     + "re-sending it ({} of {}). Check the retry topic and the Kafka transaction timeout", eventId,
@@ -654,8 +624,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     private void leaveLadder(String eventId, LadderWait wait, RetryRecordLostException failure) throws Exception {
-        timers.deleteProcessingTimeTimer(eventId, wait.timer);
-        ladderWaits.remove(eventId);
+        ladder.end(eventId, wait);
         LOG.warn("Event {} leaves the retry ladder as exhausted: {}", eventId, failure.getMessage());
         output.collect(DEAD_LETTERS, new StreamRecord<>(wait.record.exhausted(failure, System.currentTimeMillis())));
         metrics.deadLettered(FailureReason.EXHAUSTED).inc();
@@ -682,14 +651,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 + "stagewise.dedup.ttl = " + settings.stateTtl() + "). Its original record is no longer held here; find it "
                 + "at its source");
         LOG.error("Dead-lettering event {} of key {}: {}", eventId, key, failure.getMessage());
-        Event gone = new Event();
-        gone.id = eventId;
-        gone.key = key;
-        gone.recordKey = key.getBytes(StandardCharsets.UTF_8);
-        gone.value = new byte[0];
-        gone.origin = new Origin("", -1, -1, 0);
-        output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.of(gone, UNKNOWN_STAGE, FailureReason.ERROR, failure, 0,
-                "{}", System.currentTimeMillis())));
+        output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.stateLost(eventId, key, UNKNOWN_STAGE, failure,
+                System.currentTimeMillis())));
         metrics.deadLettered(FailureReason.ERROR).inc();
         status.put(eventId, EventStatus.DEAD_LETTERED);
         ordering.released(eventId, this::stillPending, this::begin);
@@ -755,14 +718,6 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         deleteTimer(ws);
         timers.registerProcessingTimeTimer(ws.event.id, at);
         ws.timer = at;
-    }
-
-    private void setLadderTimer(String eventId, LadderWait wait, long at) {
-        if (wait.timer != 0) {
-            timers.deleteProcessingTimeTimer(eventId, wait.timer);
-        }
-        timers.registerProcessingTimeTimer(eventId, at);
-        wait.timer = at;
     }
 
     private void deleteTimer(WorkflowState ws) {
