@@ -59,9 +59,12 @@ import org.slf4j.LoggerFactory;
  * <p>How calls run: the task thread never waits on a call. Remote stages return futures whose
  * results come back through the mailbox; at most {@code maxInFlight} calls per subtask are in
  * flight (further input waits, which backpressures the source). Each pending event has exactly one
- * processing-time timer in keyed state: the backoff due time, or the call deadline. Timers are
- * part of checkpoints, so after a restore the deadline timer of a call that was in flight fires
- * and the call is issued again with the same key; a retry waiting out its backoff resumes on time.
+ * processing-time timer in keyed state: the backoff due time, the call deadline, or, while it waits
+ * in the retry ladder, the watchdog (due time + grace: the record is re-sent, then the event
+ * dead-lettered as {@code exhausted}, so no lost retry record strands it). Timers are part of
+ * checkpoints, so after a restore the deadline timer of a call that was in flight fires and the
+ * call is issued again with the same key; a retry waiting out its backoff resumes on time. A timer
+ * that finds its event's state expired dead-letters the event; nothing is dropped in silence.
  *
  * <p>What lives where: this class is the keyed-state core (admission and dedup, the event state
  * machine of {@link WorkflowState.Phase}, failure routing); {@link KeyOrdering} holds per-key
