@@ -51,6 +51,84 @@ public class DeadLetter {
         return letter;
     }
 
+    /**
+     * A stage failure bound for the DLQ: the event's original bytes and origin, the stage that
+     * failed, why, and the progress a replay resumes from.
+     *
+     * @param retryCount downstream attempts of the failing stage so far, all tiers together
+     * @param progress {@code stagewise.progress} JSON: completed stages and the pending one
+     */
+    public static DeadLetter of(Event event, String stage, FailureReason reason, Throwable failure, int retryCount,
+                                String progress, long now) {
+        DeadLetter letter = new DeadLetter();
+        letter.eventId = event.id;
+        letter.recordKey = event.recordKey;
+        letter.value = event.value;
+        letter.origin = event.origin;
+        letter.stage = stage;
+        letter.reason = reason;
+        letter.failureClass = failure.getClass().getName();
+        letter.failureMessage = truncate(String.valueOf(failure.getMessage()));
+        letter.failureAt = now;
+        letter.retryCount = retryCount;
+        letter.progress = progress;
+        letter.replayOf = event.replayOf;
+        return letter;
+    }
+
+    /**
+     * A record bound for retry topic {@code step}, due {@code delayMillis} after {@code now}:
+     * reason {@code exhausted} (the in-operator attempts ran out), otherwise as {@link #of}.
+     */
+    public static DeadLetter retry(Event event, String stage, Throwable failure, int retryCount, String progress,
+                                   long now, int step, long delayMillis) {
+        if (step < 1) {
+            throw new IllegalArgumentException("retry step must be >= 1, got " + step);
+        }
+        DeadLetter letter = of(event, stage, FailureReason.EXHAUSTED, failure, retryCount, progress, now);
+        letter.retryStep = step;
+        letter.dueAt = now + delayMillis;
+        return letter;
+    }
+
+    /**
+     * A dead letter for an event whose state is gone (it expired while the event was in flight):
+     * reason {@code error}, the business key as record key, an empty value and an unknown origin
+     * (topic {@code ""}, partition and offset -1), since the original record is no longer held. It
+     * makes the loss visible in the DLQ; it cannot be replayed.
+     */
+    public static DeadLetter stateLost(String eventId, String businessKey, String stage, Throwable failure, long now) {
+        Event gone = new Event();
+        gone.id = eventId;
+        gone.key = businessKey;
+        gone.recordKey = businessKey == null ? null : businessKey.getBytes(StandardCharsets.UTF_8);
+        gone.value = new byte[0];
+        gone.origin = new Origin("", -1, -1, 0);
+        return of(gone, stage, FailureReason.ERROR, failure, 0, "{}", now);
+    }
+
+    /**
+     * This retry record as a dead letter: the event leaves the ladder with reason
+     * {@code exhausted} (its stage's effect may exist, so a replay keeps the key), carrying the
+     * record's progress, retry count and origin, and {@code failure} as the reason it left.
+     */
+    public DeadLetter exhausted(Throwable failure, long now) {
+        DeadLetter letter = new DeadLetter();
+        letter.eventId = eventId;
+        letter.recordKey = recordKey;
+        letter.value = value;
+        letter.origin = origin;
+        letter.stage = stage;
+        letter.reason = FailureReason.EXHAUSTED;
+        letter.failureClass = failure.getClass().getName();
+        letter.failureMessage = truncate(String.valueOf(failure.getMessage()));
+        letter.failureAt = now;
+        letter.retryCount = retryCount;
+        letter.progress = progress;
+        letter.replayOf = replayOf;
+        return letter;
+    }
+
     /** Cuts a message to at most {@link StagewiseHeaders#MAX_FAILURE_MESSAGE_BYTES} bytes of UTF-8. */
     public static String truncate(String message) {
         if (message == null) {

@@ -29,6 +29,14 @@ public final class StagewiseHeaders {
     /** Failure messages are truncated to this many bytes of UTF-8. */
     public static final int MAX_FAILURE_MESSAGE_BYTES = 1024;
 
+    /**
+     * The largest {@link #PROGRESS} header Stagewise writes, in bytes of UTF-8: it must fit, with
+     * every other header, in the room the DLQ and retry topics keep above the input's record size
+     * (64 KiB). An event whose stage outputs would grow it past this is dead-lettered as
+     * {@code error}, its last output left out.
+     */
+    public static final int MAX_PROGRESS_BYTES = 48 * 1024;
+
     /** The stage name recorded for input that could not be parsed. */
     public static final String INGEST_STAGE = "ingest";
 

@@ -53,6 +53,15 @@ public final class RetryLadder implements Serializable {
         return Duration.ofMillis(Math.round(initialDelay.toMillis() * Math.pow(multiplier, step - 1)));
     }
 
+    /** The sum of every step's delay: how long an event can wait in the ladder at least. */
+    public Duration totalDelay() {
+        Duration total = Duration.ZERO;
+        for (int step = 1; step <= steps; step++) {
+            total = total.plus(delay(step));
+        }
+        return total;
+    }
+
     /** {@code T.retry.<step>}. */
     public static String topic(String inputTopic, int step) {
         return inputTopic + ".retry." + step;

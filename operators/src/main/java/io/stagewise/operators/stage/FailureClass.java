@@ -19,7 +19,8 @@ public enum FailureClass {
     /**
      * Sorts a failure: {@link PermanentStageException} is permanent; {@link RetryableStageException},
      * timeouts and I/O errors (connection refused or reset, HTTP timeouts) are retryable; anything
-     * else is a bug in stage code.
+     * else is a bug in stage code, or a failure that must not bump the key generation
+     * ({@link IdempotencyKeyReusedException}).
      */
     public static FailureClass of(Throwable failure) {
         Throwable t = unwrap(failure);

@@ -84,6 +84,29 @@ public final class Progress {
         }
     }
 
+    /**
+     * Records a stage as completed whose output is too large to carry ({@code stagewise.progress}
+     * has a size limit): its effect exists, but a later run must call it again, with the same
+     * idempotency key ({@code keyGeneration}), to get the output back; {@link Workflow#next} does.
+     */
+    public void completeWithoutOutput(String stage, int attempts, long completedAt, String idempotencyKey,
+                                      int keyGeneration, int outputBytes) {
+        ObjectNode record = stages().putObject(stage);
+        record.put("outputOmittedBytes", outputBytes);
+        record.put("attempts", attempts);
+        record.put("completedAt", completedAt);
+        if (idempotencyKey != null) {
+            record.put("key", idempotencyKey);
+        }
+        pending(stage, attempts, keyGeneration);
+    }
+
+    /** True if the stage completed but its output was left out ({@link #completeWithoutOutput}). */
+    public boolean isOutputOmitted(String stage) {
+        JsonNode record = stages().get(stage);
+        return record != null && record.has("outputOmittedBytes");
+    }
+
     public String pendingStage() {
         JsonNode pending = root.get("pending");
         return pending == null ? null : pending.path("stage").asText(null);

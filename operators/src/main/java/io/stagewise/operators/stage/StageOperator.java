@@ -7,12 +7,11 @@ import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
-import java.time.Duration;
+import io.stagewise.operators.event.StagewiseHeaders;
+import io.stagewise.operators.retry.RetryRecordLostException;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -21,19 +20,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.flink.api.common.operators.MailboxExecutor;
-import org.apache.flink.api.common.state.StateTtlConfig;
-import org.apache.flink.api.common.state.ListState;
-import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
-import org.apache.flink.api.common.state.MapStateDescriptor;
-import org.apache.flink.api.common.state.ValueState;
-import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.common.typeutils.base.StringSerializer;
-import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.MetricGroup;
-import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.InternalTimer;
 import org.apache.flink.streaming.api.operators.InternalTimerService;
@@ -68,15 +59,18 @@ import org.slf4j.LoggerFactory;
  * <p>How calls run: the task thread never waits on a call. Remote stages return futures whose
  * results come back through the mailbox; at most {@code maxInFlight} calls per subtask are in
  * flight (further input waits, which backpressures the source). Each pending event has exactly one
- * processing-time timer in keyed state: the backoff due time, or the call deadline. Timers are
- * part of checkpoints, so after a restore the deadline timer of a call that was in flight fires
- * and the call is issued again with the same key; a retry waiting out its backoff resumes on time.
+ * processing-time timer in keyed state: the backoff due time, the call deadline, or, while it waits
+ * in the retry ladder, the watchdog (due time + grace: the record is re-sent, then the event
+ * dead-lettered as {@code exhausted}, so no lost retry record strands it). Timers are part of
+ * checkpoints, so after a restore the deadline timer of a call that was in flight fires and the
+ * call is issued again with the same key; a retry waiting out its backoff resumes on time. A timer
+ * that finds its event's state expired dead-letters the event; nothing is dropped in silence.
  *
- * <p>Metrics, group {@code stagewise}: {@code duplicatesDropped}, {@code replaysAdmitted},
- * {@code retryDuplicatesDropped}, {@code completed}, {@code deadLettered.<reason>},
- * {@code retryStep.<n>.sent}, {@code inFlight}, {@code oldestWaitingRetryAgeMs}; per stage, group
- * {@code stagewise.stage.<name>}: {@code attempts}, {@code successes}, {@code failuresRetryable},
- * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}.
+ * <p>What lives where: this class is the keyed-state core (admission and dedup, the event state
+ * machine of {@link WorkflowState.Phase}, failure routing); {@link KeyOrdering} holds per-key
+ * ordering, {@link CallSlots} the calls in flight and the events waiting for a slot or a backoff,
+ * {@link StageMetrics} the metrics, {@link StageStateDescriptors} every state definition (also read
+ * by savepoint tooling).
  */
 public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         implements OneInputStreamOperator<Event, CompletedEvent>, Triggerable<String, String> {
@@ -84,12 +78,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private static final Logger LOG = LoggerFactory.getLogger(StageOperator.class);
 
     public static final String UID = "stagewise-stages";
-    public static final String STATUS_STATE = "event-status";
-    public static final String WORKFLOW_STATE = "workflow";
-    public static final String LADDER_STATE = "ladder-step";
-    public static final String ACTIVE_STATE = "ordering-active";
-    public static final String PARKED_STATE = "ordering-parked";
-    private static final String TIMERS = "stage-timers";
+
+    /** The stage a dead letter names when the event's state, and so its stage, is gone. */
+    public static final String UNKNOWN_STAGE = "unknown";
 
     /** Permanent rejections and errors in stage code, with progress, ready for the DLQ. */
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
@@ -111,25 +102,16 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private transient MapState<String, EventStatus> status;
     /** Per business key: event id -> the state of its workflow while under way. */
     private transient MapState<String, WorkflowState> workflows;
-    /** Per business key: event id -> the ladder step its retry record was sent to, while it waits there. */
-    private transient MapState<String, Integer> ladderSteps;
-    /** Per-key ordering: the event of this key under way, and the later ones waiting, in order. */
-    private transient ValueState<String> active;
-    private transient ListState<Event> parked;
-    private transient boolean releasing;
-    /** Retry records waiting out their due time in this task attempt: event id -> since (ms). */
-    private transient Map<String, Long> waitingRetries;
+    /** Per business key: events waiting in the retry ladder, with their records and watchdogs. */
+    private transient LadderWaits ladder;
+    private transient KeyOrdering ordering;
     /** One timer per pending event: key = business key, namespace = event id. */
     private transient InternalTimerService<String> timers;
-    /** Calls in flight in this task attempt: event id -> call. Rebuilt from timers after a restore. */
-    private transient Map<String, Call> inFlight;
-    /** Events waiting for a call slot, in arrival order. */
-    private transient ArrayDeque<Ref> waiting;
-    /** Events waiting out a backoff in this task attempt: event id -> business key. */
-    private transient Map<String, String> backingOff;
-    private transient long callSequence;
+    /** Releases a key's parked events after a restore without per-key ordering. */
+    private transient InternalTimerService<VoidNamespace> releaseTimers;
+    private transient CallSlots slots;
     private transient Random random;
-    private transient Metrics metrics;
+    private transient StageMetrics metrics;
 
     StageOperator(StreamOperatorParameters<CompletedEvent> parameters, Workflow workflow, StageSettings settings,
                   MailboxExecutor mailbox) {
@@ -139,87 +121,120 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         this.mailbox = mailbox;
     }
 
-    private record Call(long id, String key, String stage, long startedNanos) {}
-
-    private record Ref(String key, String eventId) {}
-
-    /** The status descriptor with its TTL (per entry; also read by savepoint tooling). */
-    public static MapStateDescriptor<String, EventStatus> statusDescriptor(Duration ttl) {
-        return withTtl(new MapStateDescriptor<>(STATUS_STATE, Types.STRING, TypeInformation.of(EventStatus.class)), ttl);
-    }
-
-    public static MapStateDescriptor<String, WorkflowState> workflowDescriptor(Duration ttl) {
-        return withTtl(new MapStateDescriptor<>(WORKFLOW_STATE, Types.STRING, TypeInformation.of(WorkflowState.class)), ttl);
-    }
-
-    private static <K, V> MapStateDescriptor<K, V> withTtl(MapStateDescriptor<K, V> descriptor, Duration ttl) {
-        descriptor.enableTimeToLive(ttl(ttl));
-        return descriptor;
-    }
-
-    private static StateTtlConfig ttl(Duration ttl) {
-        return StateTtlConfig.newBuilder(ttl)
-                .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                .build();
-    }
-
     @Override
     public void open() throws Exception {
         super.open();
-        status = getRuntimeContext().getMapState(statusDescriptor(settings.stateTtl()));
-        workflows = getRuntimeContext().getMapState(workflowDescriptor(settings.stateTtl()));
-        ladderSteps = getRuntimeContext().getMapState(withTtl(
-                new MapStateDescriptor<>(LADDER_STATE, Types.STRING, Types.INT), settings.stateTtl()));
-        // No TTL: a waiting event must never expire silently.
-        active = getRuntimeContext().getState(new ValueStateDescriptor<>(ACTIVE_STATE, Types.STRING));
-        parked = getRuntimeContext().getListState(new ListStateDescriptor<>(PARKED_STATE, TypeInformation.of(Event.class)));
-        waitingRetries = new HashMap<>();
-        timers = getInternalTimerService(TIMERS, StringSerializer.INSTANCE, this);
-        inFlight = new HashMap<>();
-        waiting = new ArrayDeque<>();
-        backingOff = new HashMap<>();
+        status = getRuntimeContext().getMapState(StageStateDescriptors.status(settings.stateTtl()));
+        workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflow(settings.stateTtl()));
+        ordering = new KeyOrdering(settings.perKeyOrdering(), getRuntimeContext());
+        timers = getInternalTimerService(StageStateDescriptors.TIMERS, StringSerializer.INSTANCE, this);
+        ladder = new LadderWaits(getRuntimeContext(), settings.stateTtl(), timers);
+        releaseTimers = getInternalTimerService(StageStateDescriptors.RELEASE_TIMERS, VoidNamespaceSerializer.INSTANCE,
+                new ReleaseParked());
+        slots = new CallSlots(settings.maxInFlight());
         random = new Random();
-        metrics = new Metrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), () -> inFlight.size(),
-                this::oldestWaitingRetryAgeMillis);
+        metrics = new StageMetrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), slots::inFlight,
+                () -> slots.oldestWaitingRetryAgeMillis(System.currentTimeMillis()));
         for (Workflow.Stage stage : workflow.stages()) {
             if (!stage.isLocal()) {
                 stage.remote().open();
             }
         }
         reissueLostCalls();
+        if (!settings.perKeyOrdering()) {
+            releaseParkedEvents();
+        }
     }
 
     /**
      * After a restore, calls that were in flight (or queued for a slot) are gone with the old task;
      * their timers would re-issue them only at the old deadline. Move those timers to now, so the
      * calls go out again at once, with the same idempotency key. Backoffs and retry records keep
-     * their due times.
+     * their due times. Events waiting at a ladder step this job no longer has (the retry topics
+     * were lowered) get their watchdog now: their records will not be read, so they leave the ladder.
      */
     private void reissueLostCalls() throws Exception {
-        List<Ref> lost = new ArrayList<>();
+        List<CallSlots.Ref> lost = new ArrayList<>();
+        List<CallSlots.Ref> pastLadder = new ArrayList<>();
+        int steps = settings.ladder().steps();
         timers.forEachProcessingTimeTimer((eventId, timestamp) -> {
             WorkflowState ws = workflows.get(eventId);
             if (ws != null && ws.timer == timestamp && ws.phase != WorkflowState.Phase.BACKOFF) {
-                lost.add(new Ref((String) getCurrentKey(), eventId));
+                lost.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
+            }
+            LadderWait wait = ws == null ? ladder.get(eventId) : null;
+            if (wait != null && wait.timer == timestamp && wait.record.retryStep > steps) {
+                pastLadder.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
             }
         });
         long now = now();
-        for (Ref ref : lost) {
+        for (CallSlots.Ref ref : lost) {
             setCurrentKey(ref.key());
             WorkflowState ws = workflows.get(ref.eventId());
             setTimer(ws, now);
             workflows.put(ref.eventId(), ws);
         }
+        for (CallSlots.Ref ref : pastLadder) {
+            setCurrentKey(ref.key());
+            ladder.rearm(ref.eventId(), ladder.get(ref.eventId()), now);
+        }
         if (!lost.isEmpty()) {
             LOG.info("Re-issuing {} call(s) that were in flight at the restored checkpoint", lost.size());
         }
+        if (!pastLadder.isEmpty()) {
+            LOG.warn("{} event(s) wait at a retry step this job no longer has (--retry-topics is {}): they leave the "
+                    + "ladder as exhausted dead letters", pastLadder.size(), steps);
+        }
+    }
+
+    /**
+     * Restored without per-key ordering ({@code --ordering unordered}) from a job that had it: no
+     * running event will release the keys' waiting events any more, so each key that holds ordering
+     * state gets a timer that starts them all now.
+     */
+    private void releaseParkedEvents() throws Exception {
+        Set<String> keys = KeyOrdering.keysHoldingState(getKeyedStateBackend());
+        long now = now();
+        for (String key : keys) {
+            setCurrentKey(key);
+            releaseTimers.registerProcessingTimeTimer(VoidNamespace.INSTANCE, now);
+        }
+        if (!keys.isEmpty()) {
+            LOG.info("Restored without per-key ordering (stagewise.ordering = unordered): the waiting events of {} key(s) "
+                    + "start now", keys.size());
+        }
+    }
+
+    /** Fires once per key after a restore without per-key ordering: its parked events start. */
+    private final class ReleaseParked implements Triggerable<String, VoidNamespace> {
+        @Override
+        public void onProcessingTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
+            ordering.releaseAll(StageOperator.this::stillPending, StageOperator.this::begin);
+        }
+
+        @Override
+        public void onEventTime(InternalTimer<String, VoidNamespace> timer) {
+            // No event-time timers are registered.
+        }
+    }
+
+    /**
+     * A parked event may start unless a copy of it already reached an end: its status expired
+     * while it waited, so a duplicate was admitted and parked too. Dropped as a duplicate then.
+     */
+    private boolean stillPending(Event event) throws Exception {
+        EventStatus recorded = status.get(event.id);
+        if (recorded == null || recorded == EventStatus.IN_PROGRESS || DedupRule.admit(recorded, event.isReplay())) {
+            return true;
+        }
+        metrics.duplicatesDropped.inc();
+        return false;
     }
 
     @Override
     public void processElement(StreamRecord<Event> element) throws Exception {
         // Backpressure: admit new work only when a call slot is free; results keep flowing meanwhile.
-        while (inFlight.size() >= settings.maxInFlight()) {
+        while (slots.full()) {
             mailbox.yield();
         }
         Event event = element.getValue();
@@ -236,15 +251,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         if (recorded != null) {
             metrics.replaysAdmitted.inc();
         }
-        if (settings.perKeyOrdering()) {
-            String running = active.value();
-            if (running != null && !running.equals(event.id)) {
-                status.put(event.id, EventStatus.IN_PROGRESS); // a duplicate of a waiting event is dropped
-                parked.add(event);
-                metrics.parked.inc();
-                return;
-            }
-            active.update(event.id);
+        if (!ordering.runOrPark(event)) {
+            status.put(event.id, EventStatus.IN_PROGRESS); // a duplicate of a waiting event is dropped
+            metrics.parked.inc();
+            return;
         }
         begin(event);
     }
@@ -261,49 +271,16 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     /**
-     * Per-key ordering: the key's running event reached its end (completed or dead-lettered), so
-     * the next waiting event of the key starts. Iterative, since a started event may end at once.
-     */
-    private void released(Event event) throws Exception {
-        if (!settings.perKeyOrdering() || !event.id.equals(active.value())) {
-            return;
-        }
-        active.clear();
-        if (releasing) {
-            return; // the loop below, further up the stack, starts the next one
-        }
-        releasing = true;
-        try {
-            while (active.value() == null) {
-                List<Event> queue = new ArrayList<>();
-                for (Event waitingEvent : parked.get()) {
-                    queue.add(waitingEvent);
-                }
-                if (queue.isEmpty()) {
-                    return;
-                }
-                Event next = queue.remove(0);
-                parked.update(queue);
-                active.update(next.id);
-                begin(next);
-            }
-        } finally {
-            releasing = false;
-        }
-    }
-
-    /**
      * A record read back from retry topic n continues its event only if the event is waiting at
      * step n and not already running; anything else is a re-delivery (say, after a restore) and is
      * dropped. It then waits for its due time in a timer: durable, and never blocking a partition.
      */
     private void admitRetry(Event event, EventStatus recorded) throws Exception {
-        Integer step = ladderSteps.get(event.id);
-        if (recorded != EventStatus.IN_PROGRESS || step == null || step != event.retryStep || workflows.contains(event.id)) {
+        if (workflows.contains(event.id) || !ladder.admit(event, recorded)) {
             metrics.retryDuplicatesDropped.inc();
             return;
         }
-        ladderSteps.remove(event.id);
+        status.put(event.id, EventStatus.IN_PROGRESS); // refreshes its TTL: the event is in flight again
         Progress progress;
         try {
             progress = Progress.parse(event.progress);
@@ -315,16 +292,11 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             ws.phase = WorkflowState.Phase.BACKOFF;
             setTimer(ws, event.dueAt);
             workflows.put(event.id, ws);
-            backingOff.put(event.id, event.key);
-            waitingRetries.put(event.id, now());
+            slots.backingOff(event.key, event.id);
+            slots.retryWaiting(event.key, event.id, System.currentTimeMillis());
         } else {
             advance(ws, progress);
         }
-    }
-
-    private long oldestWaitingRetryAgeMillis() {
-        long now = System.currentTimeMillis();
-        return waitingRetries.values().stream().mapToLong(since -> now - since).max().orElse(0L);
     }
 
     /** Runs local stages in line until the workflow completes, fails, or reaches a remote stage. */
@@ -344,7 +316,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             int attempt = progress.attempts(stage.name()) + 1;
             int generation = progress.keyGeneration(stage.name());
             String key = StageContext.idempotencyKey(ws.event.id, stage.name(), generation);
-            StageMetrics stageMetrics = metrics.stage(stage.name());
+            StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
             stageMetrics.attempts.inc();
             long started = System.nanoTime();
             JsonNode output;
@@ -360,7 +332,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             }
             stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
             stageMetrics.successes.inc();
-            progress.complete(stage.name(), output, attempt, System.currentTimeMillis(), key);
+            if (!recordOutput(ws, progress, stage, output, attempt, generation)) {
+                return;
+            }
             ws.tierAttempts = 0;
         }
     }
@@ -377,13 +351,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     private void startOrQueue(WorkflowState ws, Progress progress, Workflow.Stage stage) throws Exception {
-        if (inFlight.size() < settings.maxInFlight()) {
+        if (!slots.full()) {
             start(ws, progress, stage);
         } else {
             ws.phase = WorkflowState.Phase.WAITING;
             setTimer(ws, now() + settings.callTimeout().toMillis());
             workflows.put(ws.event.id, ws);
-            waiting.add(new Ref(ws.event.key, ws.event.id));
+            slots.queue(ws.event.key, ws.event.id);
         }
     }
 
@@ -402,8 +376,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         setTimer(ws, deadline + 1000);
         workflows.put(eventId, ws);
 
-        Call call = new Call(++callSequence, ws.event.key, stage.name(), System.nanoTime());
-        inFlight.put(eventId, call);
+        CallSlots.Call call = slots.startCall(ws.event.key, eventId, stage.name());
         metrics.stage(stage.name()).attempts.inc();
         CompletableFuture<JsonNode> result;
         try {
@@ -423,11 +396,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     /** A call's result, back on the task thread. */
-    private void onResult(String eventId, Call call, JsonNode output, Throwable failure) throws Exception {
-        if (inFlight.get(eventId) != call) {
+    private void onResult(String eventId, CallSlots.Call call, JsonNode output, Throwable failure) throws Exception {
+        if (!slots.endCall(call)) {
             return; // superseded: the call timed out and was handled already
         }
-        inFlight.remove(eventId);
         setCurrentKey(call.key());
         WorkflowState ws = workflows.get(eventId);
         if (ws == null || ws.phase != WorkflowState.Phase.IN_FLIGHT) {
@@ -437,14 +409,15 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         deleteTimer(ws);
         Progress progress = Progress.parse(ws.progress);
         Workflow.Stage stage = workflow.stage(call.stage());
-        StageMetrics stageMetrics = metrics.stage(stage.name());
+        StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
         stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - call.startedNanos()));
         if (failure == null) {
             stageMetrics.successes.inc();
-            progress.complete(stage.name(), output, progress.attempts(stage.name()), System.currentTimeMillis(),
-                    StageContext.idempotencyKey(eventId, stage.name(), progress.keyGeneration(stage.name())));
-            ws.tierAttempts = 0;
-            advance(ws, progress);
+            if (recordOutput(ws, progress, stage, output, progress.attempts(stage.name()),
+                    progress.keyGeneration(stage.name()))) {
+                ws.tierAttempts = 0;
+                advance(ws, progress);
+            }
         } else {
             Throwable cause = FailureClass.unwrap(failure);
             if (cause instanceof TimeoutException && cause.getMessage() == null) {
@@ -456,9 +429,41 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         drainWaiting();
     }
 
+    /**
+     * Records a completed stage and its output. An output that would grow {@code stagewise.progress}
+     * past {@link StagewiseHeaders#MAX_PROGRESS_BYTES} could ride no retry or dead letter record (a
+     * sink failing on it would crash-loop the job): the stage is recorded as completed without its
+     * output and the event dead-lettered as {@code error}; false then.
+     */
+    private boolean recordOutput(WorkflowState ws, Progress progress, Workflow.Stage stage, JsonNode output, int attempts,
+                                 int generation) throws Exception {
+        long now = System.currentTimeMillis();
+        String key = StageContext.idempotencyKey(ws.event.id, stage.name(), generation);
+        progress.complete(stage.name(), output, attempts, now, key);
+        int bytes = utf8Length(progress.toJson());
+        if (bytes <= StagewiseHeaders.MAX_PROGRESS_BYTES) {
+            return true;
+        }
+        int outputBytes = output == null ? 0 : utf8Length(output.toString());
+        progress.completeWithoutOutput(stage.name(), attempts, now, key, generation, outputBytes);
+        ProgressTooLargeException failure = new ProgressTooLargeException("the output of stage " + stage.name()
+                + " of event " + ws.event.id + " is " + outputBytes + " bytes: header " + StagewiseHeaders.PROGRESS
+                + " would be " + bytes + " bytes, over its limit of " + StagewiseHeaders.MAX_PROGRESS_BYTES + " bytes. The "
+                + "stage completed (its effect exists); a replay calls it again with the same idempotency key " + key);
+        metrics.stage(stage.name()).failuresError.inc();
+        LOG.warn("Stage {} of event {} returned {} bytes, too large for header {}; dead-lettering the event (reason error)",
+                stage.name(), ws.event.id, outputBytes, StagewiseHeaders.PROGRESS);
+        deadLetter(ws, progress, stage, FailureReason.ERROR, failure);
+        return false;
+    }
+
+    private static int utf8Length(String text) {
+        return text.getBytes(StandardCharsets.UTF_8).length;
+    }
+
     private void onFailure(WorkflowState ws, Progress progress, Workflow.Stage stage, Throwable failure) throws Exception {
         FailureClass failureClass = FailureClass.of(failure);
-        StageMetrics stageMetrics = metrics.stage(stage.name());
+        StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
         switch (failureClass) {
             case PERMANENT:
                 stageMetrics.failuresPermanent.inc();
@@ -484,19 +489,20 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     ws.progress = progress.toJson();
                     setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
                     workflows.put(ws.event.id, ws);
-                    backingOff.put(ws.event.id, ws.event.key);
+                    slots.backingOff(ws.event.key, ws.event.id);
                 } else if (ws.event.retryStep < settings.ladder().steps()) {
                     // (3) Past the in-operator attempts: the next retry topic, with a durable due time.
                     // The ambiguous ack keeps its key: the effect may already have happened.
                     int next = ws.event.retryStep + 1;
                     leaveTaskThread(ws);
-                    DeadLetter retry = letter(ws, progress, stage, FailureReason.EXHAUSTED, failure);
-                    retry.retryStep = next;
-                    retry.dueAt = retry.failureAt + settings.ladder().delay(next).toMillis();
+                    DeadLetter retry = DeadLetter.retry(ws.event, stage.name(), failure, progress.attempts(stage.name()),
+                            progress.toJson(), System.currentTimeMillis(), next, settings.ladder().delay(next).toMillis());
                     output.collect(RETRIES, new StreamRecord<>(retry));
-                    metrics.retriesSent.get(next).inc();
-                    ladderSteps.put(ws.event.id, next);
+                    metrics.retriesSent(next).inc();
                     clear(ws); // still the key's running event: per-key ordering keeps later ones waiting
+                    // (4) The watchdog: if the record never comes back, re-send it, then dead-letter.
+                    ladder.waitFor(retry, retry.dueAt + settings.ladderGrace().toMillis());
+                    status.put(retry.eventId, EventStatus.IN_PROGRESS); // refreshes its TTL
                 } else {
                     LOG.warn("Stage {} of event {} failed {} time(s) in this operator (retry.count {}); it leaves as "
                                     + "exhausted (stagewise.retry.attempts): {}", stage.name(), ws.event.id, ws.tierAttempts,
@@ -508,30 +514,12 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private void deadLetter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
                             Throwable failure) throws Exception {
-        output.collect(DEAD_LETTERS, new StreamRecord<>(letter(ws, progress, stage, reason, failure)));
-        metrics.deadLettered.get(reason).inc();
+        output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.of(ws.event, stage.name(), reason, failure,
+                progress.attempts(stage.name()), progress.toJson(), System.currentTimeMillis())));
+        metrics.deadLettered(reason).inc();
         status.put(ws.event.id, EventStatus.DEAD_LETTERED);
         clear(ws);
-        released(ws.event);
-    }
-
-    private static DeadLetter letter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
-                                     Throwable failure) {
-        Event event = ws.event;
-        DeadLetter letter = new DeadLetter();
-        letter.eventId = event.id;
-        letter.recordKey = event.recordKey;
-        letter.value = event.value;
-        letter.origin = event.origin;
-        letter.stage = stage.name();
-        letter.reason = reason;
-        letter.failureClass = failure.getClass().getName();
-        letter.failureMessage = DeadLetter.truncate(String.valueOf(failure.getMessage()));
-        letter.failureAt = System.currentTimeMillis();
-        letter.retryCount = progress.attempts(stage.name());
-        letter.progress = progress.toJson();
-        letter.replayOf = event.replayOf;
-        return letter;
+        ordering.released(ws.event.id, this::stillPending, this::begin);
     }
 
     private void complete(WorkflowState ws, Progress progress) throws Exception {
@@ -539,7 +527,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         metrics.completed.inc();
         status.put(ws.event.id, EventStatus.COMPLETED);
         clear(ws);
-        released(ws.event);
+        ordering.released(ws.event.id, this::stillPending, this::begin);
     }
 
     private void clear(WorkflowState ws) throws Exception {
@@ -547,8 +535,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             return; // finished on the task thread in one go: nothing was stored
         }
         deleteTimer(ws);
-        backingOff.remove(ws.event.id);
-        waitingRetries.remove(ws.event.id);
+        slots.doneWaiting(ws.event.key, ws.event.id);
         workflows.remove(ws.event.id);
     }
 
@@ -556,20 +543,30 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     public void onProcessingTime(InternalTimer<String, String> timer) throws Exception {
         String eventId = timer.getNamespace();
         WorkflowState ws = workflows.get(eventId);
-        if (ws == null || ws.timer != timer.getTimestamp()) {
-            return; // stale timer of a finished or rescheduled event
+        if (ws == null) {
+            LadderWait wait = ladder.get(eventId);
+            if (wait != null) {
+                if (wait.timer == timer.getTimestamp()) {
+                    onLadderWatchdog(eventId, wait);
+                }
+                return;
+            }
+            onStateExpired(timer.getKey(), eventId);
+            return;
+        }
+        if (ws.timer != timer.getTimestamp()) {
+            return; // stale timer of a rescheduled event
         }
         ws.timer = 0;
         Progress progress = Progress.parse(ws.progress);
         Workflow.Stage stage = workflow.next(progress);
         switch (ws.phase) {
             case BACKOFF:
-                backingOff.remove(eventId);
-                waitingRetries.remove(eventId);
+                slots.doneWaiting(ws.event.key, eventId);
                 advance(ws, progress);
                 break;
             case WAITING:
-                if (waiting.contains(new Ref(ws.event.key, eventId))) {
+                if (slots.isQueued(ws.event.key, eventId)) {
                     setTimer(ws, now() + settings.callTimeout().toMillis());
                     workflows.put(eventId, ws);
                 } else {
@@ -578,7 +575,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 break;
             case IN_FLIGHT:
             default:
-                Call call = inFlight.remove(eventId);
+                CallSlots.Call call = slots.abandonCall(ws.event.key, eventId);
                 if (call != null) {
                     onFailure(ws, progress, stage, new TimeoutException("no response from stage " + stage.name()
                             + " within " + settings.callTimeout().toMillis() + " ms"));
@@ -596,9 +593,77 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         // No event-time timers are registered.
     }
 
+    /**
+     * The ladder's watchdog: the event's retry record was due {@code ladderGrace} ago and has not
+     * come back. (1) Its step is gone from the ladder (the retry topics were lowered): it leaves as
+     * exhausted. (2) Re-sends left: the same record goes to the same step again (admission drops
+     * whichever copy comes second). (3) Otherwise the record is taken as lost: it leaves as exhausted.
+     */
+    private void onLadderWatchdog(String eventId, LadderWait wait) throws Exception {
+        DeadLetter record = wait.record;
+        int steps = settings.ladder().steps();
+        if (record.retryStep > steps) {
+            leaveLadder(eventId, wait, new RetryRecordLostException("retry step " + record.retryStep + " of event "
+                    + eventId + " no longer exists: the job runs with " + steps + " retry topic(s) (--retry-topics, "
+                    + "stagewise.retry-topics.count), so its record will not be read; it leaves the ladder as exhausted"));
+            return;
+        }
+        long grace = settings.ladderGrace().toMillis();
+        if (wait.resends < settings.ladderResends()) {
+            wait.resends++;
+            output.collect(RETRIES, new StreamRecord<>(record));
+            metrics.retryRecordsResent.inc();
+            ladder.rearm(eventId, wait, now() + grace);
+            status.put(eventId, EventStatus.IN_PROGRESS); // refreshes its TTL
+            LOG.warn("The retry record of event {} for retry step {} was not read back within {} ms of its due time; "
+                    + "re-sending it ({} of {}). Check the retry topic and the Kafka transaction timeout", eventId,
+                    record.retryStep, grace, wait.resends, settings.ladderResends());
+            return;
+        }
+        leaveLadder(eventId, wait, new RetryRecordLostException("the retry record of event " + eventId + " for retry step "
+                + record.retryStep + " was lost: not read back within " + grace + " ms of its due time, re-sent "
+                + wait.resends + " time(s). Check the retry topic's retention, the Kafka transaction timeout and "
+                + "--max-event-bytes"));
+    }
+
+    private void leaveLadder(String eventId, LadderWait wait, RetryRecordLostException failure) throws Exception {
+        ladder.end(eventId, wait);
+        LOG.warn("Event {} leaves the retry ladder as exhausted: {}", eventId, failure.getMessage());
+        output.collect(DEAD_LETTERS, new StreamRecord<>(wait.record.exhausted(failure, System.currentTimeMillis())));
+        metrics.deadLettered(FailureReason.EXHAUSTED).inc();
+        status.put(eventId, EventStatus.DEAD_LETTERED);
+        ordering.released(eventId, this::stillPending, this::begin);
+    }
+
+    /**
+     * A pending event's timer fired but its state is gone: the TTL'd entries expired (the job was
+     * down, or restored, longer than the state TTL after the event's last step). Its bytes are gone
+     * with them, so it cannot run on; it is dead-lettered explicitly (reason {@code error}, empty
+     * value, unknown origin) and its key released, never dropped in silence. A timer of an event
+     * that reached its end is stale and ignored.
+     */
+    private void onStateExpired(String key, String eventId) throws Exception {
+        EventStatus recorded = status.get(eventId);
+        if (recorded == EventStatus.COMPLETED || recorded == EventStatus.DEAD_LETTERED) {
+            return;
+        }
+        slots.abandonCall(key, eventId);
+        slots.doneWaiting(key, eventId);
+        IllegalStateException failure = new IllegalStateException("the state of event " + eventId + " (key " + key
+                + ") expired while it was in flight: the job was down or behind longer than the state TTL (--dedup-ttl, "
+                + "stagewise.dedup.ttl = " + settings.stateTtl() + "). Its original record is no longer held here; find it "
+                + "at its source");
+        LOG.error("Dead-lettering event {} of key {}: {}", eventId, key, failure.getMessage());
+        output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.stateLost(eventId, key, UNKNOWN_STAGE, failure,
+                System.currentTimeMillis())));
+        metrics.deadLettered(FailureReason.ERROR).inc();
+        status.put(eventId, EventStatus.DEAD_LETTERED);
+        ordering.released(eventId, this::stillPending, this::begin);
+    }
+
     private void drainWaiting() throws Exception {
-        while (!waiting.isEmpty() && inFlight.size() < settings.maxInFlight()) {
-            Ref ref = waiting.poll();
+        CallSlots.Ref ref;
+        while ((ref = slots.nextQueued()) != null) {
             setCurrentKey(ref.key());
             WorkflowState ws = workflows.get(ref.eventId());
             if (ws != null && ws.phase == WorkflowState.Phase.WAITING) {
@@ -616,22 +681,21 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      */
     @Override
     public void finish() throws Exception {
-        while (!inFlight.isEmpty() || !waiting.isEmpty() || !backingOff.isEmpty()) {
-            for (Map.Entry<String, String> entry : new HashMap<>(backingOff).entrySet()) {
-                if (inFlight.size() >= settings.maxInFlight()) {
+        while (!slots.idle()) {
+            for (CallSlots.Ref ref : slots.backingOff()) {
+                if (slots.full()) {
                     break;
                 }
-                String eventId = entry.getKey();
-                backingOff.remove(eventId);
-                setCurrentKey(entry.getValue());
+                String eventId = ref.eventId();
+                slots.doneWaiting(ref.key(), eventId);
+                setCurrentKey(ref.key());
                 WorkflowState ws = workflows.get(eventId);
                 if (ws != null && ws.phase == WorkflowState.Phase.BACKOFF) {
                     deleteTimer(ws);
-                    waitingRetries.remove(eventId);
                     advance(ws, Progress.parse(ws.progress));
                 }
             }
-            if (!inFlight.isEmpty()) {
+            if (slots.hasCalls()) {
                 mailbox.yield();
             } else {
                 drainWaiting();
@@ -668,61 +732,5 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private long now() {
         return getProcessingTimeService().getCurrentProcessingTime();
-    }
-
-    /** Operator-level and per-stage metrics. */
-    private static final class Metrics {
-        final Counter duplicatesDropped;
-        final Counter retryDuplicatesDropped;
-        final Counter replaysAdmitted;
-        final Counter completed;
-        final Counter parked;
-        final Map<FailureReason, Counter> deadLettered = new java.util.EnumMap<>(FailureReason.class);
-        final Map<Integer, Counter> retriesSent = new HashMap<>();
-        final Map<String, StageMetrics> stages = new HashMap<>();
-
-        Metrics(MetricGroup group, Workflow workflow, io.stagewise.operators.retry.RetryLadder ladder,
-                java.util.function.IntSupplier inFlight, java.util.function.LongSupplier oldestRetryAge) {
-            duplicatesDropped = group.counter("duplicatesDropped");
-            retryDuplicatesDropped = group.counter("retryDuplicatesDropped");
-            replaysAdmitted = group.counter("replaysAdmitted");
-            completed = group.counter("completed");
-            parked = group.counter("parked");
-            for (FailureReason reason : FailureReason.values()) {
-                deadLettered.put(reason, group.addGroup("deadLettered").counter(reason.headerValue()));
-            }
-            for (int step = 1; step <= ladder.steps(); step++) {
-                retriesSent.put(step, group.addGroup("retryStep", Integer.toString(step)).counter("sent"));
-            }
-            group.gauge("inFlight", inFlight::getAsInt);
-            group.gauge("oldestWaitingRetryAgeMs", oldestRetryAge::getAsLong);
-            for (Workflow.Stage stage : workflow.stages()) {
-                stages.put(stage.name(), new StageMetrics(group.addGroup("stage", stage.name())));
-            }
-        }
-
-        StageMetrics stage(String name) {
-            return stages.get(name);
-        }
-    }
-
-    private static final class StageMetrics {
-        final Counter attempts;
-        final Counter successes;
-        final Counter failuresRetryable;
-        final Counter failuresPermanent;
-        final Counter failuresError;
-        final Counter retriesScheduled;
-        final DescriptiveStatisticsHistogram latency;
-
-        StageMetrics(MetricGroup group) {
-            attempts = group.counter("attempts");
-            successes = group.counter("successes");
-            failuresRetryable = group.counter("failuresRetryable");
-            failuresPermanent = group.counter("failuresPermanent");
-            failuresError = group.counter("failuresError");
-            retriesScheduled = group.counter("retriesScheduled");
-            latency = group.histogram("latencyMs", new DescriptiveStatisticsHistogram(1000));
-        }
     }
 }

@@ -7,7 +7,12 @@ import java.time.Duration;
 
 /**
  * How the stage engine runs calls: in-operator retry, per-call timeout, the bound on calls in
- * flight per subtask, and the TTL of event status and stage records (processing time).
+ * flight per subtask, the TTL of event status and stage records (processing time), the retry
+ * ladder and its watchdog, and per-key ordering.
+ *
+ * <p>Validated on construction, so every assembly of the pipeline gets the same checks: a state
+ * TTL shorter than an event can be in flight ({@link #minimumStateTtl()}) is refused, since its
+ * dedup and stage records could expire under it.
  */
 @PublicEvolving
 public final class StageSettings implements Serializable {
@@ -16,6 +21,10 @@ public final class StageSettings implements Serializable {
     public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofSeconds(10);
     public static final int DEFAULT_MAX_IN_FLIGHT = 100;
     public static final Duration DEFAULT_STATE_TTL = Duration.ofDays(7);
+    /** How long after its due time a retry record may take to come back before the watchdog re-sends it. */
+    public static final Duration DEFAULT_LADDER_GRACE = Duration.ofMinutes(5);
+    /** How often the watchdog re-sends a retry record that did not come back before it dead-letters the event. */
+    public static final int DEFAULT_LADDER_RESENDS = 3;
 
     private final RetrySettings retry;
     private final Duration callTimeout;
@@ -23,6 +32,8 @@ public final class StageSettings implements Serializable {
     private final Duration stateTtl;
     private final RetryLadder ladder;
     private final boolean perKeyOrdering;
+    private final Duration ladderGrace;
+    private final int ladderResends;
 
     public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl) {
         this(retry, callTimeout, maxInFlight, stateTtl, RetryLadder.NONE, false);
@@ -34,6 +45,11 @@ public final class StageSettings implements Serializable {
      */
     public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl, RetryLadder ladder,
                          boolean perKeyOrdering) {
+        this(retry, callTimeout, maxInFlight, stateTtl, ladder, perKeyOrdering, DEFAULT_LADDER_GRACE, DEFAULT_LADDER_RESENDS);
+    }
+
+    private StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl, RetryLadder ladder,
+                          boolean perKeyOrdering, Duration ladderGrace, int ladderResends) {
         this.perKeyOrdering = perKeyOrdering;
         if (ladder == null) {
             throw new IllegalArgumentException("retry ladder is required (RetryLadder.NONE for none)");
@@ -51,10 +67,59 @@ public final class StageSettings implements Serializable {
         if (stateTtl == null || stateTtl.isNegative() || stateTtl.isZero()) {
             throw new IllegalArgumentException("stateTtl must be positive, got " + stateTtl);
         }
+        if (ladderGrace == null || ladderGrace.isNegative() || ladderGrace.isZero()) {
+            throw new IllegalArgumentException("retry ladder watchdog grace must be positive, got " + ladderGrace);
+        }
+        if (ladderResends < 0) {
+            throw new IllegalArgumentException("retry ladder watchdog re-sends must be >= 0, got " + ladderResends);
+        }
         this.retry = retry;
         this.callTimeout = callTimeout;
         this.maxInFlight = maxInFlight;
         this.stateTtl = stateTtl;
+        this.ladderGrace = ladderGrace;
+        this.ladderResends = ladderResends;
+        Duration minimum = minimumStateTtl();
+        if (stateTtl.compareTo(minimum) < 0) {
+            throw new IllegalArgumentException("the state TTL (--dedup-ttl, stagewise.dedup.ttl) is " + stateTtl.toMillis()
+                    + " ms, shorter than an event can be in flight: the retry ladder's total delay ("
+                    + ladder.totalDelay().toMillis() + " ms, " + ladder + ") plus a margin for the in-operator attempts and "
+                    + "the ladder watchdog (" + minimum.minus(ladder.totalDelay()).toMillis() + " ms); its dedup and stage "
+                    + "records could expire under it. Raise --dedup-ttl to at least " + minimum.toMillis() + " ms, or shorten "
+                    + "the retry ladder (--retry-topics, --retry-topic-delay), --call-timeout or --retry-attempts");
+        }
+    }
+
+    /**
+     * The same settings with another retry ladder watchdog: a retry record not read back within
+     * {@code grace} of its due time is re-sent to the same step, at most {@code maxResends} times;
+     * then the event is dead-lettered as {@code exhausted}.
+     */
+    public StageSettings withLadderWatchdog(Duration grace, int maxResends) {
+        return new StageSettings(retry, callTimeout, maxInFlight, stateTtl, ladder, perKeyOrdering, grace, maxResends);
+    }
+
+    /**
+     * The shortest state TTL that cannot expire under an event in flight: the retry ladder's total
+     * delay, plus per tier (the input and each ladder step) the in-operator attempts, each a call
+     * timeout and the longest backoff (jitter included), plus the watchdog grace per ladder step.
+     * The operator rewrites an event's status at every ladder step and re-send, so this bound holds
+     * between any two writes.
+     */
+    public Duration minimumStateTtl() {
+        long backoff = Math.round(retry.maxBackoff().toMillis() * (1 + retry.jitter()));
+        long perTier = retry.maxAttempts() * (callTimeout.toMillis() + backoff);
+        return ladder.totalDelay()
+                .plusMillis((ladder.steps() + 1L) * perTier)
+                .plus(ladderGrace.multipliedBy(ladder.steps()));
+    }
+
+    public Duration ladderGrace() {
+        return ladderGrace;
+    }
+
+    public int ladderResends() {
+        return ladderResends;
     }
 
     public static StageSettings defaults() {

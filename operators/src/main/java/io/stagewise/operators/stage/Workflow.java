@@ -48,10 +48,10 @@ public final class Workflow implements Serializable {
         return stages;
     }
 
-    /** The first stage not completed in {@code progress}, or null when all are done. */
+    /** The first stage not completed in {@code progress} (or completed without its output), or null when all are done. */
     public Stage next(Progress progress) {
         for (Stage stage : stages) {
-            if (!progress.isCompleted(stage.name())) {
+            if (!progress.isCompleted(stage.name()) || progress.isOutputOmitted(stage.name())) {
                 return stage;
             }
         }

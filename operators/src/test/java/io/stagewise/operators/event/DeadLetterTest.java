@@ -2,6 +2,7 @@ package io.stagewise.operators.event;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
@@ -38,5 +39,38 @@ class DeadLetterTest {
         assertThat(letter.progress).isEqualTo("{}");
         assertThat(FailureReason.MALFORMED.headerValue()).isEqualTo("malformed");
         assertThat(FailureReason.fromHeaderValue("exhausted")).isEqualTo(FailureReason.EXHAUSTED);
+    }
+
+    @Test
+    void stageLettersAndRetryRecordsCarryTheEventAndTheFailure() {
+        Event event = new Event();
+        event.id = "pay-1";
+        event.value = new byte[] {4, 2};
+        event.recordKey = new byte[] {7};
+        event.origin = new Origin("payments", 0, 12, 99);
+        event.replayOf = "payments.dlq/0/3";
+
+        DeadLetter letter = DeadLetter.of(event, "charge", FailureReason.PERMANENT,
+                new IllegalStateException("x".repeat(2000)), 3, "{\"stages\":{}}", 5000);
+        assertThat(letter.eventId).isEqualTo("pay-1");
+        assertThat(letter.value).containsExactly(4, 2);
+        assertThat(letter.recordKey).containsExactly(7);
+        assertThat(letter.origin).isEqualTo(event.origin);
+        assertThat(letter.stage).isEqualTo("charge");
+        assertThat(letter.reason).isEqualTo(FailureReason.PERMANENT);
+        assertThat(letter.failureClass).isEqualTo(IllegalStateException.class.getName());
+        assertThat(letter.failureMessage).hasSize(1024);
+        assertThat(letter.failureAt).isEqualTo(5000);
+        assertThat(letter.retryCount).isEqualTo(3);
+        assertThat(letter.progress).isEqualTo("{\"stages\":{}}");
+        assertThat(letter.replayOf).isEqualTo("payments.dlq/0/3");
+        assertThat(letter.retryStep).isZero();
+        assertThat(letter.dueAt).isZero();
+
+        DeadLetter retry = DeadLetter.retry(event, "charge", new IOException("reset"), 1, "{}", 5000, 2, 20_000);
+        assertThat(retry.reason).isEqualTo(FailureReason.EXHAUSTED);
+        assertThat(retry.retryStep).isEqualTo(2);
+        assertThat(retry.dueAt).isEqualTo(25_000);
+        assertThat(retry.failureClass).isEqualTo("java.io.IOException");
     }
 }

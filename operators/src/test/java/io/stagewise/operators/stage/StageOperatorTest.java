@@ -449,6 +449,268 @@ class StageOperatorTest {
         assertThat(harness.numProcessingTimeTimers()).isZero();
     }
 
+    // ---- issue 9: no stranded events, no silent loss --------------------------------------------
+
+    /** The default watchdog: a retry record not read back within 5 minutes of its due time is re-sent, at most 3 times. */
+    private static final long GRACE = Duration.ofMinutes(5).toMillis();
+
+    @Test
+    void aLostRetryRecordIsResentToTheSameStepThenDeadLetteredAsExhausted() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.failedFuture(new RetryableStageException("503")));
+        start(payments(), withLadder(2));
+        harness.setProcessingTime(1_000);
+        send(event("e1", "{\"amount\":5}"));
+        DeadLetter first = sideOutput(StageOperator.RETRIES).get(0);
+        assertThat(harness.numProcessingTimeTimers()).as("the watchdog waits for the retry record").isEqualTo(1);
+
+        harness.setProcessingTime(first.dueAt + GRACE - 1);
+        drain();
+        assertThat(sideOutput(StageOperator.RETRIES)).hasSize(1);
+        harness.setProcessingTime(first.dueAt + GRACE);
+        drain();
+        List<DeadLetter> retries = sideOutput(StageOperator.RETRIES);
+        assertThat(retries).as("re-sent once").hasSize(2);
+        DeadLetter resent = retries.get(1);
+        assertThat(resent.retryStep).isEqualTo(1);
+        assertThat(resent.eventId).isEqualTo("e1");
+        assertThat(resent.progress).isEqualTo(first.progress);
+        assertThat(resent.origin).isEqualTo(first.origin);
+
+        advanceTime(GRACE);
+        advanceTime(GRACE);
+        assertThat(sideOutput(StageOperator.RETRIES)).as("three re-sends at most").hasSize(4);
+        assertThat(sideOutput(StageOperator.DEAD_LETTERS)).isEmpty();
+        advanceTime(GRACE);
+
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).hasSize(1);
+        assertThat(letters.get(0).reason).isEqualTo(FailureReason.EXHAUSTED);
+        assertThat(letters.get(0).stage).isEqualTo("charge");
+        assertThat(letters.get(0).retryStep).isZero();
+        assertThat(letters.get(0).failureMessage).contains("retry record", "lost", "e1");
+        assertThat(letters.get(0).origin).isEqualTo(first.origin);
+
+        send(retryRecord(first)); // the lost record turns up after all: the event has left
+        send(event("e1", "{\"amount\":5}"));
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(1);
+        assertThat(completedIds()).isEmpty();
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void aResentRetryRecordAndTheLateOriginalAreAdmittedOnce() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.attempt() == 1
+                ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_1")));
+        start(payments(), withLadder(2));
+        harness.setProcessingTime(1_000);
+        send(event("e1", "{\"amount\":5}"));
+        DeadLetter first = sideOutput(StageOperator.RETRIES).get(0);
+        harness.setProcessingTime(first.dueAt + GRACE);
+        drain();
+        DeadLetter resent = sideOutput(StageOperator.RETRIES).get(1);
+
+        send(retryRecord(resent));
+        send(retryRecord(first));
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(2);
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void loweringTheRetryTopicsDeadLettersEventsWaitingAtARemovedStep() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.failedFuture(new RetryableStageException("503")));
+        start(payments(), withLadder(2));
+        harness.setProcessingTime(1_000);
+        send(event("e1", "{\"amount\":5}"));
+        DeadLetter first = sideOutput(StageOperator.RETRIES).get(0);
+        harness.setProcessingTime(first.dueAt);
+        send(retryRecord(first));
+        DeadLetter second = sideOutput(StageOperator.RETRIES).get(1);
+        assertThat(second.retryStep).isEqualTo(2);
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1);
+        crash();
+
+        harness = open(payments(), withLadder(1), snapshot); // --retry-topics 2 -> 1: T.retry.2 is no longer read
+        harness.setProcessingTime(second.failureAt + 1);
+        drain();
+
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).as("dead-lettered at once, not stranded").hasSize(1);
+        assertThat(letters.get(0).reason).isEqualTo(FailureReason.EXHAUSTED);
+        assertThat(letters.get(0).failureMessage).contains("retry step 2", "1 retry topic");
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void aStateTtlShorterThanTheLadderIsRefused() {
+        RetrySettings retry = RetrySettings.builder().build();
+        assertThatThrownBy(() -> new StageSettings(retry, Duration.ofSeconds(10), 10, Duration.ofMinutes(1),
+                io.stagewise.operators.retry.RetryLadder.DEFAULT, false))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("dedup-ttl")
+                .hasMessageContaining("retry ladder");
+        assertThatThrownBy(() -> new StageSettings(retry, Duration.ofSeconds(10), 10, Duration.ofSeconds(5)))
+                .hasMessageContaining("dedup-ttl");
+    }
+
+    @Test
+    void theStatusOfAnEventClimbingTheLadderDoesNotExpireUnderIt() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.failedFuture(new RetryableStageException("503")));
+        start(payments(), withLadder(2));
+        harness.setStateTtlProcessingTime(0);
+        harness.setProcessingTime(1_000);
+        send(event("e1", "{\"amount\":5}"));
+        DeadLetter first = sideOutput(StageOperator.RETRIES).get(0);
+
+        // The retry record comes back late (say, the job was behind), waits for its due time, fails again.
+        harness.setStateTtlProcessingTime(TTL.toMillis() - 1);
+        harness.setProcessingTime(first.failureAt);
+        send(retryRecord(first));
+        harness.setProcessingTime(first.dueAt);
+        drain();
+        assertThat(sideOutput(StageOperator.RETRIES)).hasSize(2);
+
+        harness.setStateTtlProcessingTime(TTL.toMillis() + 1);
+        send(event("e1", "{\"amount\":5}"));
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).as("the duplicate is dropped, not run beside it").isEqualTo(2);
+    }
+
+    @Test
+    void aTimerWhoseStateExpiredDeadLettersTheEventAndReleasesItsKey() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.eventId().equals("a1") && ctx.attempt() == 1
+                ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_" + ctx.eventId())));
+        start(payments(), orderedWithAttempts(3));
+        harness.setStateTtlProcessingTime(0);
+        harness.setProcessingTime(1_000);
+        send(event("a1", "acct-1", "{\"amount\":5}")); // backs off 100 ms
+        send(event("a2", "acct-1", "{\"amount\":5}")); // parked behind a1
+
+        harness.setStateTtlProcessingTime(TTL.toMillis() + 1); // the job was down longer than the TTL
+        advanceTime(100);
+
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).as("never dropped silently").hasSize(1);
+        assertThat(letters.get(0).eventId).isEqualTo("a1");
+        assertThat(letters.get(0).reason).isEqualTo(FailureReason.ERROR);
+        assertThat(letters.get(0).failureMessage).contains("expired", "dedup-ttl");
+        assertThat(completedIds()).as("the key is not blocked").containsExactly("a2");
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void aParkedEventWhoseStatusExpiredIsNotReleasedTwice() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.eventId().equals("a1") && ctx.attempt() < 3
+                ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_" + ctx.eventId())));
+        start(payments(), orderedWithAttempts(3));
+        harness.setStateTtlProcessingTime(0);
+        harness.setProcessingTime(1_000);
+        send(event("a1", "acct-1", "{\"amount\":5}")); // fails, backs off 100 ms
+        send(event("a2", "acct-1", "{\"amount\":5}")); // parked; its status is written now
+        harness.setStateTtlProcessingTime(TTL.toMillis() / 2);
+        advanceTime(100); // a1 fails again, backs off 200 ms (its state written now)
+        harness.setStateTtlProcessingTime(TTL.toMillis() + 1);
+        send(event("a2", "acct-1", "{\"amount\":5}")); // a2's status expired: admitted and parked again
+        advanceTime(200); // a1 completes; a2 runs
+
+        assertThat(completedIds()).containsExactly("a1", "a2");
+        assertThat(ScriptedStage.calls("charge", "a2:charge")).isEqualTo(1);
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void restoringAPerKeyJobUnorderedReleasesItsParkedEvents() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ScriptedStage::pending);
+        start(payments(), withLadder(2, true));
+        harness.setProcessingTime(1_000);
+        send(event("a1", "acct-1", "{\"amount\":5}"));
+        send(event("a2", "acct-1", "{\"amount\":5}"));
+        send(event("a3", "acct-1", "{\"amount\":5}"));
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1);
+        crash();
+
+        ScriptedStage.SCRIPTS.remove("charge");
+        harness = open(payments(), withLadder(2, false), snapshot);
+        advanceTime(1);
+
+        assertThat(completedIds()).containsExactlyInAnyOrder("a1", "a2", "a3");
+        assertThat(VALIDATE_CALLS.get()).isEqualTo(3);
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+        assertThat(harness.numKeyedStateEntries()).as("only the key's status map stays").isEqualTo(1);
+    }
+
+    @Test
+    void aStageOutputTooLargeForTheProgressHeaderDeadLettersThatEventOnly() throws Exception {
+        String big = "x".repeat(200 * 1024);
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.completedFuture(ctx.eventId().equals("big")
+                ? ScriptedStage.ok("receipt", big) : ScriptedStage.ok("charge_id", "ch_" + ctx.eventId())));
+        start(payments(), settings(10));
+        send(event("big", "{\"amount\":5}"));
+        send(event("small", "{\"amount\":5}"));
+
+        assertThat(completedIds()).containsExactly("small");
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).hasSize(1);
+        DeadLetter letter = letters.get(0);
+        assertThat(letter.reason).isEqualTo(FailureReason.ERROR);
+        assertThat(letter.stage).isEqualTo("charge");
+        assertThat(letter.failureMessage).contains("stagewise.progress");
+        assertThat(letter.progress.length()).isLessThan(4096);
+        Progress progress = Progress.parse(letter.progress);
+        assertThat(progress.isCompleted("charge")).as("its effect exists").isTrue();
+        assertThat(progress.output("charge")).as("but the output is not carried").isNull();
+
+        ScriptedStage.SCRIPTS.put("charge", ctx -> CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_big")));
+        send(replayOf(letter, "{\"amount\":5}"));
+        assertThat(completedIds()).containsExactly("small", "big");
+        assertThat(ScriptedStage.calls("charge", "big:charge")).as("a replay fetches the output again, same key").isEqualTo(2);
+        assertThat(VALIDATE_CALLS.get()).isEqualTo(2);
+    }
+
+    @Test
+    void oneEventIdUnderTwoBusinessKeysKeepsTwoCalls() throws Exception {
+        List<CompletableFuture<JsonNode>> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ScriptedStage.SCRIPTS.put("charge", ctx -> {
+            CompletableFuture<JsonNode> call = new CompletableFuture<>();
+            calls.add(call);
+            return call;
+        });
+        start(payments(), settings(10));
+        send(event("x", "acct-1", "{\"amount\":5}"));
+        send(event("x", "acct-2", "{\"amount\":5}"));
+        assertThat(calls).hasSize(2);
+
+        calls.forEach(f -> f.complete(ScriptedStage.ok("charge_id", "ch")));
+        drain();
+        assertThat(completedIds()).as("both results applied, neither taken for a superseded call").containsExactly("x", "x");
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void manyParkedEventsOfAHotKeyRunInArrivalOrder() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.eventId().equals("p0000")
+                ? ScriptedStage.pending(ctx) : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch")));
+        start(payments(), withLadder(1, true));
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < 2000; i++) {
+            String id = String.format("p%04d", i);
+            ids.add(id);
+            harness.processElement(new StreamRecord<>(event(id, "acct-1", "{\"amount\":5}")));
+        }
+        ScriptedStage.PENDING.values().forEach(f -> f.complete(ScriptedStage.ok("charge_id", "ch")));
+        drain();
+        assertThat(completedIds()).containsExactlyElementsOf(ids);
+        assertThat(harness.numKeyedStateEntries()).as("only the key's status map stays").isEqualTo(1);
+        assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    private static StageSettings orderedWithAttempts(int attempts) {
+        return new StageSettings(RetrySettings.builder().maxAttempts(attempts).initialBackoff(Duration.ofMillis(100))
+                .jitter(0).build(), Duration.ofSeconds(5), 10, TTL, io.stagewise.operators.retry.RetryLadder.NONE, true);
+    }
+
     @Test
     void retrySettingsAreValidated() {
         assertThatThrownBy(() -> RetrySettings.builder().maxAttempts(0).build()).hasMessageContaining("maxAttempts");

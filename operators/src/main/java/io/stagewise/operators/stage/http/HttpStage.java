@@ -3,6 +3,7 @@ package io.stagewise.operators.stage.http;
 import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stagewise.operators.stage.IdempotencyKeyReusedException;
 import io.stagewise.operators.stage.PermanentStageException;
 import io.stagewise.operators.stage.RemoteStage;
 import io.stagewise.operators.stage.RetryableStageException;
@@ -22,8 +23,10 @@ import java.util.concurrent.CompletableFuture;
  * {@code Idempotency-Key: <event id>:<stage>} and returns the JSON response as the stage output.
  *
  * <p>Responses are sorted as docs/failures.md says: 2xx is success; 409 (e.g.
- * {@code idempotency_key_in_use}), 429 and 5xx are retryable; any other 4xx is a definitive
- * rejection (permanent); connection errors and timeouts are retryable. Non-blocking: uses the JDK
+ * {@code idempotency_key_in_use}), 429 and 5xx are retryable; 422 ({@code idempotency_key_reused}:
+ * the key was used with other parameters) is an error, not a definitive rejection, since the first
+ * request may have taken effect ({@link IdempotencyKeyReusedException}: the key generation stays);
+ * any other 4xx is a definitive rejection (permanent); connection errors and timeouts are retryable. Non-blocking: uses the JDK
  * HTTP client's asynchronous API.
  */
 @PublicEvolving
@@ -85,6 +88,11 @@ public final class HttpStage implements RemoteStage {
         String detail = "HTTP " + code + " " + errorOf(response.body());
         if (code == 409 || code == 429 || code >= 500) {
             throw new RetryableStageException(what + ": " + detail);
+        }
+        if (code == 422) {
+            throw new IdempotencyKeyReusedException(what + ": " + detail + ": the idempotency key was reused with other "
+                    + "parameters; the first request under it may have taken effect, so this is not a definitive rejection "
+                    + "and the key is kept (a replay cannot apply it twice)");
         }
         throw new PermanentStageException(what + ": " + detail);
     }

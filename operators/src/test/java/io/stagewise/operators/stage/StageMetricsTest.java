@@ -1,0 +1,36 @@
+package io.stagewise.operators.stage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stagewise.operators.event.FailureReason;
+import io.stagewise.operators.retry.RetryLadder;
+import java.time.Duration;
+import org.apache.flink.metrics.testutils.MetricListener;
+import org.junit.jupiter.api.Test;
+
+/** Metric names follow Flink's conventions: reasons, ladder steps and stages are key/value groups. */
+class StageMetricsTest {
+    @Test
+    void reasonsStepsAndStagesAreKeyValueGroups() {
+        MetricListener listener = new MetricListener();
+        Workflow workflow = Workflow.named("w").local("validate", ctx -> null).build();
+        StageMetrics metrics = new StageMetrics(listener.getMetricGroup().addGroup("stagewise"), workflow,
+                new RetryLadder(2, Duration.ofSeconds(5), 4), () -> 7, () -> 42L);
+
+        metrics.deadLettered(FailureReason.EXHAUSTED).inc();
+        metrics.retriesSent(2).inc(3);
+        metrics.stage("validate").attempts.inc();
+
+        assertThat(listener.getCounter("stagewise", "reason", "exhausted", "deadLettered")).get()
+                .extracting(c -> c.getCount()).isEqualTo(1L);
+        assertThat(listener.getCounter("stagewise", "reason", "malformed", "deadLettered")).isPresent();
+        assertThat(listener.getCounter("stagewise", "step", "2", "retriesSent")).get()
+                .extracting(c -> c.getCount()).isEqualTo(3L);
+        assertThat(listener.getCounter("stagewise", "stage", "validate", "attempts")).get()
+                .extracting(c -> c.getCount()).isEqualTo(1L);
+        assertThat(listener.getCounter("stagewise", "deadLettered", "exhausted")).as("the old name is gone").isEmpty();
+        assertThat(listener.getCounter("stagewise", "retryStep", "2", "sent")).as("the old name is gone").isEmpty();
+        assertThat(listener.<Integer>getGauge("stagewise", "inFlight")).get().extracting(g -> g.getValue()).isEqualTo(7);
+        assertThat(listener.getCounter("stagewise", "retryRecordsResent")).isPresent();
+    }
+}
