@@ -4,6 +4,7 @@ import java.io.Serializable;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
+import org.apache.flink.metrics.MetricGroup;
 
 /**
  * Writes one checkpoint's rows into PostgreSQL for a {@link PostgresSink}.
@@ -18,6 +19,12 @@ import java.util.List;
  * @param <T> the row type
  */
 public interface RowWriter<T> extends Serializable {
+
+    /**
+     * Called once per writer start, before {@link #createSchema}, with the subtask's metric group
+     * {@code stagewise}, where a writer registers what it counts (e.g. skipped rows).
+     */
+    default void open(MetricGroup metrics) {}
 
     /**
      * Creates the tables (and indexes) this writer needs when they are absent, e.g. with

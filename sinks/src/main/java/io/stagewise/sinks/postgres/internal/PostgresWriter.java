@@ -102,6 +102,7 @@ public final class PostgresWriter<T>
         this.deferredCheckpoints = metrics.counter("deferredCheckpoints");
         this.writeRetries = metrics.counter("writeRetries");
 
+        rowWriter.open(context.metricGroup().addGroup("stagewise"));
         try {
             Connection connection = session.get();
             // (6) Before any data: a server without room for prepared transactions fails here, by name.
