@@ -1,7 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -11,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.Set;
+import org.postgresql.Driver;
 
 /** JDBC plumbing shared by the writer and the committer: connections, error classes, SQL. */
 public final class Postgres {
@@ -34,6 +34,14 @@ public final class Postgres {
 
     public static final String UNDEFINED_OBJECT = "42704"; // e.g. prepared transaction does not exist
     public static final String LOCK_NOT_AVAILABLE = "55P03"; // lock_timeout reached
+
+    /**
+     * The driver, instantiated here rather than looked up through {@code DriverManager}: on a Flink
+     * session cluster the driver in the user jar is registered only by the class loader of the
+     * job's first submission, and a later submission's lookup fails with "No suitable driver"
+     * (sinks/README.md).
+     */
+    private static final Driver DRIVER = new Driver();
 
     private Postgres() {}
 
@@ -74,7 +82,11 @@ public final class Postgres {
         props.setProperty("ApplicationName", applicationName);
         props.setProperty("connectTimeout", "10");
         props.setProperty("tcpKeepAlive", "true");
-        Connection connection = DriverManager.getConnection(jdbcUrl, props);
+        Connection connection = DRIVER.connect(jdbcUrl, props);
+        if (connection == null) {
+            throw new SQLException("not a PostgreSQL JDBC URL: " + redact(jdbcUrl) + " (expected jdbc:postgresql://host:port/db)",
+                    "08001");
+        }
         try (PreparedStatement st = connection.prepareStatement("SELECT set_config('lock_timeout', ?, false)")) {
             st.setString(1, lockTimeout.toMillis() + "ms");
             st.execute();
