@@ -63,6 +63,12 @@ public final class PostgresSink<T>
     /** Default {@code lock_timeout} of the sink's sessions. */
     public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(10);
 
+    /** Default {@code statement_timeout} of the sink's sessions. */
+    public static final Duration DEFAULT_STATEMENT_TIMEOUT = Duration.ofSeconds(60);
+
+    /** Default driver {@code socketTimeout}: how long a read may wait when the network is gone. */
+    public static final Duration DEFAULT_SOCKET_TIMEOUT = Duration.ofSeconds(90);
+
     /** Default limit of checkpoints in a row whose rows a subtask may carry over (see the lock trap). */
     public static final int DEFAULT_MAX_DEFERRED_CHECKPOINTS = 50;
 
@@ -90,7 +96,7 @@ public final class PostgresSink<T>
             throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);
         }
         try (Connection connection = Postgres.connect(jdbcUrl, username, password, "stagewise-sink:check",
-                DEFAULT_LOCK_TIMEOUT)) {
+                new Postgres.Timeouts(DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT))) {
             Postgres.checkPreparedTransactions(connection, parallelism, "check");
         }
     }

@@ -158,6 +158,44 @@ class PostgresSinkProtocolTest {
         assertAudit(Map.of("acct-1", new BigDecimal("3.00")), 1);
     }
 
+    /**
+     * (2d) A commit that fails for a reason retrying will not obviously heal (here: the committer's
+     * role may not finish the transaction) must not drop the committable while its transaction is
+     * still prepared: it is retried (Flink fails over after sink.committer.retries, and the
+     * restored committer tries again), never signalled as a known failure, which drops it.
+     */
+    @Test
+    void aCommitThatKeepsFailingIsRetriedNeverDroppedWhileItsTransactionIsPrepared() throws Exception {
+        PostgresSink<Transfer> sink = sink(true);
+        Collection<PostgresCommittable> c1;
+        try (PostgresWriter<Transfer> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
+            writer.write(entry(1, "acct-1", "3.00"), null);
+            c1 = writer.prepareCommit();
+        }
+        try (Connection c = EmbeddedPostgres.connect(url); Statement st = c.createStatement()) {
+            st.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clerk') THEN "
+                    + "CREATE ROLE clerk LOGIN; END IF; END $$");
+            st.execute("GRANT USAGE, CREATE ON SCHEMA public TO clerk");
+            st.execute("GRANT SELECT ON stagewise_sink_commits TO clerk");
+        }
+        String urlWithoutUser = url.contains("?") ? url.substring(0, url.indexOf('?')) : url;
+        PostgresSink<Transfer> asClerk = PostgresSink.<Transfer>builder()
+                .setJdbcUrl(urlWithoutUser).setUsername("clerk").setPassword("")
+                .setTransactionIdPrefix("proto")
+                .setRowWriter(new TransferWriter()).setRowSerializer(new TransferSerializer())
+                .build();
+        PostgresCommitter clerk = (PostgresCommitter) asClerk.createCommitter(new CommitterContext(0, OptionalLong.empty()));
+        Outcome refused = commit(clerk, c1);
+        assertThat(refused.state).as("permission denied while prepared: retried, not dropped").isEqualTo("retry later");
+        clerk.close();
+        assertThat(prepared()).containsExactly(c1.iterator().next().gid());
+
+        PostgresCommitter committer = (PostgresCommitter) sink.createCommitter(new CommitterContext(0, OptionalLong.empty()));
+        assertThat(commit(committer, c1).state).isEqualTo("committed");
+        committer.close();
+        assertAudit(Map.of("acct-1", new BigDecimal("3.00")), 1);
+    }
+
     @Test
     void aKilledCommitterConnectionIsRetriedLater() throws Exception {
         PostgresSink<Transfer> sink = sink(true);

@@ -8,6 +8,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.Set;
 import org.postgresql.Driver;
@@ -29,6 +30,9 @@ public final class Postgres {
             "57P02", // crash_shutdown
             "57P03", // cannot_connect_now (server starting)
             "53300", // too_many_connections
+            "53100", // disk_full: space may be freed
+            "53200", // out_of_memory
+            "57014", // query_canceled: statement_timeout reached, or a cancel request
             "40001", // serialization_failure
             "40P01"); // deadlock_detected
 
@@ -66,12 +70,14 @@ public final class Postgres {
     }
 
     /**
-     * Opens a connection; credentials travel only in the driver properties, never in logs.
-     * {@code lock_timeout} is set for the session so that any lock wait ends in an error, never a
-     * hang (docs/payments.md).
+     * Opens a connection; credentials travel only in the driver properties, never in logs. Every
+     * wait of the session is bounded, so a stuck server or network ends in an error (a retry or a
+     * task failover), never a task thread blocked for hours (docs/payments.md): {@code lock_timeout}
+     * for row locks, {@code statement_timeout} for any statement, and the driver's
+     * {@code socketTimeout} for a network partition, where the server cannot even cancel.
      */
     public static Connection connect(String jdbcUrl, String username, String password, String applicationName,
-            Duration lockTimeout) throws SQLException {
+            Timeouts timeouts) throws SQLException {
         Properties props = new Properties();
         if (username != null) {
             props.setProperty("user", username);
@@ -82,19 +88,26 @@ public final class Postgres {
         props.setProperty("ApplicationName", applicationName);
         props.setProperty("connectTimeout", "10");
         props.setProperty("tcpKeepAlive", "true");
+        props.setProperty("socketTimeout", Long.toString(ceilSeconds(timeouts.socket())));
         Connection connection = DRIVER.connect(jdbcUrl, props);
         if (connection == null) {
             throw new SQLException("not a PostgreSQL JDBC URL: " + redact(jdbcUrl) + " (expected jdbc:postgresql://host:port/db)",
                     "08001");
         }
-        try (PreparedStatement st = connection.prepareStatement("SELECT set_config('lock_timeout', ?, false)")) {
-            st.setString(1, lockTimeout.toMillis() + "ms");
+        try (PreparedStatement st = connection.prepareStatement(
+                "SELECT set_config('lock_timeout', ?, false), set_config('statement_timeout', ?, false)")) {
+            st.setString(1, timeouts.lock().toMillis() + "ms");
+            st.setString(2, timeouts.statement().toMillis() + "ms");
             st.execute();
         } catch (SQLException e) {
             closeQuietly(connection);
             throw e;
         }
         return connection;
+    }
+
+    private static long ceilSeconds(Duration d) {
+        return Math.max(1, (d.toMillis() + 999) / 1000);
     }
 
     /** The URL without its query string, which may hold a password. */
@@ -226,6 +239,18 @@ public final class Postgres {
         }
         try (Statement st = connection.createStatement()) {
             st.execute(command + " '" + gid + "'");
+        }
+    }
+
+    /**
+     * The time limits of a sink session: {@code lock_timeout}, {@code statement_timeout} and the
+     * driver's {@code socketTimeout} (whole seconds, rounded up).
+     */
+    public record Timeouts(Duration lock, Duration statement, Duration socket) {
+        public Timeouts {
+            Objects.requireNonNull(lock, "lock");
+            Objects.requireNonNull(statement, "statement");
+            Objects.requireNonNull(socket, "socket");
         }
     }
 

@@ -1,6 +1,8 @@
 package io.stagewise.sinks.postgres.internal;
 
 import java.io.Serializable;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -13,16 +15,21 @@ public final class PostgresSinkSettings implements Serializable {
     private final String password;
     private final String transactionIdPrefix;
     private final Duration lockTimeout;
+    private final Duration statementTimeout;
+    private final Duration socketTimeout;
     private final int maxDeferredCheckpoints;
     private final boolean failOnLostTransaction;
 
     public PostgresSinkSettings(String jdbcUrl, String username, String password, String transactionIdPrefix,
-            Duration lockTimeout, int maxDeferredCheckpoints, boolean failOnLostTransaction) {
+            Duration lockTimeout, Duration statementTimeout, Duration socketTimeout, int maxDeferredCheckpoints,
+            boolean failOnLostTransaction) {
         this.jdbcUrl = Objects.requireNonNull(jdbcUrl);
         this.username = username;
         this.password = password;
         this.transactionIdPrefix = Objects.requireNonNull(transactionIdPrefix);
         this.lockTimeout = Objects.requireNonNull(lockTimeout);
+        this.statementTimeout = Objects.requireNonNull(statementTimeout);
+        this.socketTimeout = Objects.requireNonNull(socketTimeout);
         this.maxDeferredCheckpoints = maxDeferredCheckpoints;
         this.failOnLostTransaction = failOnLostTransaction;
     }
@@ -47,6 +54,18 @@ public final class PostgresSinkSettings implements Serializable {
         return lockTimeout;
     }
 
+    public Duration statementTimeout() {
+        return statementTimeout;
+    }
+
+    public Duration socketTimeout() {
+        return socketTimeout;
+    }
+
+    public Postgres.Timeouts timeouts() {
+        return new Postgres.Timeouts(lockTimeout, statementTimeout, socketTimeout);
+    }
+
     public int maxDeferredCheckpoints() {
         return maxDeferredCheckpoints;
     }
@@ -55,9 +74,9 @@ public final class PostgresSinkSettings implements Serializable {
         return failOnLostTransaction;
     }
 
-    java.sql.Connection connect(String role, int subtask) throws java.sql.SQLException {
+    Connection connect(String role, int subtask) throws SQLException {
         return Postgres.connect(jdbcUrl, username, password,
-                "stagewise-sink:" + transactionIdPrefix + ":" + role + ":" + subtask, lockTimeout);
+                "stagewise-sink:" + transactionIdPrefix + ":" + role + ":" + subtask, timeouts());
     }
 
     @Override
@@ -65,6 +84,7 @@ public final class PostgresSinkSettings implements Serializable {
         return "PostgresSinkSettings{url=" + Postgres.redact(jdbcUrl) + ", user=" + username
                 + ", password=" + (password == null ? "<none>" : "<hidden>")
                 + ", prefix=" + transactionIdPrefix + ", lockTimeout=" + lockTimeout
+                + ", statementTimeout=" + statementTimeout + ", socketTimeout=" + socketTimeout
                 + ", maxDeferredCheckpoints=" + maxDeferredCheckpoints
                 + ", failOnLostTransaction=" + failOnLostTransaction + '}';
     }
