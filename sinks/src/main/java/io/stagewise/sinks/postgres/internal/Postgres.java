@@ -176,7 +176,9 @@ public final class Postgres {
                         + "subtask INT NOT NULL, "
                         + "checkpoint_id BIGINT NOT NULL, "
                         + "row_count INT NOT NULL, "
-                        + "written_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+                        + "written_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+                        + "lineage TEXT)");
+                addLineageColumn(st);
             }
             extra.run(connection);
             connection.commit();
@@ -186,6 +188,20 @@ public final class Postgres {
         } finally {
             connection.setAutoCommit(autoCommit);
         }
+    }
+
+    /**
+     * Marker tables of versions before lineages lack the column; NULL there means a legacy gid.
+     * Checked first, so a role that does not own the table (e.g. a committer's) never runs DDL.
+     */
+    private static void addLineageColumn(Statement st) throws SQLException {
+        try (ResultSet rs = st.executeQuery("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                + "AND table_name = '" + MARKER_TABLE + "' AND column_name = 'lineage'")) {
+            if (rs.next()) {
+                return;
+            }
+        }
+        st.execute("ALTER TABLE " + MARKER_TABLE + " ADD COLUMN IF NOT EXISTS lineage TEXT");
     }
 
     public static void rollbackQuietly(Connection connection) {

@@ -8,8 +8,10 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.LinkedHashSet;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
@@ -32,12 +34,28 @@ import org.slf4j.LoggerFactory;
  *   <li>(1) Between checkpoints rows are only buffered; nothing touches PostgreSQL, so a failure
  *       before the checkpoint loses nothing that the source will not replay.
  *   <li>(1) At {@link #prepareCommit()} for checkpoint c the writer opens a transaction, inserts
- *       the commit marker row (gid, sink, subtask, checkpoint), writes the batch through the
- *       {@link RowWriter} and ends with {@code PREPARE TRANSACTION '<prefix>-<subtask>-<c>'}.
+ *       the commit marker row (gid, sink, subtask, checkpoint, lineage), writes the batch through
+ *       the {@link RowWriter} and ends with {@code PREPARE TRANSACTION
+ *       '<prefix>-<lineage>-<subtask>-<c>'}. The lineage names this job run (see {@link Gids}),
+ *       so a fresh run never collides with an earlier run's marker rows.
  *   <li>(3) At start the writer rolls back this subtask's prepared transactions from checkpoints
- *       after the restored one (all of them on a start without state): they belong to
+ *       after the restored one (all of them on a start without state), of its own lineages only:
+ *       this run's (earlier attempts) and the ones the restored state names. They belong to
  *       checkpoints that never completed, and their rows will come again from the source.
  *       Subtask 0 also does this for subtask indexes the job no longer has (after a downscale).
+ *   <li>(3a) Subtask 0 reports prepared transactions of this sink's prefix and of any other
+ *       lineage by gid and refuses to start: they belong to another run (killed, then started
+ *       without restoring its state), and whether their checkpoint completed is unknown here, so
+ *       neither a rollback (it could lose rows) nor a commit (it could apply rows of a checkpoint
+ *       that never completed) is safe; they would also hold row locks this run waits on.
+ *   <li>(3b) Rows restored from writer state (carried over by (4)) are applied at start, before
+ *       any new row, in a transaction of their own committed at once under the marker
+ *       {@code <prefix>-<origin>-c}. On a rescale Flink hands writer state out round-robin, so
+ *       those rows can belong to accounts {@code keyBy} now routes to another subtask; applied
+ *       later, inside a prepared transaction, they would hold that account's locks while the
+ *       other subtask waits on them. Committed at start, they hold nothing once the job runs.
+ *       They belong to a completed checkpoint, so applying them is due; the marker makes a
+ *       second restore of the same state skip them.
  *   <li>(4) The lock trap. A prepared transaction keeps its row locks until COMMIT PREPARED, and
  *       the commit runs on this task's thread when the checkpoint-complete notification is
  *       processed, which Flink may do after the next barrier. Writing checkpoint c+1 while c is
@@ -63,6 +81,12 @@ public final class PostgresWriter<T>
     private final PostgresSinkSettings settings;
     private final RowWriter<T> rowWriter;
     private final Gids gids;
+    /** This run's lineage: every gid this writer prepares carries it. */
+    private final String lineage;
+    /** Lineages whose prepared transactions this subtask may own: this run's first, then restored ones. */
+    private final List<String> lineages;
+    /** Gids without a lineage are the predecessor's (restored from version 1 state). */
+    private final boolean legacyIsOwn;
     private final int subtask;
     private final int parallelism;
     private final int attempt;
@@ -74,6 +98,7 @@ public final class PostgresWriter<T>
     private final Counter transactionsPrepared;
     private final Counter deferredCheckpoints;
     private final Counter writeRetries;
+    private final Counter carriedRowsApplied;
 
     private final Session session;
     private long lastCheckpointId;
@@ -93,46 +118,141 @@ public final class PostgresWriter<T>
         this.copier = context.isObjectReuseEnabled() ? context.createInputSerializer() : null;
         OptionalLong restoredCheckpoint = context.getRestoredCheckpointId();
         this.lastCheckpointId = restoredCheckpoint.orElse(InitContext.INITIAL_CHECKPOINT_ID - 1);
+        this.lineage = Gids.lineageOf(context.getJobInfo().getJobId());
+        Set<String> known = new LinkedHashSet<>();
+        known.add(lineage);
+        boolean anyCurrent = false;
+        boolean anyLegacy = false;
         for (PostgresWriterState<T> state : restored) {
-            buffer.addAll(state.bufferedRows());
+            known.addAll(state.lineages());
+            anyLegacy |= state.isLegacy();
+            anyCurrent |= !state.isLegacy();
         }
+        // Every subtask snapshots one entry, and subtask 0 gets the first ones back: a restore
+        // without any current entry here is a restore of state written before lineages.
+        this.legacyIsOwn = restoredCheckpoint.isPresent() && (anyLegacy || !anyCurrent);
         MetricGroup metrics = context.metricGroup().addGroup("stagewise").addGroup("postgres");
         this.rowsPrepared = metrics.counter("rowsPrepared");
         this.transactionsPrepared = metrics.counter("transactionsPrepared");
         this.deferredCheckpoints = metrics.counter("deferredCheckpoints");
         this.writeRetries = metrics.counter("writeRetries");
-
+        this.carriedRowsApplied = metrics.counter("carriedRowsApplied");
         rowWriter.open(context.metricGroup().addGroup("stagewise"));
+
+        int carried = 0;
         try {
             Connection connection = session.get();
             // (6) Before any data: a server without room for prepared transactions fails here, by name.
             Postgres.checkPreparedTransactions(connection, parallelism, gids.prefix());
             Postgres.createSchema(connection, rowWriter::createSchema);
-            rollBackAbandoned(restoredCheckpoint);
+            List<Gids.Parsed> stillPrepared = rollBackAbandoned(restoredCheckpoint, known);
+            // Lineages with nothing prepared any more are done with; this run's stays first.
+            Set<String> live = new LinkedHashSet<>();
+            live.add(lineage);
+            for (Gids.Parsed p : stillPrepared) {
+                if (known.contains(p.lineage())) {
+                    live.add(p.lineage());
+                }
+            }
+            this.lineages = List.copyOf(live);
+            for (PostgresWriterState<T> state : restored) {
+                carried += applyCarriedRows(state);
+            }
         } catch (SQLException e) {
             session.drop();
             throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + " could not start against "
                     + Postgres.redact(settings.jdbcUrl()) + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            session.drop();
+            throw e;
         }
-        LOG.info("PostgresSink '{}' subtask {}/{} (attempt {}) started; restored checkpoint {}, {} buffered rows restored",
-                gids.prefix(), subtask, parallelism, attempt,
-                restoredCheckpoint.isPresent() ? restoredCheckpoint.getAsLong() : "none", buffer.size());
+        LOG.info("PostgresSink '{}' subtask {}/{} (attempt {}) started as lineage {} (also owns {}); restored checkpoint {}, "
+                        + "{} carried-over rows applied before any new row",
+                gids.prefix(), subtask, parallelism, attempt, lineage, lineages.subList(1, lineages.size()),
+                restoredCheckpoint.isPresent() ? restoredCheckpoint.getAsLong() : "none", carried);
     }
 
-    /** (3) Rolls back what earlier attempts prepared for checkpoints that never completed. */
-    private void rollBackAbandoned(OptionalLong restoredCheckpoint) throws SQLException {
+    private boolean owns(String gidLineage) {
+        return gidLineage.equals(Gids.LEGACY) ? legacyIsOwn : lineages.contains(gidLineage);
+    }
+
+    /**
+     * (3) Rolls back what earlier attempts prepared for checkpoints that never completed; (3a)
+     * subtask 0 refuses to start next to another run's prepared transactions. Returns what stays
+     * prepared (for the committer).
+     */
+    private List<Gids.Parsed> rollBackAbandoned(OptionalLong restoredCheckpoint, Set<String> known) throws SQLException, IOException {
+        List<Gids.Parsed> kept = new ArrayList<>();
+        List<String> foreign = new ArrayList<>();
         for (Gids.Parsed prepared : Postgres.preparedGids(session.get(), gids)) {
+            boolean ownLineage = prepared.lineage().equals(Gids.LEGACY) ? legacyIsOwn : known.contains(prepared.lineage());
+            if (!ownLineage) {
+                foreign.add(prepared.gid());
+                kept.add(prepared);
+                continue;
+            }
             boolean mine = prepared.subtask() == subtask || (subtask == 0 && prepared.subtask() >= parallelism);
+            // Checkpoint ids continue across restores, so "after the restored checkpoint" holds for the
+            // predecessor's lineage as for this run's (earlier attempts).
             boolean afterRestoredCheckpoint = restoredCheckpoint.isEmpty()
                     || prepared.checkpointId() > restoredCheckpoint.getAsLong();
             if (mine && afterRestoredCheckpoint) {
                 Postgres.executeWithGid(session.get(), "ROLLBACK PREPARED", prepared.gid());
-                LOG.warn("PostgresSink '{}' subtask {}: rolled back prepared transaction {} of checkpoint {}, which "
-                                + "never completed (restored checkpoint: {}); its rows come again from the source",
-                        gids.prefix(), subtask, prepared.gid(), prepared.checkpointId(),
-                        restoredCheckpoint.isPresent() ? restoredCheckpoint.getAsLong() : "none");
+                LOG.warn("PostgresSink '{}' subtask {}: rolled back prepared transaction {} (lineage {}) of checkpoint {}, "
+                                + "which never completed (restored checkpoint: {}); its rows come again from the source",
+                        gids.prefix(), subtask, prepared.gid(), prepared.lineage().isEmpty() ? "legacy" : prepared.lineage(),
+                        prepared.checkpointId(), restoredCheckpoint.isPresent() ? restoredCheckpoint.getAsLong() : "none");
+            } else {
+                kept.add(prepared);
             }
         }
+        if (subtask == 0 && !foreign.isEmpty()) {
+            throw new IOException("PostgresSink '" + gids.prefix() + "': prepared transactions of another run of this sink "
+                    + "are still open: " + String.join(", ", foreign) + " (this run is lineage " + lineage + (restoredCheckpoint.isPresent()
+                    ? ", restored from checkpoint " + restoredCheckpoint.getAsLong() : ", started without state") + "). "
+                    + "They were left by a run that stopped without committing them; whether their checkpoint completed is "
+                    + "not known here, so this sink neither commits nor rolls them back, and they hold row locks this run "
+                    + "would wait on. Restore that run from its latest checkpoint (--restore latest), which commits or "
+                    + "rolls them back correctly; or decide by hand in the database: COMMIT PREPARED '<gid>' if the "
+                    + "checkpoint completed (its source offsets were committed), else ROLLBACK PREPARED '<gid>'. "
+                    + "Prefix: setTransactionIdPrefix; see pg_prepared_xacts.");
+        }
+        return kept;
+    }
+
+    /** (3b) Applies restored carried-over rows once, committed at once; returns how many were applied. */
+    private int applyCarriedRows(PostgresWriterState<T> state) throws SQLException, IOException {
+        if (state.bufferedRows().isEmpty()) {
+            return 0;
+        }
+        String marker = gids.carriedGid(state.origin());
+        Connection c = session.get();
+        if (Postgres.markerExists(c, marker)) {
+            LOG.info("PostgresSink '{}' subtask {}: carried-over rows {} ({} rows) were applied by an earlier restore",
+                    gids.prefix(), subtask, marker, state.bufferedRows().size());
+            return 0;
+        }
+        c.setAutoCommit(false);
+        try {
+            insertMarker(c, marker, state.isLegacy() ? Gids.LEGACY : state.lineages().get(0), state.subtask(),
+                    state.checkpointId(), state.bufferedRows().size());
+            rowWriter.write(c, state.bufferedRows());
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            Postgres.rollbackQuietly(c);
+            if (e instanceof SQLException sql && Postgres.hasState(sql, Postgres.LOCK_NOT_AVAILABLE)) {
+                throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + ": applying restored "
+                        + "carried-over rows " + marker + " waited lock_timeout (" + settings.lockTimeout() + ") for a row "
+                        + "lock (see pg_locks and pg_prepared_xacts); failing over: " + sql.getMessage(), sql);
+            }
+            throw e;
+        } finally {
+            c.setAutoCommit(true);
+        }
+        carriedRowsApplied.inc(state.bufferedRows().size());
+        LOG.info("PostgresSink '{}' subtask {}: applied {} carried-over rows of {} (checkpoint {}) under {} before any new row",
+                gids.prefix(), subtask, state.bufferedRows().size(), state.origin(), state.checkpointId(), marker);
+        return state.bufferedRows().size();
     }
 
     @Override
@@ -157,7 +277,7 @@ public final class PostgresWriter<T>
         if (buffer.isEmpty()) {
             return List.of();
         }
-        String gid = gids.gid(subtask, checkpointId);
+        String gid = gids.gid(lineage, subtask, checkpointId);
         try {
             // (4) The lock trap: never write while our own earlier transaction is still prepared.
             Optional<Gids.Parsed> pending = earlierPrepared(checkpointId);
@@ -182,7 +302,7 @@ public final class PostgresWriter<T>
         transactionsPrepared.inc();
         LOG.debug("PostgresSink '{}' subtask {}: prepared {} with {} rows for checkpoint {}",
                 gids.prefix(), subtask, gid, rows, checkpointId);
-        return List.of(new PostgresCommittable(gid, subtask, checkpointId, rows));
+        return List.of(new PostgresCommittable(gid, lineage, subtask, checkpointId, rows));
     }
 
     private Optional<Gids.Parsed> earlierPrepared(long checkpointId) throws SQLException {
@@ -199,8 +319,11 @@ public final class PostgresWriter<T>
             writeRetries.inc();
             prepared = Postgres.preparedGids(session.get(), gids);
         }
+        // Another lineage's transaction of this subtask index is one the committer has yet to commit
+        // after a restore: its locks are in the way as much as our own earlier one's.
         return prepared.stream()
-                .filter(p -> p.subtask() == subtask && p.checkpointId() < checkpointId)
+                .filter(p -> p.subtask() == subtask && owns(p.lineage())
+                        && (!p.lineage().equals(lineage) || p.checkpointId() < checkpointId))
                 .findFirst();
     }
 
@@ -255,7 +378,7 @@ public final class PostgresWriter<T>
                 c = session.get();
                 c.setAutoCommit(false);
                 step = "insert the commit marker";
-                insertMarker(c, gid, checkpointId, buffer.size());
+                insertMarker(c, gid, lineage, subtask, checkpointId, buffer.size());
                 step = "write rows";
                 rowWriter.write(c, buffer);
                 FaultInjection.at(FaultInjection.Point.BEFORE_PREPARE, gids.prefix(), subtask, checkpointId, attempt);
@@ -318,14 +441,16 @@ public final class PostgresWriter<T>
         return where + ": " + e.getMessage();
     }
 
-    private void insertMarker(Connection c, String gid, long checkpointId, int rows) throws SQLException {
+    private void insertMarker(Connection c, String gid, String gidLineage, int gidSubtask, long checkpointId, int rows)
+            throws SQLException {
         try (PreparedStatement st = c.prepareStatement("INSERT INTO " + Postgres.MARKER_TABLE
-                + " (gid, sink, subtask, checkpoint_id, row_count) VALUES (?, ?, ?, ?, ?)")) {
+                + " (gid, sink, subtask, checkpoint_id, row_count, lineage) VALUES (?, ?, ?, ?, ?, ?)")) {
             st.setString(1, gid);
             st.setString(2, gids.prefix());
-            st.setInt(3, subtask);
+            st.setInt(3, gidSubtask);
             st.setLong(4, checkpointId);
             st.setInt(5, rows);
+            st.setString(6, gidLineage.isEmpty() ? null : gidLineage);
             st.executeUpdate();
         }
     }
@@ -333,8 +458,9 @@ public final class PostgresWriter<T>
     @Override
     public List<PostgresWriterState<T>> snapshotState(long checkpointId) {
         lastCheckpointId = checkpointId;
-        // (4) Non-empty only when this checkpoint's write was deferred.
-        return buffer.isEmpty() ? List.of() : List.of(new PostgresWriterState<>(buffer));
+        // Always one entry, so the lineages survive a restore; rows only when this checkpoint's
+        // write was deferred (4).
+        return List.of(new PostgresWriterState<>(lineages, subtask, checkpointId, buffer));
     }
 
     @Override
