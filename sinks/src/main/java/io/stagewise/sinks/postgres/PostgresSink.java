@@ -69,6 +69,9 @@ public final class PostgresSink<T>
     /** Default driver {@code socketTimeout}: how long a read may wait when the network is gone. */
     public static final Duration DEFAULT_SOCKET_TIMEOUT = Duration.ofSeconds(90);
 
+    /** Default number of rows that wait in memory before they are written early (see the writer's (5)). */
+    public static final int DEFAULT_MAX_BUFFERED_ROWS = 5_000;
+
     /** Default limit of checkpoints in a row whose rows a subtask may carry over (see the lock trap). */
     public static final int DEFAULT_MAX_DEFERRED_CHECKPOINTS = 50;
 

@@ -27,6 +27,7 @@ public final class PostgresSinkBuilder<T> {
     private Duration statementTimeout = PostgresSink.DEFAULT_STATEMENT_TIMEOUT;
     private Duration socketTimeout = PostgresSink.DEFAULT_SOCKET_TIMEOUT;
     private int maxDeferredCheckpoints = PostgresSink.DEFAULT_MAX_DEFERRED_CHECKPOINTS;
+    private int maxBufferedRows = PostgresSink.DEFAULT_MAX_BUFFERED_ROWS;
     private boolean failOnLostTransaction = true;
 
     PostgresSinkBuilder() {}
@@ -110,6 +111,17 @@ public final class PostgresSinkBuilder<T> {
     }
 
     /**
+     * How many rows may wait in memory (default 5,000) before the writer writes them early into
+     * the next checkpoint's transaction, which it does whenever none of its earlier transactions
+     * is still prepared. Keeps the buffer, and the writer state of a deferred checkpoint, bounded;
+     * the rows still become visible only when their checkpoint completes.
+     */
+    public PostgresSinkBuilder<T> setMaxBufferedRows(int maxBufferedRows) {
+        this.maxBufferedRows = maxBufferedRows;
+        return this;
+    }
+
+    /**
      * How many checkpoints in a row a subtask may carry its rows over because its previous
      * transaction is still prepared (default 50) before it fails over.
      */
@@ -172,9 +184,12 @@ public final class PostgresSinkBuilder<T> {
         if (maxDeferredCheckpoints < 1) {
             throw new IllegalArgumentException("maxDeferredCheckpoints must be >= 1, got " + maxDeferredCheckpoints);
         }
+        if (maxBufferedRows < 1) {
+            throw new IllegalArgumentException("maxBufferedRows (setMaxBufferedRows) must be >= 1, got " + maxBufferedRows);
+        }
         return new PostgresSink<>(
                 new PostgresSinkSettings(jdbcUrl, username, password, transactionIdPrefix, lockTimeout,
-                        statementTimeout, socketTimeout, maxDeferredCheckpoints, failOnLostTransaction),
+                        statementTimeout, socketTimeout, maxDeferredCheckpoints, maxBufferedRows, failOnLostTransaction),
                 rowWriter, rowSerializer);
     }
 }

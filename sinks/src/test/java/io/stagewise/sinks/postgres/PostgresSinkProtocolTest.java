@@ -412,6 +412,54 @@ class PostgresSinkProtocolTest {
         assertAudit(Map.of("acct-hot", new BigDecimal("21.00"), "acct-b", new BigDecimal("12.00")), n);
     }
 
+    /**
+     * Issue 9 #11: the row buffer must not grow across checkpoints once nothing blocks writing:
+     * when no transaction of the subtask is prepared, rows go early into the checkpoint's still
+     * open transaction, maxBufferedRows at a time, and become visible only with its commit.
+     */
+    @Test
+    void rowsAreWrittenEarlyOnceNoTransactionOfTheSubtaskIsPrepared() throws Exception {
+        PostgresSink<Transfer> sink = PostgresSink.<Transfer>builder()
+                .setJdbcUrl(url).setUsername("postgres").setPassword("")
+                .setTransactionIdPrefix("proto")
+                .setRowWriter(new TransferWriter()).setRowSerializer(new TransferSerializer())
+                .setLockTimeout(java.time.Duration.ofSeconds(2))
+                .setMaxBufferedRows(10)
+                .build();
+        PostgresCommitter committer = (PostgresCommitter) sink.createCommitter(new CommitterContext(0, OptionalLong.empty()));
+        int n = 0;
+        try (PostgresWriter<Transfer> writer = sink.createWriter(new WriterContext(0, OptionalLong.empty()))) {
+            writer.write(entry(++n, "acct-1", "1.00"), null);
+            Collection<PostgresCommittable> c1 = writer.prepareCommit();
+            writer.snapshotState(1);
+            // Checkpoint 1 still prepared: rows must wait (writing them would wait on its locks).
+            for (int i = 0; i < 35; i++) {
+                writer.write(entry(++n, "acct-1", "1.00"), null);
+            }
+            assertThat(writer.bufferedRowCount()).isEqualTo(35);
+            assertThat(commit(committer, c1).state).isEqualTo("committed");
+            // Nothing prepared any more: the next batch boundary writes everything early.
+            for (int i = 0; i < 10; i++) {
+                writer.write(entry(++n, "acct-1", "1.00"), null);
+            }
+            assertThat(writer.bufferedRowCount()).as("written early, not buffered").isLessThan(10);
+            for (int i = 0; i < 25; i++) {
+                writer.write(entry(++n, "acct-1", "1.00"), null);
+                assertThat(writer.bufferedRowCount()).isLessThan(10);
+            }
+            try (Connection c = EmbeddedPostgres.connect(url)) {
+                assertThat(Transfers.rows(c)).as("early rows stay invisible until the commit").isEqualTo(1);
+            }
+            Collection<PostgresCommittable> c2 = writer.prepareCommit();
+            int afterCheckpoint1 = n - 1;
+            assertThat(c2).singleElement().satisfies(c -> assertThat(c.rowCount()).isEqualTo(afterCheckpoint1));
+            assertThat(writer.snapshotState(2)).singleElement().satisfies(s -> assertThat(s.bufferedRows()).isEmpty());
+            assertThat(commit(committer, c2).state).isEqualTo("committed");
+        }
+        committer.close();
+        assertAudit(Map.of("acct-1", new BigDecimal(n + ".00")), n);
+    }
+
     @Test
     void aForeignLockEndsInABoundedErrorNotAHang() throws Exception {
         PostgresSink<Transfer> sink = sink(true);

@@ -18,11 +18,12 @@ public final class PostgresSinkSettings implements Serializable {
     private final Duration statementTimeout;
     private final Duration socketTimeout;
     private final int maxDeferredCheckpoints;
+    private final int maxBufferedRows;
     private final boolean failOnLostTransaction;
 
     public PostgresSinkSettings(String jdbcUrl, String username, String password, String transactionIdPrefix,
             Duration lockTimeout, Duration statementTimeout, Duration socketTimeout, int maxDeferredCheckpoints,
-            boolean failOnLostTransaction) {
+            int maxBufferedRows, boolean failOnLostTransaction) {
         this.jdbcUrl = Objects.requireNonNull(jdbcUrl);
         this.username = username;
         this.password = password;
@@ -31,6 +32,7 @@ public final class PostgresSinkSettings implements Serializable {
         this.statementTimeout = Objects.requireNonNull(statementTimeout);
         this.socketTimeout = Objects.requireNonNull(socketTimeout);
         this.maxDeferredCheckpoints = maxDeferredCheckpoints;
+        this.maxBufferedRows = maxBufferedRows;
         this.failOnLostTransaction = failOnLostTransaction;
     }
 
@@ -70,6 +72,10 @@ public final class PostgresSinkSettings implements Serializable {
         return maxDeferredCheckpoints;
     }
 
+    public int maxBufferedRows() {
+        return maxBufferedRows;
+    }
+
     public boolean failOnLostTransaction() {
         return failOnLostTransaction;
     }
@@ -85,7 +91,7 @@ public final class PostgresSinkSettings implements Serializable {
                 + ", password=" + (password == null ? "<none>" : "<hidden>")
                 + ", prefix=" + transactionIdPrefix + ", lockTimeout=" + lockTimeout
                 + ", statementTimeout=" + statementTimeout + ", socketTimeout=" + socketTimeout
-                + ", maxDeferredCheckpoints=" + maxDeferredCheckpoints
+                + ", maxDeferredCheckpoints=" + maxDeferredCheckpoints + ", maxBufferedRows=" + maxBufferedRows
                 + ", failOnLostTransaction=" + failOnLostTransaction + '}';
     }
 }

@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
@@ -20,6 +21,7 @@ import org.apache.flink.api.connector.sink2.InitContext;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,6 +69,15 @@ import org.slf4j.LoggerFactory;
  *       with an error, i.e. a task failover, never a hang. At end of input there is no next
  *       checkpoint: the writer yields to the mailbox, where the pending notification is
  *       processed at top priority, for at most {@code lock_timeout}, then writes anyway.
+ *   <li>(5) Early writes keep the buffer bounded. When {@code maxBufferedRows} rows wait and no
+ *       transaction of this subtask is prepared (so no lock of ours is in the way), the writer
+ *       opens the next checkpoint's transaction and writes them into it at once; later batches
+ *       follow, and the barrier only adds the rest, the marker and the PREPARE. The rows are
+ *       invisible until the commit, exactly as before. While an earlier transaction is still
+ *       prepared, rows wait in memory (checked again every {@code maxBufferedRows} rows), which
+ *       lasts until its commit notification, at most {@code maxDeferredCheckpoints} checkpoints.
+ *       A connection lost while the transaction is open fails the task over (the early rows are
+ *       gone with it, and come again from the source) instead of retrying the write.
  * </ol>
  */
 public final class PostgresWriter<T>
@@ -99,9 +110,14 @@ public final class PostgresWriter<T>
     private final Counter deferredCheckpoints;
     private final Counter writeRetries;
     private final Counter carriedRowsApplied;
+    private final Counter rowsWrittenEarly;
 
     private final Session session;
     private long lastCheckpointId;
+    /** (5) The next checkpoint's transaction is open on the session and holds {@link #earlyRows} rows. */
+    private boolean open;
+    private int earlyRows;
+    private int nextEarlyCheck;
     private boolean endOfInput;
     private int consecutiveDeferrals;
 
@@ -137,6 +153,9 @@ public final class PostgresWriter<T>
         this.deferredCheckpoints = metrics.counter("deferredCheckpoints");
         this.writeRetries = metrics.counter("writeRetries");
         this.carriedRowsApplied = metrics.counter("carriedRowsApplied");
+        this.rowsWrittenEarly = metrics.counter("rowsWrittenEarly");
+        metrics.<Integer, Gauge<Integer>>gauge("bufferedRows", buffer::size);
+        this.nextEarlyCheck = settings.maxBufferedRows();
         rowWriter.open(context.metricGroup().addGroup("stagewise"));
 
         int carried = 0;
@@ -256,8 +275,53 @@ public final class PostgresWriter<T>
     }
 
     @Override
-    public void write(T row, Context context) {
+    public void write(T row, Context context) throws IOException {
         buffer.add(copier == null ? row : copier.copy(row));
+        if (buffer.size() >= nextEarlyCheck) {
+            writeEarly();
+        }
+    }
+
+    /** (5) Moves the buffer into the next checkpoint's open transaction, if no lock of ours is in the way. */
+    private void writeEarly() throws IOException {
+        long checkpointId = lastCheckpointId + 1;
+        int rows = buffer.size();
+        try {
+            if (!open) {
+                Optional<Gids.Parsed> pending = earlierPrepared(checkpointId);
+                if (pending.isPresent()) {
+                    nextEarlyCheck = rows + settings.maxBufferedRows();
+                    LOG.debug("PostgresSink '{}' subtask {}: {} rows wait in memory while transaction {} is prepared",
+                            gids.prefix(), subtask, rows, pending.get().gid());
+                    return;
+                }
+                session.get().setAutoCommit(false);
+                open = true;
+            }
+            rowWriter.write(session.get(), buffer);
+        } catch (SQLException | RuntimeException e) {
+            abandonOpenTransaction();
+            throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + " checkpoint " + checkpointId
+                    + ": writing " + rows + " rows early into the open transaction failed; failing over, the rows come "
+                    + "again from the source (maxBufferedRows = " + settings.maxBufferedRows() + "): " + e.getMessage(), e);
+        }
+        earlyRows += rows;
+        rowsWrittenEarly.inc(rows);
+        buffer.clear();
+        nextEarlyCheck = settings.maxBufferedRows();
+    }
+
+    private void abandonOpenTransaction() {
+        if (open) {
+            try {
+                Postgres.rollbackQuietly(session.get());
+            } catch (SQLException ignored) {
+                // dropping the connection below aborts the transaction anyway
+            }
+        }
+        open = false;
+        earlyRows = 0;
+        session.drop();
     }
 
     @Override
@@ -274,10 +338,15 @@ public final class PostgresWriter<T>
         // That is all gids need: unique per subtask, and above the restored checkpoint exactly
         // when they belong to a checkpoint after it. At end of input Flink uses the same number.
         long checkpointId = lastCheckpointId + 1;
-        if (buffer.isEmpty()) {
+        if (buffer.isEmpty() && !open) {
             return List.of();
         }
         String gid = gids.gid(lineage, subtask, checkpointId);
+        if (open) {
+            // (5) Opened only while nothing of ours was prepared, and only this writer prepares
+            // this subtask's transactions: the lock trap cannot be in the way.
+            return prepared(gid, checkpointId, prepareOpen(gid, checkpointId));
+        }
         try {
             // (4) The lock trap: never write while our own earlier transaction is still prepared.
             Optional<Gids.Parsed> pending = earlierPrepared(checkpointId);
@@ -292,12 +361,18 @@ public final class PostgresWriter<T>
             throw new IOException("PostgresSink '" + gids.prefix() + "' subtask " + subtask + " checkpoint " + checkpointId
                     + ": could not read pg_prepared_xacts: " + e.getMessage(), e);
         }
-        consecutiveDeferrals = 0;
         int rows = buffer.size();
         prepare(gid, checkpointId);
+        return prepared(gid, checkpointId, rows);
+    }
+
+    private Collection<PostgresCommittable> prepared(String gid, long checkpointId, int rows) throws IOException {
+        consecutiveDeferrals = 0;
         // A crash here leaves gid prepared without Flink knowing it: (3) rolls it back on restart.
         FaultInjection.at(FaultInjection.Point.AFTER_PREPARE, gids.prefix(), subtask, checkpointId, attempt);
         buffer.clear();
+        earlyRows = 0;
+        nextEarlyCheck = settings.maxBufferedRows();
         rowsPrepared.inc(rows);
         transactionsPrepared.inc();
         LOG.debug("PostgresSink '{}' subtask {}: prepared {} with {} rows for checkpoint {}",
@@ -413,6 +488,36 @@ public final class PostgresWriter<T>
         }
     }
 
+    /** (5) Completes the open transaction: the rest of the buffer, the marker, PREPARE. One attempt. */
+    private int prepareOpen(String gid, long checkpointId) throws IOException {
+        int rows = earlyRows + buffer.size();
+        String step = "insert the commit marker";
+        try {
+            Connection c = session.get();
+            insertMarker(c, gid, lineage, subtask, checkpointId, rows);
+            if (!buffer.isEmpty()) {
+                step = "write rows";
+                rowWriter.write(c, buffer);
+            }
+            FaultInjection.at(FaultInjection.Point.BEFORE_PREPARE, gids.prefix(), subtask, checkpointId, attempt);
+            step = "PREPARE TRANSACTION";
+            Postgres.executeWithGid(c, "PREPARE TRANSACTION", gid);
+            c.setAutoCommit(true);
+            open = false;
+            return rows;
+        } catch (SQLException e) {
+            abandonOpenTransaction();
+            if (Postgres.isTransient(e) && preparedDespiteError(gid)) {
+                return rows;
+            }
+            throw new IOException(describe(e, step, gid, checkpointId) + " (the transaction held " + rows
+                    + " rows, some written early; failing over, they come again from the source)", e);
+        } catch (IOException | RuntimeException e) {
+            abandonOpenTransaction();
+            throw e;
+        }
+    }
+
     private boolean preparedDespiteError(String gid) {
         try {
             if (Postgres.isPrepared(session.get(), gid)) {
@@ -463,9 +568,17 @@ public final class PostgresWriter<T>
         return List.of(new PostgresWriterState<>(lineages, subtask, checkpointId, buffer));
     }
 
+    /** Rows waiting in memory (not yet in any transaction). */
+    @VisibleForTesting
+    public int bufferedRowCount() {
+        return buffer.size();
+    }
+
     @Override
     public void close() {
-        // Prepared transactions stay: they belong to Flink's committables, or (3) ends them on restart.
+        // Prepared transactions stay: they belong to Flink's committables, or (3) ends them on
+        // restart. An open one (5) ends with the connection; its rows come again from the source.
+        open = false;
         session.drop();
     }
 }
