@@ -11,10 +11,12 @@ import org.apache.flink.metrics.MetricGroup;
  *
  * <p>Delivery guarantee: whatever {@link #write} does inside the connection's transaction becomes
  * visible exactly once, because the sink prepares that transaction ({@code PREPARE TRANSACTION})
- * and commits it only when Flink's checkpoint completes. It protects against partial and duplicate
- * writes across task failures, restores and PostgreSQL restarts, but only for statements that stay
- * inside the given transaction: an implementation must not commit, roll back, change auto-commit,
- * or open connections of its own.
+ * and commits it only when Flink's checkpoint completes (rows restored from writer state are
+ * written in a transaction the sink commits at start under a marker row, once). It protects
+ * against partial and duplicate writes across task failures, restores and PostgreSQL restarts, but
+ * only for statements that stay inside the given transaction: an implementation must not commit,
+ * roll back, change auto-commit, or open connections of its own. A writer that skips rows already
+ * present (as the ledger does by primary key) also absorbs a restore from an older savepoint.
  *
  * @param <T> the row type
  */
@@ -34,9 +36,11 @@ public interface RowWriter<T> extends Serializable {
     void createSchema(Connection connection) throws SQLException;
 
     /**
-     * Writes {@code rows} into the connection's open transaction. The sink adds its commit marker
-     * and prepares the transaction afterwards. Throwing aborts the transaction; the sink then fails
-     * the task and Flink restores from the last completed checkpoint. Should use JDBC batches.
+     * Writes {@code rows} into the connection's open transaction. The sink may call it several
+     * times for one transaction (rows written early, then the rest at the barrier) and adds its
+     * commit marker and prepares the transaction afterwards. Throwing aborts the transaction; the
+     * sink then fails the task and Flink restores from the last completed checkpoint. Should use
+     * JDBC batches or one set-based statement.
      *
      * @param rows non-empty, in arrival order
      */

@@ -13,11 +13,13 @@ import io.stagewise.sinks.postgres.internal.PostgresCommittable;
 import io.stagewise.sinks.postgres.internal.PostgresCommitter;
 import io.stagewise.sinks.postgres.internal.PostgresWriter;
 import io.stagewise.sinks.postgres.internal.PostgresWriterState;
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -80,7 +82,7 @@ class PostgresSinkProtocolTest {
                 .setTransactionIdPrefix("proto")
                 .setRowWriter(new TransferWriter())
                 .setRowSerializer(new TransferSerializer())
-                .setLockTimeout(java.time.Duration.ofSeconds(2))
+                .setLockTimeout(Duration.ofSeconds(2))
                 .setFailOnLostTransaction(failOnLost)
                 .build();
     }
@@ -311,7 +313,7 @@ class PostgresSinkProtocolTest {
             leftover = killed.prepareCommit().iterator().next().gid();
         }
         assertThatThrownBy(() -> sink.createWriter(new WriterContext(new JobID(), 0, 1, OptionalLong.empty())))
-                .isInstanceOf(java.io.IOException.class)
+                .isInstanceOf(IOException.class)
                 .hasMessageContaining(leftover)
                 .hasMessageContaining("COMMIT PREPARED")
                 .hasMessageContaining("--restore");
@@ -423,7 +425,7 @@ class PostgresSinkProtocolTest {
                 .setJdbcUrl(url).setUsername("postgres").setPassword("")
                 .setTransactionIdPrefix("proto")
                 .setRowWriter(new TransferWriter()).setRowSerializer(new TransferSerializer())
-                .setLockTimeout(java.time.Duration.ofSeconds(2))
+                .setLockTimeout(Duration.ofSeconds(2))
                 .setMaxBufferedRows(10)
                 .build();
         PostgresCommitter committer = (PostgresCommitter) sink.createCommitter(new CommitterContext(0, OptionalLong.empty()));
@@ -471,7 +473,7 @@ class PostgresSinkProtocolTest {
             writer.write(entry(1, "acct-1", "1.00"), null);
             long start = System.nanoTime();
             assertThatThrownBy(writer::prepareCommit)
-                    .isInstanceOf(java.io.IOException.class)
+                    .isInstanceOf(IOException.class)
                     .hasMessageContaining("lock_timeout").hasMessageContaining("proto-" + L + "-0-1");
             assertThat((System.nanoTime() - start) / 1_000_000).isBetween(1_900L, 10_000L);
             foreign.rollback();

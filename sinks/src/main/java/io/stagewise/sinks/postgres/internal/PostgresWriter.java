@@ -540,8 +540,9 @@ public final class PostgresWriter<T>
                     + "transaction (see pg_locks and pg_prepared_xacts); failing over instead of hanging: " + e.getMessage();
         }
         if (Postgres.hasState(e, UNIQUE_VIOLATION) && step.equals("insert the commit marker")) {
-            return where + ": this transaction was already committed by an earlier run. Was the job restored from an "
-                    + "older checkpoint or savepoint than the last one it committed? " + e.getMessage();
+            return where + ": this transaction was already committed by an earlier attempt of this run (lineage "
+                    + lineage + "). Was the job restored from an older checkpoint than the last one it committed, or "
+                    + "does the cluster reuse job ids (the lineage comes from the job id)? " + e.getMessage();
         }
         return where + ": " + e.getMessage();
     }

@@ -1,6 +1,7 @@
 package io.stagewise.sinks.postgres.internal;
 
 import java.io.IOException;
+import java.io.Serializable;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
@@ -12,7 +13,7 @@ import org.apache.flink.core.memory.DataOutputSerializer;
  * serializer snapshots are not stored here), so a row type that changes shape needs a
  * hand-written versioned serializer instead, as {@code LedgerEntrySerializer} is.
  */
-public final class TypeSerializerRowSerializer<T> implements SimpleVersionedSerializer<T>, java.io.Serializable {
+public final class TypeSerializerRowSerializer<T> implements SimpleVersionedSerializer<T>, Serializable {
     private static final long serialVersionUID = 1L;
     public static final int VERSION = 1;
 
