@@ -31,18 +31,28 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  * that is prepared when the checkpoint's barrier passes and committed when the checkpoint
  * completes, so readers see each row once and a whole checkpoint's rows at once. It protects
  * against task failures before, during and after a checkpoint, lost commit notifications,
- * PostgreSQL restarts and killed connections (prepared transactions survive both), and restores
- * from checkpoints or savepoints; a commit marker row in the same transaction makes commits
- * idempotent and tells an already-committed transaction from a lost one. Readers never see rows of
- * a checkpoint that did not complete. It cannot protect against restoring from an older
- * checkpoint than the last committed one (the marker then fails the write loudly), nor against
+ * PostgreSQL restarts and killed connections (prepared transactions survive both), network
+ * partitions and stuck statements (every session wait is bounded), restores from checkpoints or
+ * savepoints at any parallelism (rows carried over in the state are applied first, once, see
+ * {@link PostgresWriter} (3b)), and a fresh run next to an earlier one: gids carry the run's
+ * lineage, and another run's prepared transactions are reported by gid and refused, never rolled
+ * back or committed by guess. A commit marker row in the same transaction makes commits
+ * idempotent and tells an already-committed transaction from a lost one. Readers never see rows
+ * of a checkpoint that did not complete. It cannot protect against restoring an older checkpoint
+ * or savepoint than the last committed one (the rows in between are written again, which only an
+ * idempotent {@link RowWriter} absorbs, as the ledger's {@code ON CONFLICT} does), nor against
  * someone rolling back its prepared transactions (reported by gid).
+ *
+ * <p>Savepoint compatibility: operator uids are the caller's and unchanged; writer state
+ * ({@link PostgresWriterStateSerializer}) and committables ({@link PostgresCommittableSerializer})
+ * are at version 2 (with the lineage) and read version 1: a version 1 restore takes gids without a
+ * lineage for its predecessor's and continues under a new lineage.
  *
  * <p>Requirements: PostgreSQL {@code max_prepared_transactions} of at least 2 x parallelism
  * (checked at start, see {@link #checkServer}); a transaction id prefix unique among all jobs
  * writing to the same server; rows of one key (e.g. account) on one subtask - key the stream by it
  * before the sink so concurrent transactions never update the same rows. See
- * {@link io.stagewise.sinks.postgres.internal.PostgresWriter} for the protocol and the lock trap.
+ * {@link PostgresWriter} for the protocol and the lock trap.
  *
  * <pre>{@code
  * entries.keyBy(e -> e.account)
@@ -64,6 +74,15 @@ public final class PostgresSink<T>
 
     /** Default {@code lock_timeout} of the sink's sessions. */
     public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(10);
+
+    /** Default {@code statement_timeout} of the sink's sessions. */
+    public static final Duration DEFAULT_STATEMENT_TIMEOUT = Duration.ofSeconds(60);
+
+    /** Default driver {@code socketTimeout}: how long a read may wait when the network is gone. */
+    public static final Duration DEFAULT_SOCKET_TIMEOUT = Duration.ofSeconds(90);
+
+    /** Default number of rows that wait in memory before they are written early (see the writer's (5)). */
+    public static final int DEFAULT_MAX_BUFFERED_ROWS = 5_000;
 
     /** Default limit of checkpoints in a row whose rows a subtask may carry over (see the lock trap). */
     public static final int DEFAULT_MAX_DEFERRED_CHECKPOINTS = 50;
@@ -92,7 +111,7 @@ public final class PostgresSink<T>
             throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);
         }
         try (Connection connection = Postgres.connect(jdbcUrl, username, password, "stagewise-sink:check",
-                DEFAULT_LOCK_TIMEOUT)) {
+                new Postgres.Timeouts(DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT))) {
             Postgres.checkPreparedTransactions(connection, parallelism, "check");
         }
     }
@@ -123,7 +142,7 @@ public final class PostgresSink<T>
         return new PostgresCommittableSerializer();
     }
 
-    /** The transaction id prefix; gids are {@code <prefix>-<subtask>-<checkpoint id>}. */
+    /** The transaction id prefix; gids are {@code <prefix>-<lineage>-<subtask>-<checkpoint id>}. */
     public String transactionIdPrefix() {
         return settings.transactionIdPrefix();
     }

@@ -26,7 +26,10 @@ public final class PostgresSinkBuilder<T> {
     private RowWriter<T> rowWriter;
     private SimpleVersionedSerializer<T> rowSerializer;
     private Duration lockTimeout = PostgresSink.DEFAULT_LOCK_TIMEOUT;
+    private Duration statementTimeout = PostgresSink.DEFAULT_STATEMENT_TIMEOUT;
+    private Duration socketTimeout = PostgresSink.DEFAULT_SOCKET_TIMEOUT;
     private int maxDeferredCheckpoints = PostgresSink.DEFAULT_MAX_DEFERRED_CHECKPOINTS;
+    private int maxBufferedRows = PostgresSink.DEFAULT_MAX_BUFFERED_ROWS;
     private boolean failOnLostTransaction = true;
 
     PostgresSinkBuilder() {}
@@ -90,6 +93,37 @@ public final class PostgresSinkBuilder<T> {
     }
 
     /**
+     * PostgreSQL {@code statement_timeout} of the sink's sessions (default 60 s): the longest any
+     * statement (a checkpoint's write, PREPARE, COMMIT PREPARED) may run before the server cancels
+     * it (SQL state 57014, retried). Must be above the lock timeout and below the socket timeout.
+     */
+    public PostgresSinkBuilder<T> setStatementTimeout(Duration statementTimeout) {
+        this.statementTimeout = statementTimeout;
+        return this;
+    }
+
+    /**
+     * The driver's {@code socketTimeout} (default 90 s, whole seconds): the longest a read waits
+     * for the server, e.g. through a network partition, where the server cannot cancel anything.
+     * Must be above the statement timeout, so a slow statement is cancelled by the server first.
+     */
+    public PostgresSinkBuilder<T> setSocketTimeout(Duration socketTimeout) {
+        this.socketTimeout = socketTimeout;
+        return this;
+    }
+
+    /**
+     * How many rows may wait in memory (default 5,000) before the writer writes them early into
+     * the next checkpoint's transaction, which it does whenever none of its earlier transactions
+     * is still prepared. Keeps the buffer, and the writer state of a deferred checkpoint, bounded;
+     * the rows still become visible only when their checkpoint completes.
+     */
+    public PostgresSinkBuilder<T> setMaxBufferedRows(int maxBufferedRows) {
+        this.maxBufferedRows = maxBufferedRows;
+        return this;
+    }
+
+    /**
      * How many checkpoints in a row a subtask may carry its rows over because its previous
      * transaction is still prepared (default 50) before it fails over.
      */
@@ -139,12 +173,25 @@ public final class PostgresSinkBuilder<T> {
         if (lockTimeout.toMillis() < 1) {
             throw new IllegalArgumentException("lock timeout must be at least 1 ms, got " + lockTimeout);
         }
+        if (statementTimeout == null || statementTimeout.compareTo(lockTimeout) <= 0) {
+            throw new IllegalArgumentException("statement timeout (setStatementTimeout) must be above the lock timeout ("
+                    + lockTimeout + "), got " + statementTimeout + ": a lock wait must end as a lock timeout, "
+                    + "and 0 would mean: no limit, so a stuck statement blocks the task thread");
+        }
+        if (socketTimeout == null || socketTimeout.compareTo(statementTimeout) <= 0) {
+            throw new IllegalArgumentException("socket timeout (setSocketTimeout) must be above the statement timeout ("
+                    + statementTimeout + "), got " + socketTimeout + ": a slow statement must be cancelled by the "
+                    + "server before the driver gives up on the connection");
+        }
         if (maxDeferredCheckpoints < 1) {
             throw new IllegalArgumentException("maxDeferredCheckpoints must be >= 1, got " + maxDeferredCheckpoints);
         }
+        if (maxBufferedRows < 1) {
+            throw new IllegalArgumentException("maxBufferedRows (setMaxBufferedRows) must be >= 1, got " + maxBufferedRows);
+        }
         return new PostgresSink<>(
                 new PostgresSinkSettings(jdbcUrl, username, password, transactionIdPrefix, lockTimeout,
-                        maxDeferredCheckpoints, failOnLostTransaction),
+                        statementTimeout, socketTimeout, maxDeferredCheckpoints, maxBufferedRows, failOnLostTransaction),
                 rowWriter, rowSerializer);
     }
 }

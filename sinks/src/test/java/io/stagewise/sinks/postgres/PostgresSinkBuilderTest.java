@@ -36,6 +36,19 @@ class PostgresSinkBuilderTest {
     }
 
     @Test
+    void refusesTimeoutsThatCannotBoundEveryWaitInOrder() {
+        assertThatThrownBy(() -> valid().setStatementTimeout(Duration.ofSeconds(10)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("setStatementTimeout");
+        assertThatThrownBy(() -> valid().setStatementTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("setStatementTimeout");
+        assertThatThrownBy(() -> valid().setSocketTimeout(Duration.ofSeconds(60)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("setSocketTimeout");
+        assertThat(valid().setLockTimeout(Duration.ofSeconds(2)).setStatementTimeout(Duration.ofSeconds(5))
+                .setSocketTimeout(Duration.ofSeconds(8)).build().toString())
+                .contains("statementTimeout=PT5S").contains("socketTimeout=PT8S");
+    }
+
+    @Test
     void refusesMissingPrefix() {
         assertThatThrownBy(() -> valid().setTransactionIdPrefix(null).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("transaction id prefix");

@@ -15,12 +15,14 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -29,6 +31,8 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.connector.datagen.source.GeneratorFunction;
 import org.apache.flink.core.execution.JobClient;
@@ -39,6 +43,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -56,7 +61,7 @@ class PostgresSinkITCase {
     @RegisterExtension
     static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
             .setNumberTaskManagers(1)
-            .setNumberSlotsPerTaskManager(PARALLELISM)
+            .setNumberSlotsPerTaskManager(3)
             .build());
 
     private static EmbeddedPostgres postgres;
@@ -136,6 +141,38 @@ class PostgresSinkITCase {
         }
     }
 
+    /**
+     * Issue 9 #6 in a real MiniCluster: stop with a savepoint and restore at another parallelism,
+     * 2 -> 3 -> 1, with two hot accounts and short checkpoints (so savepoints can hold carried-over
+     * rows, which Flink then hands out round-robin). No restore may wait on a lock (no failover:
+     * restarts are off), and the ledger must be exact.
+     */
+    @Test
+    void rescalesTwoThreeOneFromSavepointsExactly(@TempDir Path savepoints) throws Exception {
+        String url = postgres.newDatabase();
+        String prefix = "rescale";
+        Plan plan = new Plan(12_000, 2, 1_000);
+        JobClient job = submit(plan, url, prefix, Duration.ofMillis(50), -1, 2, null);
+        await().atMost(Duration.ofSeconds(60)).until(() -> ledgerRows(url) >= 1_000);
+        String first = job.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
+                .get(60, TimeUnit.SECONDS);
+        job = submit(plan, url, prefix, Duration.ofMillis(50), -1, 3, first);
+        long atRescale = ledgerRows(url);
+        await().atMost(Duration.ofSeconds(60)).until(() -> ledgerRows(url) >= atRescale + 1_000);
+        assertThat(job.getJobStatus().get(10, TimeUnit.SECONDS)).as("still running at the second rescale")
+                .isEqualTo(JobStatus.RUNNING);
+        String second = job.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
+                .get(60, TimeUnit.SECONDS);
+        job = submit(plan, url, prefix, Duration.ofMillis(50), -1, 1, second);
+        awaitJob(job, Duration.ofSeconds(90));
+        assertExactlyOnce(url, prefix, plan);
+        try (Connection c = EmbeddedPostgres.connect(url); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT count(DISTINCT lineage) FROM stagewise_sink_commits WHERE sink = 'rescale'")) {
+            rs.next();
+            assertThat(rs.getLong(1)).as("one lineage per run").isEqualTo(3);
+        }
+    }
+
     @Test
     void refusesToStartWithoutPreparedTransactionsAndWritesNothing() throws Exception {
         try (EmbeddedPostgres noPrepared = EmbeddedPostgres.startInTempDir(0)) {
@@ -195,7 +232,16 @@ class PostgresSinkITCase {
      */
     static JobClient submit(Plan plan, String url, String prefix, Duration checkpointInterval, int restartAttempts)
             throws Exception {
+        return submit(plan, url, prefix, checkpointInterval, restartAttempts, PARALLELISM, null);
+    }
+
+    /** @param savepoint restore from it; null: start without state */
+    static JobClient submit(Plan plan, String url, String prefix, Duration checkpointInterval, int restartAttempts,
+            int parallelism, String savepoint) throws Exception {
         Configuration conf = new Configuration();
+        if (savepoint != null) {
+            conf.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
+        }
         conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, checkpointInterval);
         conf.set(PipelineOptions.GENERIC_TYPES, false);
         if (restartAttempts < 0) {
@@ -206,7 +252,7 @@ class PostgresSinkITCase {
             conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(300));
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        env.setParallelism(PARALLELISM);
+        env.setParallelism(parallelism);
         DataGeneratorSource<Transfer> source = new DataGeneratorSource<>(new Generator(plan.accounts()), plan.rows(),
                 RateLimiterStrategy.perSecond(plan.rowsPerSecond()), TypeInformation.of(Transfer.class));
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "Ledger entries")

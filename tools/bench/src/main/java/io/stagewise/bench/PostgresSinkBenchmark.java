@@ -43,8 +43,8 @@ import org.apache.flink.streaming.api.graph.StreamingJobGraphGenerator;
  * checkpoint duration against a discarding sink. Not a test: a command.
  *
  * <pre>
- * mvn -o -q -pl jobs -am package -DskipTests
- * java [Flink's --add-opens list] -cp jobs/target/stagewise-jobs.jar \
+ * mvn -q -o -B -pl tools/bench -am package dependency:build-classpath -DskipTests -Dmdep.outputFile=/tmp/bench.cp
+ * java [Flink's --add-opens list] -cp tools/bench/target/stagewise-bench-0.1.0-SNAPSHOT.jar:$(cat /tmp/bench.cp) \
  *     io.stagewise.bench.PostgresSinkBenchmark [rows=200000] [accounts=1000] [parallelism=2] [checkpointMs=1000] [rounds=2]
  * </pre>
  */

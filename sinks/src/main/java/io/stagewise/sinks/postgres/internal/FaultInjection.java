@@ -1,5 +1,6 @@
 package io.stagewise.sinks.postgres.internal;
 
+import java.io.IOException;
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.annotation.VisibleForTesting;
 
@@ -38,17 +39,17 @@ public final class FaultInjection {
 
     private FaultInjection() {}
 
-    static void at(Point point, String sink, int subtask, long checkpointId, int attempt) throws java.io.IOException {
+    static void at(Point point, String sink, int subtask, long checkpointId, int attempt) throws IOException {
         Hook current = hook;
         if (current == NONE) {
             return;
         }
         try {
             current.at(new Site(point, sink, subtask, checkpointId, attempt));
-        } catch (RuntimeException | java.io.IOException e) {
+        } catch (RuntimeException | IOException e) {
             throw e;
         } catch (Exception e) {
-            throw new java.io.IOException(e);
+            throw new IOException(e);
         }
     }
 

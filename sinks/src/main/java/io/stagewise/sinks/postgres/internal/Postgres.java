@@ -1,8 +1,8 @@
 package io.stagewise.sinks.postgres.internal;
 
+import java.io.IOException;
 import org.apache.flink.annotation.Internal;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -10,8 +10,10 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.Set;
+import org.postgresql.Driver;
 
 /** JDBC plumbing shared by the writer and the committer: connections, error classes, SQL. */
 @Internal
@@ -31,11 +33,22 @@ public final class Postgres {
             "57P02", // crash_shutdown
             "57P03", // cannot_connect_now (server starting)
             "53300", // too_many_connections
+            "53100", // disk_full: space may be freed
+            "53200", // out_of_memory
+            "57014", // query_canceled: statement_timeout reached, or a cancel request
             "40001", // serialization_failure
             "40P01"); // deadlock_detected
 
     public static final String UNDEFINED_OBJECT = "42704"; // e.g. prepared transaction does not exist
     public static final String LOCK_NOT_AVAILABLE = "55P03"; // lock_timeout reached
+
+    /**
+     * The driver, instantiated here rather than looked up through {@code DriverManager}: on a Flink
+     * session cluster the driver in the user jar is registered only by the class loader of the
+     * job's first submission, and a later submission's lookup fails with "No suitable driver"
+     * (sinks/README.md).
+     */
+    private static final Driver DRIVER = new Driver();
 
     private Postgres() {}
 
@@ -48,7 +61,7 @@ public final class Postgres {
                     return true;
                 }
             }
-            if (t instanceof java.io.IOException) {
+            if (t instanceof IOException) {
                 return true;
             }
         }
@@ -60,12 +73,14 @@ public final class Postgres {
     }
 
     /**
-     * Opens a connection; credentials travel only in the driver properties, never in logs.
-     * {@code lock_timeout} is set for the session so that any lock wait ends in an error, never a
-     * hang (docs/payments.md).
+     * Opens a connection; credentials travel only in the driver properties, never in logs. Every
+     * wait of the session is bounded, so a stuck server or network ends in an error (a retry or a
+     * task failover), never a task thread blocked for hours (docs/payments.md): {@code lock_timeout}
+     * for row locks, {@code statement_timeout} for any statement, and the driver's
+     * {@code socketTimeout} for a network partition, where the server cannot even cancel.
      */
     public static Connection connect(String jdbcUrl, String username, String password, String applicationName,
-            Duration lockTimeout) throws SQLException {
+            Timeouts timeouts) throws SQLException {
         Properties props = new Properties();
         if (username != null) {
             props.setProperty("user", username);
@@ -76,15 +91,26 @@ public final class Postgres {
         props.setProperty("ApplicationName", applicationName);
         props.setProperty("connectTimeout", "10");
         props.setProperty("tcpKeepAlive", "true");
-        Connection connection = DriverManager.getConnection(jdbcUrl, props);
-        try (PreparedStatement st = connection.prepareStatement("SELECT set_config('lock_timeout', ?, false)")) {
-            st.setString(1, lockTimeout.toMillis() + "ms");
+        props.setProperty("socketTimeout", Long.toString(ceilSeconds(timeouts.socket())));
+        Connection connection = DRIVER.connect(jdbcUrl, props);
+        if (connection == null) {
+            throw new SQLException("not a PostgreSQL JDBC URL: " + redact(jdbcUrl) + " (expected jdbc:postgresql://host:port/db)",
+                    "08001");
+        }
+        try (PreparedStatement st = connection.prepareStatement(
+                "SELECT set_config('lock_timeout', ?, false), set_config('statement_timeout', ?, false)")) {
+            st.setString(1, timeouts.lock().toMillis() + "ms");
+            st.setString(2, timeouts.statement().toMillis() + "ms");
             st.execute();
         } catch (SQLException e) {
             closeQuietly(connection);
             throw e;
         }
         return connection;
+    }
+
+    private static long ceilSeconds(Duration d) {
+        return Math.max(1, (d.toMillis() + 999) / 1000);
     }
 
     /** The URL without its query string, which may hold a password. */
@@ -153,7 +179,9 @@ public final class Postgres {
                         + "subtask INT NOT NULL, "
                         + "checkpoint_id BIGINT NOT NULL, "
                         + "row_count INT NOT NULL, "
-                        + "written_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+                        + "written_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+                        + "lineage TEXT)");
+                addLineageColumn(st);
             }
             extra.run(connection);
             connection.commit();
@@ -163,6 +191,20 @@ public final class Postgres {
         } finally {
             connection.setAutoCommit(autoCommit);
         }
+    }
+
+    /**
+     * Marker tables of versions before lineages lack the column; NULL there means a legacy gid.
+     * Checked first, so a role that does not own the table (e.g. a committer's) never runs DDL.
+     */
+    private static void addLineageColumn(Statement st) throws SQLException {
+        try (ResultSet rs = st.executeQuery("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                + "AND table_name = '" + MARKER_TABLE + "' AND column_name = 'lineage'")) {
+            if (rs.next()) {
+                return;
+            }
+        }
+        st.execute("ALTER TABLE " + MARKER_TABLE + " ADD COLUMN IF NOT EXISTS lineage TEXT");
     }
 
     public static void rollbackQuietly(Connection connection) {
@@ -216,6 +258,18 @@ public final class Postgres {
         }
         try (Statement st = connection.createStatement()) {
             st.execute(command + " '" + gid + "'");
+        }
+    }
+
+    /**
+     * The time limits of a sink session: {@code lock_timeout}, {@code statement_timeout} and the
+     * driver's {@code socketTimeout} (whole seconds, rounded up).
+     */
+    public record Timeouts(Duration lock, Duration statement, Duration socket) {
+        public Timeouts {
+            Objects.requireNonNull(lock, "lock");
+            Objects.requireNonNull(statement, "statement");
+            Objects.requireNonNull(socket, "socket");
         }
     }
 

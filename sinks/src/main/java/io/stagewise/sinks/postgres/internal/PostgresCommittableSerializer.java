@@ -7,13 +7,15 @@ import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
 
 /**
- * Versioned format of {@link PostgresCommittable} in Flink's committer state. Version 1: gid
- * (modified UTF-8), subtask (int), checkpoint id (long), row count (int). A new field means a new
+ * Versioned format of {@link PostgresCommittable} in Flink's committer state. Version 2 (written):
+ * gid and lineage (modified UTF-8), subtask (int), checkpoint id (long), row count (int). Version 1
+ * (read only): the same without the lineage; such committables restore with lineage
+ * {@link Gids#LEGACY}, and their gids (without a lineage) commit as before. A new field means a new
  * version; old versions stay readable.
  */
 @Internal
 public final class PostgresCommittableSerializer implements SimpleVersionedSerializer<PostgresCommittable> {
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     @Override
     public int getVersion() {
@@ -24,6 +26,7 @@ public final class PostgresCommittableSerializer implements SimpleVersionedSeria
     public byte[] serialize(PostgresCommittable committable) throws IOException {
         DataOutputSerializer out = new DataOutputSerializer(64);
         out.writeUTF(committable.gid());
+        out.writeUTF(committable.lineage());
         out.writeInt(committable.subtask());
         out.writeLong(committable.checkpointId());
         out.writeInt(committable.rowCount());
@@ -35,6 +38,8 @@ public final class PostgresCommittableSerializer implements SimpleVersionedSeria
         switch (version) {
             case 1:
                 return deserializeV1(serialized);
+            case 2:
+                return deserializeV2(serialized);
             default:
                 throw new IOException("unknown PostgresCommittable serialization version " + version
                         + " (this build reads up to " + VERSION + "); was the state written by a newer Stagewise?");
@@ -43,6 +48,11 @@ public final class PostgresCommittableSerializer implements SimpleVersionedSeria
 
     private static PostgresCommittable deserializeV1(byte[] serialized) throws IOException {
         DataInputDeserializer in = new DataInputDeserializer(serialized);
-        return new PostgresCommittable(in.readUTF(), in.readInt(), in.readLong(), in.readInt());
+        return new PostgresCommittable(in.readUTF(), Gids.LEGACY, in.readInt(), in.readLong(), in.readInt());
+    }
+
+    private static PostgresCommittable deserializeV2(byte[] serialized) throws IOException {
+        DataInputDeserializer in = new DataInputDeserializer(serialized);
+        return new PostgresCommittable(in.readUTF(), in.readUTF(), in.readInt(), in.readLong(), in.readInt());
     }
 }

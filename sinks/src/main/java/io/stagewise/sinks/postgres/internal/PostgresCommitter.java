@@ -4,6 +4,7 @@ import org.apache.flink.annotation.Internal;
 import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Collection;
 import org.apache.flink.api.connector.sink2.Committer;
 import org.apache.flink.api.connector.sink2.CommitterInitContext;
@@ -25,12 +26,17 @@ import org.slf4j.LoggerFactory;
  *       job failed before every subtask heard of the checkpoint) - success. Absent: the
  *       transaction was rolled back by someone else and its rows are lost - fail loudly, naming the
  *       gid. Absence of the prepared transaction alone is never taken for success.
- *   <li>(2c) Connection loss, server restart or overload: retry later on a new connection. Flink
- *       retries {@code sink.committer.retries} times, then fails over; the restored job commits
- *       the same committables again (3), so a longer outage costs restarts, not data.
- *   <li>(2d) Any other error (e.g. permission denied on COMMIT PREPARED) will not heal by retrying:
- *       logged with the gid, reported as a known failure; the transaction stays prepared for an
- *       operator to commit by hand, and the writer refuses to write past it (see the lock trap).
+ *   <li>(2c) Connection loss, server restart, overload, a full disk, out of memory, a statement
+ *       cancelled by {@code statement_timeout}: retry later on a new connection, after a pause that
+ *       doubles from 100 ms to at most 5 s. Flink retries {@code sink.committer.retries} times,
+ *       then fails over; the restored job commits the same committables again (3), so a longer
+ *       outage costs restarts, not data.
+ *   <li>(2d) Any other error (e.g. permission denied on COMMIT PREPARED): while the transaction is
+ *       still prepared, its rows exist only there, so the committable is never dropped (a "known
+ *       failure" would make Flink forget it): logged as an ERROR naming the gid and the cause,
+ *       retried with the same backoff, and after {@code sink.committer.retries} the job fails
+ *       over and tries again, until the cause is fixed or an operator commits the gid by hand.
+ *       If it is no longer prepared, the marker decides as in (2b).
  *   <li>(3) On restore Flink hands back the committables of completed checkpoints from its state,
  *       and this class commits them before the writer writes anything.
  * </ol>
@@ -38,6 +44,20 @@ import org.slf4j.LoggerFactory;
 @Internal
 public final class PostgresCommitter implements Committer<PostgresCommittable> {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresCommitter.class);
+
+    /** First pause before a commit is retried; doubles per retry up to {@link #MAX_COMMIT_BACKOFF}. */
+    static final Duration INITIAL_COMMIT_BACKOFF = Duration.ofMillis(100);
+    static final Duration MAX_COMMIT_BACKOFF = Duration.ofSeconds(5);
+
+    /** The pause before retry number {@code retries} (0: the first attempt, no pause). */
+    static Duration backoff(int retries) {
+        if (retries <= 0) {
+            return Duration.ZERO;
+        }
+        int doublings = Math.min(retries - 1, 16);
+        Duration pause = INITIAL_COMMIT_BACKOFF.multipliedBy(1L << doublings);
+        return pause.compareTo(MAX_COMMIT_BACKOFF) > 0 ? MAX_COMMIT_BACKOFF : pause;
+    }
 
     private final PostgresSinkSettings settings;
     private final int subtask;
@@ -80,6 +100,7 @@ public final class PostgresCommitter implements Committer<PostgresCommittable> {
 
     private void commit(CommitRequest<PostgresCommittable> request) throws IOException {
         PostgresCommittable c = request.getCommittable();
+        pause(request, c);
         FaultInjection.at(FaultInjection.Point.BEFORE_COMMIT, settings.transactionIdPrefix(), subtask, c.checkpointId(), attempt);
         try {
             Connection conn = session.get();
@@ -116,13 +137,56 @@ public final class PostgresCommitter implements Committer<PostgresCommittable> {
                 return;
             }
             // (2d)
-            LOG.error("PostgresSink '{}': COMMIT PREPARED {} (checkpoint {}, {} rows) failed and will not be retried; "
-                            + "the transaction stays prepared: run COMMIT PREPARED '{}' once the cause ({}) is fixed",
-                    settings.transactionIdPrefix(), c.gid(), c.checkpointId(), c.rowCount(), c.gid(), e.getMessage(), e);
-            request.signalFailedWithKnownReason(e);
+            stillFailing(request, c, e);
             return;
         }
         FaultInjection.at(FaultInjection.Point.AFTER_COMMIT, settings.transactionIdPrefix(), subtask, c.checkpointId(), attempt);
+    }
+
+    /** Flink retries a commit at once; the pause keeps a struggling server from a retry storm. */
+    private void pause(CommitRequest<PostgresCommittable> request, PostgresCommittable c) throws IOException {
+        Duration pause = backoff(request.getNumberOfRetries());
+        if (pause.isZero()) {
+            return;
+        }
+        try {
+            Thread.sleep(pause.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted before retrying COMMIT PREPARED " + c.gid(), e);
+        }
+    }
+
+    /** (2d) A non-transient failure: retried while the transaction is prepared, never dropped. */
+    private void stillFailing(CommitRequest<PostgresCommittable> request, PostgresCommittable c, SQLException cause)
+            throws IOException {
+        boolean prepared;
+        boolean marker;
+        try {
+            Connection conn = session.get();
+            prepared = Postgres.isPrepared(conn, c.gid());
+            marker = !prepared && Postgres.markerExists(conn, c.gid());
+        } catch (SQLException e) {
+            session.drop();
+            prepared = true; // cannot tell: keep it, which is never wrong
+            marker = false;
+        }
+        if (prepared) {
+            retries.inc();
+            LOG.error("PostgresSink '{}': COMMIT PREPARED {} (checkpoint {}, {} rows) failed: {} (SQL state {}). The "
+                            + "transaction stays prepared and is retried (retry {}); after sink.committer.retries the job "
+                            + "fails over and tries again. Fix the cause, or run COMMIT PREPARED '{}' by hand",
+                    settings.transactionIdPrefix(), c.gid(), c.checkpointId(), c.rowCount(), cause.getMessage(),
+                    cause.getSQLState(), request.getNumberOfRetries() + 1, c.gid());
+            request.retryLater();
+        } else if (marker) {
+            alreadyCommitted.inc();
+            LOG.info("PostgresSink '{}': transaction {} (checkpoint {}) was committed meanwhile",
+                    settings.transactionIdPrefix(), c.gid(), c.checkpointId());
+            request.signalAlreadyCommitted();
+        } else {
+            lost(request, c);
+        }
     }
 
     private void lost(CommitRequest<PostgresCommittable> request, PostgresCommittable c) {

@@ -2,6 +2,7 @@ package io.stagewise.sinks.postgres.internal;
 
 import org.apache.flink.annotation.Internal;
 import java.io.IOException;
+import java.io.Serializable;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
@@ -14,7 +15,7 @@ import org.apache.flink.core.memory.DataOutputSerializer;
  * hand-written versioned serializer instead, as {@code LedgerEntrySerializer} is.
  */
 @Internal
-public final class TypeSerializerRowSerializer<T> implements SimpleVersionedSerializer<T>, java.io.Serializable {
+public final class TypeSerializerRowSerializer<T> implements SimpleVersionedSerializer<T>, Serializable {
     private static final long serialVersionUID = 1L;
     public static final int VERSION = 1;
 
