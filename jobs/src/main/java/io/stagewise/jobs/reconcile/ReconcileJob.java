@@ -1,0 +1,282 @@
+package io.stagewise.jobs.reconcile;
+
+import io.stagewise.jobs.StagewiseException;
+import io.stagewise.jobs.audit.Classification;
+import io.stagewise.jobs.audit.Classification.IdClass;
+import io.stagewise.jobs.audit.IdFacts;
+import io.stagewise.jobs.payments.PaymentsLedger;
+import io.stagewise.jobs.payments.ledger.LedgerWriter;
+import java.io.Serializable;
+import java.math.BigDecimal;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.flink.api.common.RuntimeExecutionMode;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.FlatMapFunction;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.connector.jdbc.core.datastream.source.JdbcSource;
+import org.apache.flink.connector.jdbc.core.datastream.source.JdbcSourceBuilder;
+import org.apache.flink.connector.jdbc.core.datastream.source.reader.extractor.ResultExtractor;
+import org.apache.flink.connector.jdbc.split.JdbcGenericParameterValuesProvider;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.Collector;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/**
+ * The reconcile job (docs/reconcile.md): a bounded Flink job, in batch execution mode, that
+ * compares the source (the input topic) with every target (output topic, DLQ, ledger, the
+ * gateway's effective charges) and classifies every distinct input id with {@link Classification}.
+ *
+ * <p>Guarantee: read-only. Every topic is read {@code read_committed} from its beginning up to the
+ * {@link Watermark}'s end offsets, taken before the job starts; the tables are read as of the
+ * job's run. The join is a keyed reduce by event id, so in batch mode records are sorted by id
+ * (spilling to disk) and one id's evidence at a time is in memory: memory stays flat as the input
+ * grows, and no topic is ever held in one JVM. Only ids that are not cleanly done, a count per
+ * class, accounts whose balance differs from their ledger sum, and target records of ids the input
+ * never held reach the client.
+ *
+ * <p>The ledger and the gateway's charge table are read in parallel with
+ * {@code flink-connector-jdbc-core}'s {@link JdbcSource} (FLIP-27), one split per hash range of the
+ * primary key; it was tried on Flink 2.2.1 and works (JdbcSourceITCase).
+ */
+public final class ReconcileJob {
+    public static final String INPUT_UID = "reconcile-input";
+    public static final String OUTPUT_UID = "reconcile-output";
+    public static final String DLQ_UID = "reconcile-dlq";
+    public static final String LEDGER_UID = "reconcile-ledger";
+    public static final String BALANCES_UID = "reconcile-balances";
+    public static final String CHARGES_UID = "reconcile-charges";
+    public static final String ID_UID = "reconcile-by-id";
+    public static final String CLASSIFY_UID = "reconcile-classify";
+    public static final String COUNT_UID = "reconcile-count";
+    public static final String LEDGER_SUMS_UID = "reconcile-ledger-sums";
+    public static final String ACCOUNT_UID = "reconcile-by-account";
+    public static final String BALANCE_CHECK_UID = "reconcile-balance-check";
+
+    /** Hash ranges per subtask when reading a table: a little more than one, so a slow range does not stall the rest. */
+    private static final int SPLITS_PER_SUBTASK = 2;
+    private static final int FETCH_SIZE = 2000;
+
+    private ReconcileJob() {}
+
+    /** {@code flink run -c io.stagewise.jobs.reconcile.ReconcileJob <cluster jar> <flags>}: the flags of {@code stagewise reconcile}. */
+    public static void main(String[] args) {
+        int exit = new CommandLine(new Main()).execute(args);
+        if (exit != 0) {
+            System.exit(exit);
+        }
+    }
+
+    /** The job's command line; user errors print one line and exit 2, discrepancies exit 1. */
+    @Command(name = "reconcile", mixinStandardHelpOptions = true,
+            description = "Compare the input topic with the output topic, DLQ, ledger and gateway charges; report and repair.")
+    static final class Main implements Callable<Integer> {
+        @Mixin
+        ReconcileFlags flags;
+
+        @Override
+        public Integer call() {
+            try {
+                Reconciliation.Options options = flags.options();
+                ReconcileReport report = Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(),
+                        flags.settings(), options);
+                return Reconciliation.print(report, options, flags.json(), System.out);
+            } catch (StagewiseException e) {
+                System.err.println("stagewise: " + e.getMessage());
+                return 2;
+            }
+        }
+    }
+
+    /**
+     * Assembles the job on {@code env} (set to batch execution mode) and returns its findings.
+     *
+     * @param charges the gateway's effective charges per payment id when they came over HTTP
+     *     ({@code GET /audit/charges}); null when read from {@code --gateway-jdbc-url} or not at all
+     */
+    public static DataStream<Finding> build(StreamExecutionEnvironment env, ReconcileSettings settings,
+                                            Watermark watermark, Map<String, Integer> charges) {
+        env.setRuntimeMode(RuntimeExecutionMode.BATCH);
+        DataStream<Tally> tallies = kafka(env, settings, settings.inputTopic(), watermark,
+                new RecordTallies.Input(settings.maxEventBytes()), INPUT_UID, "Input (read committed)")
+                .union(kafka(env, settings, settings.outputTopic(), watermark, new RecordTallies.Output(), OUTPUT_UID,
+                                "Output (read committed)"),
+                        kafka(env, settings, settings.dlqTopic(), watermark, new RecordTallies.DeadLetters(), DLQ_UID,
+                                "DLQ (read committed)"));
+        List<DataStream<Finding>> results = new ArrayList<>();
+        if (settings.ledger().isPresent()) {
+            PaymentsLedger.Database db = settings.ledger().get();
+            int splits = settings.parallelism() * SPLITS_PER_SUBTASK;
+            DataStream<LedgerRow> ledger = env.fromSource(byHashRange(db.jdbcUrl(), db.user(), db.password(),
+                            "SELECT payment_id, event_id, account, amount FROM " + LedgerWriter.LEDGER_TABLE,
+                            "payment_id", splits, LedgerRow::read, TypeInformation.of(LedgerRow.class)),
+                            WatermarkStrategy.noWatermarks(), "Ledger (PostgreSQL)")
+                    .uid(LEDGER_UID).name("Ledger (PostgreSQL)");
+            tallies = tallies.union(ledger.map(LedgerRow::tally).uid(LEDGER_SUMS_UID + "-ids").name("Ledger rows by event id"));
+            DataStream<AccountTally> balances = env.fromSource(byHashRange(db.jdbcUrl(), db.user(), db.password(),
+                            "SELECT account, balance FROM " + LedgerWriter.BALANCES_TABLE, "account", splits,
+                            AccountTally::balanceRow, TypeInformation.of(AccountTally.class)),
+                            WatermarkStrategy.noWatermarks(), "Balances (PostgreSQL)")
+                    .uid(BALANCES_UID).name("Balances (PostgreSQL)");
+            results.add(ledger.map(AccountTally::ledgerRow).uid(LEDGER_SUMS_UID).name("Ledger amounts by account")
+                    .union(balances)
+                    .keyBy(a -> a.account)
+                    .reduce(AccountTally::merge).uid(ACCOUNT_UID).name("Sum by account")
+                    .flatMap(new BalanceCheck()).uid(BALANCE_CHECK_UID).name("Balance = sum(ledger)"));
+        }
+        if (settings.gatewayJdbcUrl().isPresent()) {
+            tallies = tallies.union(env.fromSource(byHashRange(settings.gatewayJdbcUrl().get(), null, null,
+                            "SELECT payment_id, count(*) FROM gateway_charges", "payment_id",
+                            settings.parallelism() * SPLITS_PER_SUBTASK, ReconcileJob::chargeRow,
+                            TypeInformation.of(Tally.class)), WatermarkStrategy.noWatermarks(), "Gateway charges (PostgreSQL)")
+                    .uid(CHARGES_UID).name("Gateway charges (PostgreSQL)"));
+        } else if (charges != null) {
+            List<Tally> rows = new ArrayList<>();
+            charges.forEach((id, n) -> {
+                Tally tally = Tally.of(id);
+                tally.charges = n;
+                rows.add(tally);
+            });
+            tallies = tallies.union(env.fromData(rows, TypeInformation.of(Tally.class))
+                    .uid(CHARGES_UID).name("Gateway charges (GET /audit/charges)"));
+        }
+        DataStream<Finding> perId = tallies
+                .keyBy(t -> t.id)
+                .reduce(Tally::merge).uid(ID_UID).name("Join by event id")
+                .flatMap(new Classify(new Classification.Scope(settings.ledger().isPresent(), settings.chargesKnown()),
+                        watermark.at() - settings.settle().toMillis()))
+                .uid(CLASSIFY_UID).name("Classify");
+        results.add(perId.filter(f -> f.kind == Finding.Kind.ID && f.idClass != IdClass.COMPLETED
+                        && f.idClass != IdClass.DEAD_LETTERED || f.kind == Finding.Kind.STRAY)
+                .uid(CLASSIFY_UID + "-findings").name("Not cleanly done"));
+        results.add(perId.filter(f -> f.kind == Finding.Kind.ID).uid(COUNT_UID + "-ids").name("Ids")
+                .map(f -> Finding.count(f.idClass, 1)).uid(COUNT_UID + "-one").name("One per id")
+                .keyBy(f -> f.idClass)
+                .reduce((a, b) -> Finding.count(a.idClass, a.count + b.count)).uid(COUNT_UID).name("Count per class"));
+        DataStream<Finding> all = results.get(0);
+        for (DataStream<Finding> more : results.subList(1, results.size())) {
+            all = all.union(more);
+        }
+        return all;
+    }
+
+    private static DataStream<Tally> kafka(StreamExecutionEnvironment env, ReconcileSettings settings, String topic,
+                                           Watermark watermark, KafkaRecordDeserializationSchema<Tally> deserializer,
+                                           String uid, String name) {
+        KafkaSource<Tally> source = KafkaSource.<Tally>builder()
+                .setBootstrapServers(settings.bootstrapServers())
+                .setTopics(topic)
+                .setGroupId("stagewise-reconcile-" + topic)
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setBounded(OffsetsInitializer.offsets(watermark.stoppingOffsets(topic)))
+                .setDeserializer(deserializer)
+                .setProperty("isolation.level", "read_committed")
+                .setProperty("enable.auto.commit", "false")
+                .setProperty("commit.offsets.on.checkpoint", "false")
+                .build();
+        return env.fromSource(source, WatermarkStrategy.noWatermarks(), name).uid(uid).name(name);
+    }
+
+    /**
+     * A parallel read of {@code sql}: one split per hash range of {@code keyColumn}
+     * ({@code hashtext(key) & 0x7fffffff} modulo {@code splits}), so every row is read once.
+     */
+    private static <T> JdbcSource<T> byHashRange(String jdbcUrl, String user, String password, String sql,
+                                                 String keyColumn, int splits, ResultExtractor<T> extractor,
+                                                 TypeInformation<T> type) {
+        Serializable[][] ranges = new Serializable[splits][];
+        for (int i = 0; i < splits; i++) {
+            ranges[i] = new Serializable[] {splits, i};
+        }
+        String where = " WHERE (hashtext(" + keyColumn + ") & 2147483647) % ? = ?";
+        String grouped = sql.contains("count(*)") ? where + " GROUP BY " + keyColumn : where;
+        JdbcSourceBuilder<T> builder = JdbcSource.<T>builder()
+                .setDBUrl(jdbcUrl)
+                .setDriverName("org.postgresql.Driver")
+                .setSql(sql + grouped)
+                .setJdbcParameterValuesProvider(new JdbcGenericParameterValuesProvider(ranges))
+                .setResultExtractor(extractor)
+                .setTypeInformation(type)
+                // Without a transaction and a fetch size, the PostgreSQL driver reads a whole split into memory.
+                .setAutoCommit(false)
+                .setResultSetFetchSize(FETCH_SIZE);
+        if (user != null) {
+            builder.setUsername(user);
+        }
+        if (password != null) {
+            builder.setPassword(password);
+        }
+        return builder.build();
+    }
+
+    private static Tally chargeRow(ResultSet row) throws SQLException {
+        Tally tally = Tally.of(row.getString(1));
+        tally.charges = row.getInt(2);
+        return tally;
+    }
+
+    /** One id's joined evidence, classified; ids the input never held become strays. */
+    static final class Classify implements FlatMapFunction<Tally, Finding> {
+        private static final long serialVersionUID = 1L;
+        private final Classification.Scope scope;
+        private final long settledBefore;
+
+        Classify(Classification.Scope scope, long settledBefore) {
+            this.scope = scope;
+            this.settledBefore = settledBefore;
+        }
+
+        @Override
+        public void flatMap(Tally tally, Collector<Finding> out) {
+            IdFacts facts = tally.facts();
+            Finding finding = new Finding();
+            finding.id = facts.id;
+            finding.evidence = facts.evidence();
+            finding.partition = facts.originalPartition;
+            finding.offset = facts.originalOffset;
+            finding.inputAt = facts.newestInputAt;
+            finding.repairs = facts.repairs;
+            finding.repairOf = facts.lastRepairOf;
+            finding.deadLetters = facts.deadLetters;
+            if (facts.inputs == 0) {
+                if (facts.outputs > 0 || facts.ledgerRows > 0 || facts.charges > 0) {
+                    finding.kind = Finding.Kind.STRAY;
+                    out.collect(finding);
+                }
+                return;
+            }
+            finding.kind = Finding.Kind.ID;
+            finding.idClass = Classification.classify(facts, scope, facts.newestInputAt > settledBefore);
+            out.collect(finding);
+        }
+    }
+
+    /** Accounts whose balance differs from the sum of their ledger amounts (invariant (2)). */
+    static final class BalanceCheck implements FlatMapFunction<AccountTally, Finding> {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public void flatMap(AccountTally account, Collector<Finding> out) {
+            BigDecimal sum = account.ledgerSum == null ? BigDecimal.ZERO : account.ledgerSum;
+            boolean differs = account.balance == null ? sum.signum() != 0 : account.balance.compareTo(sum) != 0;
+            if (differs) {
+                Finding finding = new Finding();
+                finding.kind = Finding.Kind.BALANCE;
+                finding.account = account.account;
+                finding.balance = account.balance;
+                finding.ledgerSum = sum;
+                out.collect(finding);
+            }
+        }
+    }
+}

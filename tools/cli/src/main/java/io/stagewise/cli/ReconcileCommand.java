@@ -1,0 +1,29 @@
+package io.stagewise.cli;
+
+import io.stagewise.jobs.reconcile.ReconcileFlags;
+import io.stagewise.jobs.reconcile.ReconcileReport;
+import io.stagewise.jobs.reconcile.Reconciliation;
+import java.util.concurrent.Callable;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/**
+ * {@code stagewise reconcile}: the reconcile job (docs/reconcile.md) on a Flink mini cluster in this
+ * process; on a cluster, {@code flink run -c io.stagewise.jobs.reconcile.ReconcileJob} takes the same
+ * flags. Exit 0 clean, 1 discrepancies found, 2 user error.
+ */
+@Command(name = "reconcile", mixinStandardHelpOptions = true,
+        description = "Compare the input topic with the output topic, DLQ, ledger and gateway charges; report, and repair with --repair.")
+final class ReconcileCommand implements Callable<Integer> {
+    @Mixin
+    ReconcileFlags flags;
+
+    @Override
+    public Integer call() {
+        Reconciliation.Options options = flags.options();
+        ReconcileReport report = Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), flags.settings(),
+                options);
+        return Reconciliation.print(report, options, flags.json(), System.out);
+    }
+}
