@@ -1,5 +1,7 @@
 package io.stagewise.jobs.audit;
 
+import java.io.Serializable;
+
 /**
  * What "exactly once" means for one event id (docs/audit.md, docs/reconcile.md): the one place that
  * decides, called by the in-process {@link Audit} and by the reconcile job
@@ -55,7 +57,7 @@ public final class Classification {
     }
 
     /** Which targets were read: a class that needs an unread target is never decided. */
-    public record Scope(boolean ledger, boolean charges) {}
+    public record Scope(boolean ledger, boolean charges) implements Serializable {}
 
     /** Invariant (1): the places an id is in, output and unresolved dead letters; exactly one is right. */
     public static int places(IdFacts facts) {

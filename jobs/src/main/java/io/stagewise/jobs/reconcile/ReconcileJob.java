@@ -161,7 +161,7 @@ public final class ReconcileJob {
                 .uid(CLASSIFY_UID + "-findings").name("Not cleanly done"));
         results.add(perId.filter(f -> f.kind == Finding.Kind.ID).uid(COUNT_UID + "-ids").name("Ids")
                 .map(f -> Finding.count(f.idClass, 1)).uid(COUNT_UID + "-one").name("One per id")
-                .keyBy(f -> f.idClass)
+                .keyBy(f -> f.idClass.name())
                 .reduce((a, b) -> Finding.count(a.idClass, a.count + b.count)).uid(COUNT_UID).name("Count per class"));
         DataStream<Finding> all = results.get(0);
         for (DataStream<Finding> more : results.subList(1, results.size())) {
