@@ -77,7 +77,7 @@ class ReconcileITCase {
                 execute(db, "UPDATE balances b SET balance = b.balance + l.amount FROM ledger l "
                         + "WHERE l.payment_id = '" + duplicated + "-dup' AND b.account = l.account");
                 execute(db, "INSERT INTO gateway_idempotency_keys (idempotency_key, endpoint, request_hash, state) "
-                        + "VALUES ('stray-1:charge', 'charges', 'planted', 'done')");
+                        + "VALUES ('stray-1:charge', 'charges', 'planted', 'executing')");
                 execute(db, "INSERT INTO gateway_charges (charge_id, idempotency_key, payment_id, account, amount, currency, merchant) "
                         + "VALUES ('ch-stray-1', 'stray-1:charge', 'stray-1', 'acct-0', 1.00, 'EUR', 'm-0')");
                 execute(db, "UPDATE balances SET balance = balance + 1 WHERE account = (SELECT min(account) FROM balances)");

@@ -6,7 +6,6 @@ import io.stagewise.jobs.audit.Classification.IdClass;
 import io.stagewise.jobs.audit.IdFacts;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.ledger.LedgerWriter;
-import java.io.Serializable;
 import java.math.BigDecimal;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -18,10 +17,6 @@ import org.apache.flink.api.common.RuntimeExecutionMode;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.FlatMapFunction;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.connector.jdbc.core.datastream.source.JdbcSource;
-import org.apache.flink.connector.jdbc.core.datastream.source.JdbcSourceBuilder;
-import org.apache.flink.connector.jdbc.core.datastream.source.reader.extractor.ResultExtractor;
-import org.apache.flink.connector.jdbc.split.JdbcGenericParameterValuesProvider;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
@@ -45,9 +40,9 @@ import picocli.CommandLine.Mixin;
  * class, accounts whose balance differs from their ledger sum, and target records of ids the input
  * never held reach the client.
  *
- * <p>The ledger and the gateway's charge table are read in parallel with
- * {@code flink-connector-jdbc-core}'s {@link JdbcSource} (FLIP-27), one split per hash range of the
- * primary key; it was tried on Flink 2.2.1 and works (JdbcSourceITCase).
+ * <p>The ledger and the gateway's charge table are read in parallel by {@link HashRangeJdbcSource}
+ * (FLIP-27), one split per hash range of the primary key; it says why not
+ * {@code flink-connector-jdbc-core}'s {@code JdbcSource}.
  */
 public final class ReconcileJob {
     public static final String INPUT_UID = "reconcile-input";
@@ -65,7 +60,6 @@ public final class ReconcileJob {
 
     /** Hash ranges per subtask when reading a table: a little more than one, so a slow range does not stall the rest. */
     private static final int SPLITS_PER_SUBTASK = 2;
-    private static final int FETCH_SIZE = 2000;
 
     private ReconcileJob() {}
 
@@ -117,15 +111,15 @@ public final class ReconcileJob {
         if (settings.ledger().isPresent()) {
             PaymentsLedger.Database db = settings.ledger().get();
             int splits = settings.parallelism() * SPLITS_PER_SUBTASK;
-            DataStream<LedgerRow> ledger = env.fromSource(byHashRange(db.jdbcUrl(), db.user(), db.password(),
-                            "SELECT payment_id, event_id, account, amount FROM " + LedgerWriter.LEDGER_TABLE,
-                            "payment_id", splits, LedgerRow::read, TypeInformation.of(LedgerRow.class)),
+            DataStream<LedgerRow> ledger = env.fromSource(new HashRangeJdbcSource<>(db, HashRangeJdbcSource.byHash(
+                            "SELECT payment_id, event_id, account, amount FROM " + LedgerWriter.LEDGER_TABLE, "payment_id", null),
+                            splits, LedgerRow::read, TypeInformation.of(LedgerRow.class)),
                             WatermarkStrategy.noWatermarks(), "Ledger (PostgreSQL)")
                     .uid(LEDGER_UID).name("Ledger (PostgreSQL)");
             tallies = tallies.union(ledger.map(LedgerRow::tally).uid(LEDGER_SUMS_UID + "-ids").name("Ledger rows by event id"));
-            DataStream<AccountTally> balances = env.fromSource(byHashRange(db.jdbcUrl(), db.user(), db.password(),
-                            "SELECT account, balance FROM " + LedgerWriter.BALANCES_TABLE, "account", splits,
-                            AccountTally::balanceRow, TypeInformation.of(AccountTally.class)),
+            DataStream<AccountTally> balances = env.fromSource(new HashRangeJdbcSource<>(db, HashRangeJdbcSource.byHash(
+                            "SELECT account, balance FROM " + LedgerWriter.BALANCES_TABLE, "account", null),
+                            splits, AccountTally::balanceRow, TypeInformation.of(AccountTally.class)),
                             WatermarkStrategy.noWatermarks(), "Balances (PostgreSQL)")
                     .uid(BALANCES_UID).name("Balances (PostgreSQL)");
             results.add(ledger.map(AccountTally::ledgerRow).uid(LEDGER_SUMS_UID).name("Ledger amounts by account")
@@ -135,8 +129,9 @@ public final class ReconcileJob {
                     .flatMap(new BalanceCheck()).uid(BALANCE_CHECK_UID).name("Balance = sum(ledger)"));
         }
         if (settings.gatewayJdbcUrl().isPresent()) {
-            tallies = tallies.union(env.fromSource(byHashRange(settings.gatewayJdbcUrl().get(), null, null,
-                            "SELECT payment_id, count(*) FROM gateway_charges", "payment_id",
+            tallies = tallies.union(env.fromSource(new HashRangeJdbcSource<>(
+                            new PaymentsLedger.Database(settings.gatewayJdbcUrl().get(), null, null),
+                            HashRangeJdbcSource.byHash("SELECT payment_id, count(*) FROM gateway_charges", "payment_id", "payment_id"),
                             settings.parallelism() * SPLITS_PER_SUBTASK, ReconcileJob::chargeRow,
                             TypeInformation.of(Tally.class)), WatermarkStrategy.noWatermarks(), "Gateway charges (PostgreSQL)")
                     .uid(CHARGES_UID).name("Gateway charges (PostgreSQL)"));
@@ -185,38 +180,6 @@ public final class ReconcileJob {
                 .setProperty("commit.offsets.on.checkpoint", "false")
                 .build();
         return env.fromSource(source, WatermarkStrategy.noWatermarks(), name).uid(uid).name(name);
-    }
-
-    /**
-     * A parallel read of {@code sql}: one split per hash range of {@code keyColumn}
-     * ({@code hashtext(key) & 0x7fffffff} modulo {@code splits}), so every row is read once.
-     */
-    private static <T> JdbcSource<T> byHashRange(String jdbcUrl, String user, String password, String sql,
-                                                 String keyColumn, int splits, ResultExtractor<T> extractor,
-                                                 TypeInformation<T> type) {
-        Serializable[][] ranges = new Serializable[splits][];
-        for (int i = 0; i < splits; i++) {
-            ranges[i] = new Serializable[] {splits, i};
-        }
-        String where = " WHERE (hashtext(" + keyColumn + ") & 2147483647) % ? = ?";
-        String grouped = sql.contains("count(*)") ? where + " GROUP BY " + keyColumn : where;
-        JdbcSourceBuilder<T> builder = JdbcSource.<T>builder()
-                .setDBUrl(jdbcUrl)
-                .setDriverName("org.postgresql.Driver")
-                .setSql(sql + grouped)
-                .setJdbcParameterValuesProvider(new JdbcGenericParameterValuesProvider(ranges))
-                .setResultExtractor(extractor)
-                .setTypeInformation(type)
-                // Without a transaction and a fetch size, the PostgreSQL driver reads a whole split into memory.
-                .setAutoCommit(false)
-                .setResultSetFetchSize(FETCH_SIZE);
-        if (user != null) {
-            builder.setUsername(user);
-        }
-        if (password != null) {
-            builder.setPassword(password);
-        }
-        return builder.build();
     }
 
     private static Tally chargeRow(ResultSet row) throws SQLException {
