@@ -8,9 +8,9 @@ import io.stagewise.gateway.FaultPolicy;
 import io.stagewise.gateway.GatewaySettings;
 import io.stagewise.jobs.audit.Classification.IdClass;
 import io.stagewise.jobs.payments.PaymentsWorkflow;
-import io.stagewise.jobs.reconcile.Finding;
 import io.stagewise.jobs.reconcile.ReconcileReport;
 import io.stagewise.jobs.reconcile.ReconcileSettings;
+import io.stagewise.jobs.reconcile.ReconcileState;
 import io.stagewise.jobs.reconcile.Reconciliation;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.ingest.EventParser;
@@ -157,6 +157,58 @@ class ReconcileITCase {
 
             ReconcileReport noWindow = reconcile(faulty, SETTLED, false, false, "no-window");
             assertThat(ids(noWindow, IdClass.MISSING)).containsExactlyInAnyOrderElementsOf(failing);
+        }
+    }
+
+    @Test
+    void periodicRunsReadOnlyTheInputSinceTheLastRun() throws Exception {
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), GatewaySettings.builder(),
+                40, 403)) {
+            run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
+            run.produce(0);
+            assertThat(run.settle().passed()).isTrue();
+            int ids = run.plan.validIds().size();
+            ReconcileState state = new ReconcileState(run.ledger);
+
+            ReconcileReport first = reconcile(run, SETTLED, Optional.of(state), "periodic-1");
+            assertThat(first.count(IdClass.COMPLETED)).as(first.render()).isEqualTo(ids);
+            ReconcileReport second = reconcile(run, SETTLED, Optional.of(state), "periodic-2");
+            assertThat(classified(second)).as("nothing new in the input: " + second.render()).isZero();
+
+            // Another seed, other ids.
+            PaymentGenerator.Plan more = PaymentGenerator.plan(new PaymentGenerator.Settings(20, 0.0, 0.0, 404, 10));
+            run.produce(more.records());
+            int all = ids + more.validIds().size();
+            await("the new payments completed").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofSeconds(1))
+                    .until(() -> run.read(run.topics.output()).size() == all && ledgerRows(run) == all);
+            ReconcileReport third = reconcile(run, SETTLED, Optional.of(state), "periodic-3");
+            assertThat(third.count(IdClass.COMPLETED)).as(third.render()).isEqualTo(more.validIds().size());
+            assertThat(classified(third)).isEqualTo(more.validIds().size());
+            assertThat(third.exitCode()).isZero();
+        }
+    }
+
+    private static long classified(ReconcileReport report) {
+        long total = 0;
+        for (IdClass idClass : IdClass.values()) {
+            total += report.count(idClass);
+        }
+        return total;
+    }
+
+    private static ReconcileReport reconcile(PaymentsRun run, Duration settle, Optional<ReconcileState> state, String runId) {
+        ReconcileSettings settings = new ReconcileSettings(run.kafka.bootstrapServers(), run.input, run.topics.output(),
+                run.topics.dlq(), Optional.of(run.ledger), Optional.empty(), Optional.of(run.ledger.jdbcUrl()),
+                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2);
+        Reconciliation.Options options = new Reconciliation.Options(runId, 100, false, false, 100, Optional.empty());
+        return Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options, state);
+    }
+
+    private static int ledgerRows(PaymentsRun run) throws SQLException {
+        try (Connection db = DriverManager.getConnection(run.ledger.jdbcUrl());
+                Statement st = db.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM ledger")) {
+            rs.next();
+            return rs.getInt(1);
         }
     }
 

@@ -6,9 +6,11 @@ import io.stagewise.jobs.flags.DurationConverter;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.retry.RetryLadder;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine.Option;
 
 /**
@@ -84,6 +86,13 @@ public final class ReconcileFlags {
     @Option(names = "--batch-size", defaultValue = "100", description = "Repair records per Kafka transaction (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--every", converter = DurationConverter.class,
+            description = "Periodic mode: reconcile every D (e.g. 15min), each run over the input since the last; offsets kept in table stagewise_reconcile_offsets.")
+    Duration every;
+
+    @Option(names = "--state-jdbc-url", description = "PostgreSQL for periodic mode's offsets table (default: --jdbc-url; same user and password).")
+    String stateJdbcUrl;
+
     @Option(names = "--run-id", description = "Names the run in reports, the stagewise.repair-of header and the transactional id (default: time + random).")
     String runId;
 
@@ -99,6 +108,33 @@ public final class ReconcileFlags {
     public Reconciliation.Options options() {
         return new Reconciliation.Options(runId != null ? runId : Reconciliation.Options.newRunId(), examples, repair,
                 dryRun, batchSize, Optional.ofNullable(html));
+    }
+
+    /** Periodic mode's interval, when {@code --every} was given. */
+    public Optional<Duration> every() {
+        return Optional.ofNullable(every);
+    }
+
+    /** Where periodic mode keeps its offsets; a user error without a database. */
+    public ReconcileState state() {
+        String url = stateJdbcUrl != null ? stateJdbcUrl : jdbcUrl;
+        if (url == null) {
+            throw new StagewiseException("--every needs a database for its offsets table: --state-jdbc-url or --jdbc-url");
+        }
+        return new ReconcileState(new PaymentsLedger.Database(url,
+                jdbcUser != null ? jdbcUser : System.getenv("STAGEWISE_JDBC_USER"),
+                jdbcPassword != null ? jdbcPassword : System.getenv("STAGEWISE_JDBC_PASSWORD")));
+    }
+
+    /** Runs what the flags ask, prints, and returns the exit code: 0 clean, 1 discrepancies. */
+    public int execute(PrintStream out) {
+        Reconciliation.Options options = options();
+        ReconcileSettings settings = settings();
+        if (every != null) {
+            return Reconciliation.every(every, settings, options, state(), json, out);
+        }
+        ReconcileReport report = Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options);
+        return Reconciliation.print(report, options, json, out);
     }
 
     public boolean json() {

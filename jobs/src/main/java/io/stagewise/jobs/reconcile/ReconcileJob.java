@@ -10,19 +10,25 @@ import java.math.BigDecimal;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.flink.api.common.RuntimeExecutionMode;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.FlatMapFunction;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.functions.RichFlatMapFunction;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -81,10 +87,7 @@ public final class ReconcileJob {
         @Override
         public Integer call() {
             try {
-                Reconciliation.Options options = flags.options();
-                ReconcileReport report = Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(),
-                        flags.settings(), options);
-                return Reconciliation.print(report, options, flags.json(), System.out);
+                return flags.execute(System.out);
             } catch (StagewiseException e) {
                 System.err.println("stagewise: " + e.getMessage());
                 return 2;
@@ -102,11 +105,14 @@ public final class ReconcileJob {
                                             Watermark watermark, Map<String, Integer> charges) {
         env.setRuntimeMode(RuntimeExecutionMode.BATCH);
         DataStream<Tally> tallies = kafka(env, settings, settings.inputTopic(), watermark,
-                new RecordTallies.Input(settings.maxEventBytes()), INPUT_UID, "Input (read committed)")
+                new RecordTallies.Input(settings.maxEventBytes()), INPUT_UID, "Input (read committed)",
+                watermark.windowed()
+                        ? OffsetsInitializer.offsets(watermark.startingOffsets(settings.inputTopic()), OffsetResetStrategy.EARLIEST)
+                        : OffsetsInitializer.earliest())
                 .union(kafka(env, settings, settings.outputTopic(), watermark, new RecordTallies.Output(), OUTPUT_UID,
-                                "Output (read committed)"),
+                                "Output (read committed)", OffsetsInitializer.earliest()),
                         kafka(env, settings, settings.dlqTopic(), watermark, new RecordTallies.DeadLetters(), DLQ_UID,
-                                "DLQ (read committed)"));
+                                "DLQ (read committed)", OffsetsInitializer.earliest()));
         List<DataStream<Finding>> results = new ArrayList<>();
         if (settings.ledger().isPresent()) {
             PaymentsLedger.Database db = settings.ledger().get();
@@ -149,7 +155,7 @@ public final class ReconcileJob {
                 .keyBy(t -> t.id)
                 .reduce(Tally::merge).uid(ID_UID).name("Join by event id")
                 .flatMap(new Classify(new Classification.Scope(settings.ledger().isPresent(), settings.chargesKnown()),
-                        watermark.at() - settings.settle().toMillis()))
+                        watermark.at() - settings.settle().toMillis(), watermark.windowed()))
                 .uid(CLASSIFY_UID).name("Classify");
         results.add(perId.filter(f -> f.kind == Finding.Kind.ID && f.idClass != IdClass.COMPLETED
                         && f.idClass != IdClass.DEAD_LETTERED || f.kind == Finding.Kind.STRAY)
@@ -167,12 +173,12 @@ public final class ReconcileJob {
 
     private static DataStream<Tally> kafka(StreamExecutionEnvironment env, ReconcileSettings settings, String topic,
                                            Watermark watermark, KafkaRecordDeserializationSchema<Tally> deserializer,
-                                           String uid, String name) {
+                                           String uid, String name, OffsetsInitializer start) {
         KafkaSource<Tally> source = KafkaSource.<Tally>builder()
                 .setBootstrapServers(settings.bootstrapServers())
                 .setTopics(topic)
                 .setGroupId("stagewise-reconcile-" + topic)
-                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setStartingOffsets(start)
                 .setBounded(OffsetsInitializer.offsets(watermark.stoppingOffsets(topic)))
                 .setDeserializer(deserializer)
                 .setProperty("isolation.level", "read_committed")
@@ -188,15 +194,36 @@ public final class ReconcileJob {
         return tally;
     }
 
-    /** One id's joined evidence, classified; ids the input never held become strays. */
-    static final class Classify implements FlatMapFunction<Tally, Finding> {
+    /**
+     * One id's joined evidence, classified; ids the input never held become strays. Counts ids per
+     * class as Flink metrics ({@code stagewise.reconcile.<class>}, plus {@code notFromInput}).
+     */
+    static final class Classify extends RichFlatMapFunction<Tally, Finding> {
         private static final long serialVersionUID = 1L;
         private final Classification.Scope scope;
         private final long settledBefore;
+        private final boolean windowed;
+        private transient Map<IdClass, Counter> perClass;
+        private transient Counter strays;
 
-        Classify(Classification.Scope scope, long settledBefore) {
+        /**
+         * @param windowed the input is read from a periodic run's offsets: ids without input records
+         *     in the window are older ids (not strays) and are skipped
+         */
+        Classify(Classification.Scope scope, long settledBefore, boolean windowed) {
             this.scope = scope;
             this.settledBefore = settledBefore;
+            this.windowed = windowed;
+        }
+
+        @Override
+        public void open(OpenContext openContext) {
+            MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("stagewise").addGroup("reconcile");
+            perClass = new EnumMap<>(IdClass.class);
+            for (IdClass idClass : IdClass.values()) {
+                perClass.put(idClass, group.counter(idClass.label()));
+            }
+            strays = group.counter("notFromInput");
         }
 
         @Override
@@ -212,14 +239,16 @@ public final class ReconcileJob {
             finding.repairOf = facts.lastRepairOf;
             finding.deadLetters = facts.deadLetters;
             if (facts.inputs == 0) {
-                if (facts.outputs > 0 || facts.ledgerRows > 0 || facts.charges > 0) {
+                if (!windowed && (facts.outputs > 0 || facts.ledgerRows > 0 || facts.charges > 0)) {
                     finding.kind = Finding.Kind.STRAY;
+                    strays.inc();
                     out.collect(finding);
                 }
                 return;
             }
             finding.kind = Finding.Kind.ID;
             finding.idClass = Classification.classify(facts, scope, facts.newestInputAt > settledBefore);
+            perClass.get(finding.idClass).inc();
             out.collect(finding);
         }
     }

@@ -3,6 +3,7 @@ package io.stagewise.jobs.reconcile;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.StagewiseException;
+import io.stagewise.jobs.audit.Classification.IdClass;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.CloseableIterator;
@@ -59,9 +61,21 @@ public final class Reconciliation {
         }
     }
 
+    /** One full reconciliation: the input from its beginning. */
     public static ReconcileReport run(StreamExecutionEnvironment env, ReconcileSettings settings, Options options) {
+        return run(env, settings, options, Optional.empty());
+    }
+
+    /**
+     * @param state periodic mode: the input is read from the offsets the last run stored, and this
+     *     run stores where the next one starts (its earliest in-flight id, else the end offsets)
+     */
+    public static ReconcileReport run(StreamExecutionEnvironment env, ReconcileSettings settings, Options options,
+                                      Optional<ReconcileState> state) {
+        Map<Integer, Long> start = state.map(s -> s.load(settings.inputTopic())).orElse(Map.of());
         Watermark watermark = Watermark.now(settings.bootstrapServers(),
-                List.of(settings.inputTopic(), settings.outputTopic(), settings.dlqTopic()));
+                List.of(settings.inputTopic(), settings.outputTopic(), settings.dlqTopic()), start);
+        Map<Integer, Long> next = new TreeMap<>(watermark.endOffsets().get(settings.inputTopic()));
         Map<String, Integer> charges = settings.gatewayUrl().map(Reconciliation::effectiveCharges).orElse(null);
         ReconcileReport report = new ReconcileReport(options.runId(), watermark, options.examples());
         List<Finding> repairable = new ArrayList<>();
@@ -71,6 +85,9 @@ public final class Reconciliation {
             while (findings.hasNext()) {
                 Finding finding = findings.next();
                 report.add(finding);
+                if (finding.kind == Finding.Kind.ID && finding.idClass == IdClass.IN_FLIGHT && finding.partition >= 0) {
+                    next.merge(finding.partition, finding.offset, Math::min);
+                }
                 if (options.repair() && Repairer.wanted(finding)) {
                     repairable.add(finding);
                 }
@@ -83,8 +100,36 @@ public final class Reconciliation {
         if (options.repair()) {
             report.repaired(Repairer.repair(settings, options.runId(), repairable, options.dryRun(), options.batchSize()));
         }
-        LOG.info("Reconciliation {}: {} discrepancies", options.runId(), report.discrepancies());
+        state.ifPresent(s -> s.store(settings.inputTopic(), next, options.runId()));
+        LOG.info("Reconciliation {}: {} discrepancies; input read from {} to {}", options.runId(), report.discrepancies(),
+                start.isEmpty() ? "the beginning" : start, watermark.endOffsets().get(settings.inputTopic()));
         return report;
+    }
+
+    /**
+     * Periodic mode ({@code --every}): a reconciliation every {@code every}, each over the input
+     * since the last, until interrupted. Returns the last run's exit code.
+     */
+    public static int every(Duration every, ReconcileSettings settings, Options first, ReconcileState state, boolean json,
+                            PrintStream out) {
+        int exit = 0;
+        Options options = first;
+        while (!Thread.currentThread().isInterrupted()) {
+            long started = System.nanoTime();
+            ReconcileReport report = run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options,
+                    Optional.of(state));
+            exit = print(report, options, json, out);
+            options = new Options(Options.newRunId(), options.examples(), options.repair(), options.dryRun(),
+                    options.batchSize(), options.html());
+            long waitNanos = every.toNanos() - (System.nanoTime() - started);
+            try {
+                // The schedule itself, not a wait for a condition.
+                Thread.sleep(Math.max(0, waitNanos / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return exit;
     }
 
     /** Prints the report (text, then with {@code json} the JSON as the last line), writes the HTML page; returns the exit code. */

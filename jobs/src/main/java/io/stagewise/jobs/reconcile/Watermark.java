@@ -16,11 +16,13 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * How far a reconciliation reads: the time it started and, per topic and partition, the end
  * offset a {@code read_committed} consumer saw then (the last stable offset). Every topic is read
- * from its beginning up to these offsets, never further, so the result describes one moment.
+ * from its beginning up to these offsets, never further, so the result describes one moment; in
+ * periodic mode the input topic is read from {@code inputStart} (per partition; empty: from the beginning).
  */
-public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets) implements Serializable {
+public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map<Integer, Long> inputStart)
+        implements Serializable {
     /** End offsets of {@code topics} now; a missing topic is a user error naming it. */
-    public static Watermark now(String bootstrapServers, List<String> topics) {
+    public static Watermark now(String bootstrapServers, List<String> topics, Map<Integer, Long> inputStart) {
         long at = System.currentTimeMillis();
         Map<String, Map<Integer, Long>> ends = new LinkedHashMap<>();
         try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(bootstrapServers)) {
@@ -42,7 +44,17 @@ public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets) imp
                 ends.put(topic, offsets);
             }
         }
-        return new Watermark(at, ends);
+        return new Watermark(at, ends, Map.copyOf(inputStart));
+    }
+
+    public boolean windowed() {
+        return !inputStart.isEmpty();
+    }
+
+    public Map<TopicPartition, Long> startingOffsets(String topic) {
+        Map<TopicPartition, Long> offsets = new LinkedHashMap<>();
+        inputStart.forEach((p, o) -> offsets.put(new TopicPartition(topic, p), o));
+        return offsets;
     }
 
     public Map<TopicPartition, Long> stoppingOffsets(String topic) {

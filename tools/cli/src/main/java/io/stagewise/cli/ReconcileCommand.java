@@ -1,10 +1,7 @@
 package io.stagewise.cli;
 
 import io.stagewise.jobs.reconcile.ReconcileFlags;
-import io.stagewise.jobs.reconcile.ReconcileReport;
-import io.stagewise.jobs.reconcile.Reconciliation;
 import java.util.concurrent.Callable;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -21,9 +18,6 @@ final class ReconcileCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Reconciliation.Options options = flags.options();
-        ReconcileReport report = Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), flags.settings(),
-                options);
-        return Reconciliation.print(report, options, flags.json(), System.out);
+        return flags.execute(System.out);
     }
 }
