@@ -6,7 +6,7 @@ import io.stagewise.jobs.flags.DurationConverter;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.retry.RetryLadder;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -127,7 +127,7 @@ public final class ReconcileFlags {
     }
 
     /** Runs what the flags ask, prints, and returns the exit code: 0 clean, 1 discrepancies. */
-    public int execute(PrintStream out) {
+    public int execute(PrintWriter out) {
         Reconciliation.Options options = options();
         ReconcileSettings settings = settings();
         if (every != null) {

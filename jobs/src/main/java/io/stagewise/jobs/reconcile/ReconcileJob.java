@@ -6,6 +6,7 @@ import io.stagewise.jobs.audit.Classification.IdClass;
 import io.stagewise.jobs.audit.IdFacts;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.ledger.LedgerWriter;
+import java.io.PrintWriter;
 import java.math.BigDecimal;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -87,7 +88,7 @@ public final class ReconcileJob {
         @Override
         public Integer call() {
             try {
-                return flags.execute(System.out);
+                return flags.execute(new PrintWriter(System.out, true));
             } catch (StagewiseException e) {
                 System.err.println("stagewise: " + e.getMessage());
                 return 2;

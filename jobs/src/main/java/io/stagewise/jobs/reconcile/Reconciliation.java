@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.audit.Classification.IdClass;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -111,7 +111,7 @@ public final class Reconciliation {
      * since the last, until interrupted. Returns the last run's exit code.
      */
     public static int every(Duration every, ReconcileSettings settings, Options first, ReconcileState state, boolean json,
-                            PrintStream out) {
+                            PrintWriter out) {
         int exit = 0;
         Options options = first;
         while (!Thread.currentThread().isInterrupted()) {
@@ -133,7 +133,7 @@ public final class Reconciliation {
     }
 
     /** Prints the report (text, then with {@code json} the JSON as the last line), writes the HTML page; returns the exit code. */
-    public static int print(ReconcileReport report, Options options, boolean json, PrintStream out) {
+    public static int print(ReconcileReport report, Options options, boolean json, PrintWriter out) {
         out.print(report.render());
         if (options.html().isPresent()) {
             try {
@@ -146,6 +146,7 @@ public final class Reconciliation {
         if (json) {
             out.println(report.toJson(new ObjectMapper()).toString());
         }
+        out.flush();
         return report.exitCode();
     }
 

@@ -4,6 +4,8 @@ import io.stagewise.jobs.reconcile.ReconcileFlags;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code stagewise reconcile}: the reconcile job (docs/reconcile.md) on a Flink mini cluster in this
@@ -16,8 +18,11 @@ final class ReconcileCommand implements Callable<Integer> {
     @Mixin
     ReconcileFlags flags;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
-        return flags.execute(System.out);
+        return flags.execute(spec.commandLine().getOut());
     }
 }
