@@ -21,7 +21,6 @@ public class Finding {
     /** The original input record, for a repair ({@code -1}: none). */
     public int partition = -1;
     public long offset = -1;
-    public long inputAt;
     /** Earlier repairs of the id found in the input, and the last one's {@code stagewise.repair-of}. */
     public int repairs;
     public String repairOf;

@@ -235,7 +235,6 @@ public final class ReconcileJob {
             finding.evidence = facts.evidence();
             finding.partition = facts.originalPartition;
             finding.offset = facts.originalOffset;
-            finding.inputAt = facts.newestInputAt;
             finding.repairs = facts.repairs;
             finding.repairOf = facts.lastRepairOf;
             finding.deadLetters = facts.deadLetters;

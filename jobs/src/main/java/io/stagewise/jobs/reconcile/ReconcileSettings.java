@@ -3,7 +3,6 @@ package io.stagewise.jobs.reconcile;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.operators.retry.RetryLadder;
-import java.io.Serializable;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -19,7 +18,7 @@ import java.util.Optional;
 public record ReconcileSettings(String bootstrapServers, String inputTopic, String outputTopic, String dlqTopic,
                                 Optional<PaymentsLedger.Database> ledger, Optional<String> gatewayUrl,
                                 Optional<String> gatewayJdbcUrl, Duration settle, int maxEventBytes,
-                                int parallelism) implements Serializable {
+                                int parallelism) {
     public ReconcileSettings {
         if (gatewayUrl.isPresent() && gatewayJdbcUrl.isPresent()) {
             throw new StagewiseException("give --gateway-url or --gateway-jdbc-url, not both");

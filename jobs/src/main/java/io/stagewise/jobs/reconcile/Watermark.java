@@ -2,7 +2,6 @@ package io.stagewise.jobs.reconcile;
 
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.audit.TopicReader;
-import java.io.Serializable;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,8 +18,7 @@ import org.apache.kafka.common.TopicPartition;
  * from its beginning up to these offsets, never further, so the result describes one moment; in
  * periodic mode the input topic is read from {@code inputStart} (per partition; empty: from the beginning).
  */
-public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map<Integer, Long> inputStart)
-        implements Serializable {
+public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map<Integer, Long> inputStart) {
     /** End offsets of {@code topics} now; a missing topic is a user error naming it. */
     public static Watermark now(String bootstrapServers, List<String> topics, Map<Integer, Long> inputStart) {
         long at = System.currentTimeMillis();
