@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -103,7 +104,7 @@ public final class Audit {
         return report;
     }
 
-    /** (2) and the ledger sides of (3) and (4). */
+    /** Reads the ledger, then checks (2) and the ledger side of (4). */
     static void checkLedger(AuditReport report, PaymentsLedger.Database database,
                             List<ConsumerRecord<byte[], byte[]>> outputs, Optional<Expected> plan) {
         Set<String> ledgerIds = new HashSet<>();
@@ -129,17 +130,32 @@ public final class Audit {
         }
         List<String> notInLedger = outputIds.stream().filter(id -> !ledgerIds.contains(id)).sorted().collect(Collectors.toList());
         List<String> notInOutput = ledgerIds.stream().filter(id -> !outputIds.contains(id)).sorted().collect(Collectors.toList());
+        checkBalances(report, internal, notInLedger);
+        checkOutputMatchesLedger(report, outputs.size(), ledgerIds.size(), notInLedger, notInOutput);
+    }
+
+    /** (2) one ledger row per completed payment; for every account balance = sum(ledger) = generated sum. */
+    private static void checkBalances(AuditReport report, LedgerAudit.Result internal, List<String> notInLedger) {
         report.check("(2) one ledger row per completed payment; balances = sum(ledger) = generated sums",
                 internal.ok() && notInLedger.isEmpty(),
                 internal.ledgerRows() + " rows, " + internal.accounts() + " accounts; completed but not in the ledger "
                         + notInLedger.size() + sample(notInLedger)
                         + (internal.ok() ? "" : "; " + String.join("; ", internal.problems().subList(0, Math.min(SHOWN, internal.problems().size())))));
+    }
+
+    /** (4) the output holds one record per ledger row. */
+    private static void checkOutputMatchesLedger(AuditReport report, int outputRecords, int ledgerRows,
+                                                 List<String> notInLedger, List<String> notInOutput) {
         report.check("(4) the output holds one record per ledger row", notInOutput.isEmpty() && notInLedger.isEmpty()
-                        && outputs.size() == ledgerIds.size(),
-                outputs.size() + " output records, " + ledgerIds.size() + " ledger rows; in the ledger but not the output "
+                        && outputRecords == ledgerRows,
+                outputRecords + " output records, " + ledgerRows + " ledger rows; in the ledger but not the output "
                         + notInOutput.size() + sample(notInOutput));
     }
 
+    /**
+     * Checks the invariants that the three topics and the charges decide, one method each, in the
+     * order of docs/audit.md. The per-id rules (places, expected charges) are {@link Classification}'s.
+     */
     public static AuditReport check(List<ConsumerRecord<byte[], byte[]>> inputs,
                              List<ConsumerRecord<byte[], byte[]>> outputs,
                              List<ConsumerRecord<byte[], byte[]>> deadLetters,
@@ -147,8 +163,33 @@ public final class Audit {
                              Optional<Expected> plan,
                              Optional<Map<String, Integer>> effectiveCharges) {
         AuditReport report = new AuditReport();
-        EventParser parser = new EventParser(maxEventBytes);
+        InputScan input = scanInput(inputs, maxEventBytes, report);
+        plan.ifPresent(p -> checkInputMatchesPlan(report, p, input, inputs.size()));
+        Map<String, IdFacts> facts = new LinkedHashMap<>();
+        for (String id : input.validIds()) {
+            facts.put(id, new IdFacts(id));
+        }
+        for (ConsumerRecord<byte[], byte[]> record : outputs) {
+            String id = header(record, StagewiseHeaders.EVENT_ID).orElse("");
+            facts.computeIfAbsent(id, IdFacts::new).outputs++;
+        }
+        report.count("outputRecords", outputs.size());
+        DeadLetterScan letters = scanDeadLetters(deadLetters, input, facts, report);
+        checkEveryIdOnce(report, input, facts);
+        effectiveCharges.ifPresent(charges -> checkCharges(report, input, facts, charges));
+        checkOutput(report, input, facts, outputs.size());
+        checkDeadLetterHeaders(report, letters, deadLetters.size());
+        checkMalformedDeadLettered(report, input, letters);
+        return report;
+    }
 
+    /** The input as the pipeline parses it: valid ids, malformed coordinates, replays. */
+    private record InputScan(Map<String, ConsumerRecord<byte[], byte[]>> byCoordinates, Set<String> validIds,
+                             Set<String> malformedCoordinates, Map<String, Set<String>> replayedFrom) {}
+
+    private static InputScan scanInput(List<ConsumerRecord<byte[], byte[]>> inputs, int maxEventBytes,
+                                       AuditReport report) {
+        EventParser parser = new EventParser(maxEventBytes);
         Map<String, ConsumerRecord<byte[], byte[]>> inputByCoordinates = new HashMap<>();
         Set<String> validIds = new LinkedHashSet<>();
         Set<String> malformedCoordinates = new LinkedHashSet<>();
@@ -171,28 +212,27 @@ public final class Audit {
         report.count("distinctValidIds", validIds.size());
         report.count("duplicatesInInput", inputs.size() - malformedCoordinates.size() - validIds.size());
         report.count("malformedInInput", malformedCoordinates.size());
+        return new InputScan(inputByCoordinates, validIds, malformedCoordinates, replayedFrom);
+    }
 
-        plan.ifPresent(p -> {
-            report.check("input matches the generator", p.validIds().equals(validIds)
-                            && p.malformed() == malformedCoordinates.size() && p.records() == inputs.size(),
-                    "generated " + p.records() + " records, " + p.validIds().size() + " distinct ids, "
-                            + p.malformed() + " malformed; the input topic holds " + inputs.size() + ", "
-                            + validIds.size() + ", " + malformedCoordinates.size());
-        });
+    private static void checkInputMatchesPlan(AuditReport report, Expected p, InputScan input, int records) {
+        report.check("input matches the generator", p.validIds().equals(input.validIds())
+                        && p.malformed() == input.malformedCoordinates().size() && p.records() == records,
+                "generated " + p.records() + " records, " + p.validIds().size() + " distinct ids, "
+                        + p.malformed() + " malformed; the input topic holds " + records + ", "
+                        + input.validIds().size() + ", " + input.malformedCoordinates().size());
+    }
 
-        Map<String, Integer> outputCount = new HashMap<>();
-        for (ConsumerRecord<byte[], byte[]> record : outputs) {
-            outputCount.merge(header(record, StagewiseHeaders.EVENT_ID).orElse(""), 1, Integer::sum);
-        }
-        report.count("outputRecords", outputs.size());
+    /** What the DLQ holds: header and origin problems, malformed dead letters per origin. */
+    private record DeadLetterScan(List<String> badHeaders, List<String> badOrigins, Map<String, Integer> malformedInDlq) {}
 
-        // (5) DLQ headers and origins.
+    /** Reads every dead letter once: (5) headers and origins, and the ids' dead letters into {@code facts}. */
+    private static DeadLetterScan scanDeadLetters(List<ConsumerRecord<byte[], byte[]>> deadLetters, InputScan input,
+                                                  Map<String, IdFacts> facts, AuditReport report) {
         List<String> badHeaders = new ArrayList<>();
         List<String> badOrigins = new ArrayList<>();
         Map<String, Integer> malformedInDlq = new HashMap<>();
-        Map<String, Integer> validInDlq = new HashMap<>();
         long resolvedByReplay = 0;
-        Set<String> chargedDeadLetters = new HashSet<>();
         for (ConsumerRecord<byte[], byte[]> letter : deadLetters) {
             String where = letter.topic() + "/" + letter.partition() + "/" + letter.offset();
             List<String> missing = Arrays.stream(StagewiseHeaders.DEAD_LETTER_HEADERS)
@@ -205,7 +245,7 @@ public final class Audit {
             String origin = header(letter, StagewiseHeaders.ORIGIN_TOPIC).get() + "/"
                     + header(letter, StagewiseHeaders.ORIGIN_PARTITION).get() + "/"
                     + header(letter, StagewiseHeaders.ORIGIN_OFFSET).get();
-            ConsumerRecord<byte[], byte[]> source = inputByCoordinates.get(origin);
+            ConsumerRecord<byte[], byte[]> source = input.byCoordinates().get(origin);
             if (source == null || !Arrays.equals(source.value(), letter.value())
                     || !Long.toString(source.timestamp()).equals(header(letter, StagewiseHeaders.ORIGIN_TIMESTAMP).get())) {
                 badOrigins.add(where + " claims origin " + origin + (source == null ? " (no such input record)"
@@ -214,7 +254,7 @@ public final class Audit {
             }
             boolean malformed = FailureReason.MALFORMED.headerValue().equals(header(letter, StagewiseHeaders.FAILURE_REASON).get());
             if (malformed) {
-                if (!malformedCoordinates.contains(origin)
+                if (!input.malformedCoordinates().contains(origin)
                         || !StagewiseHeaders.INGEST_STAGE.equals(header(letter, StagewiseHeaders.FAILURE_STAGE).get())) {
                     badOrigins.add(where + " says malformed at stage "
                             + header(letter, StagewiseHeaders.FAILURE_STAGE).get() + " but " + origin + " parses");
@@ -222,14 +262,15 @@ public final class Audit {
                 malformedInDlq.merge(origin, 1, Integer::sum);
             } else {
                 String id = header(letter, StagewiseHeaders.EVENT_ID).get();
-                if (replayedFrom.getOrDefault(where, Set.of()).contains(id)) {
+                IdFacts idFacts = facts.computeIfAbsent(id, IdFacts::new);
+                if (input.replayedFrom().getOrDefault(where, Set.of()).contains(id)) {
                     resolvedByReplay++;
                 } else {
-                    validInDlq.merge(id, 1, Integer::sum);
+                    idFacts.deadLetters++;
                 }
                 try {
                     if (Progress.parse(header(letter, StagewiseHeaders.PROGRESS).get()).isCompleted(CHARGE_STAGE)) {
-                        chargedDeadLetters.add(id);
+                        idFacts.chargedDeadLetter = true;
                     }
                 } catch (IllegalArgumentException e) {
                     badHeaders.add(where + " has unreadable progress");
@@ -239,71 +280,91 @@ public final class Audit {
         report.count("deadLetters", deadLetters.size());
         report.count("malformedDeadLetters", malformedInDlq.values().stream().mapToLong(Integer::longValue).sum());
         report.count("deadLettersResolvedByReplay", resolvedByReplay);
+        return new DeadLetterScan(badHeaders, badOrigins, malformedInDlq);
+    }
 
-        // (1) every distinct valid id in exactly one place, once; a replayed dead letter no longer counts as a place.
+    /** (1) every distinct valid id in exactly one place, once; a replayed dead letter no longer counts as a place. */
+    private static void checkEveryIdOnce(AuditReport report, InputScan input, Map<String, IdFacts> facts) {
         List<String> missing = new ArrayList<>();
         List<String> repeated = new ArrayList<>();
         long completed = 0;
-        for (String id : validIds) {
-            int places = outputCount.getOrDefault(id, 0) + validInDlq.getOrDefault(id, 0);
+        for (String id : input.validIds()) {
+            IdFacts idFacts = facts.get(id);
+            int places = Classification.places(idFacts);
             if (places == 0) {
                 missing.add(id);
             } else if (places > 1) {
                 repeated.add(id + " x" + places);
             }
-            if (outputCount.containsKey(id)) {
+            if (idFacts.outputs > 0) {
                 completed++;
             }
         }
         report.count("completed", completed);
         report.check("(1) every distinct valid id in exactly one of output, DLQ", missing.isEmpty() && repeated.isEmpty(),
-                validIds.size() + " ids; missing " + missing.size() + sample(missing)
+                input.validIds().size() + " ids; missing " + missing.size() + sample(missing)
                         + ", more than once " + repeated.size() + sample(repeated));
+    }
 
-        // (3) one effective charge per completed payment and per dead letter past charge; none otherwise.
-        effectiveCharges.ifPresent(charges -> {
-            List<String> wrong = new ArrayList<>();
-            long charged = 0;
-            for (String id : validIds) {
-                int expected = outputCount.containsKey(id) || chargedDeadLetters.contains(id) ? 1 : 0;
-                int actual = charges.getOrDefault(id, 0);
-                charged += actual;
-                if (actual != expected) {
-                    wrong.add(id + " charged " + actual + "x, expected " + expected);
-                }
+    /** (3) one effective charge per completed payment and per dead letter past charge; none otherwise. */
+    private static void checkCharges(AuditReport report, InputScan input, Map<String, IdFacts> facts,
+                                     Map<String, Integer> charges) {
+        List<String> wrong = new ArrayList<>();
+        long charged = 0;
+        for (String id : input.validIds()) {
+            IdFacts idFacts = facts.get(id);
+            idFacts.charges = charges.getOrDefault(id, 0);
+            int expected = Classification.expectedCharges(idFacts);
+            charged += idFacts.charges;
+            if (idFacts.charges != expected) {
+                wrong.add(id + " charged " + idFacts.charges + "x, expected " + expected);
             }
-            Set<String> strangers = new HashSet<>(charges.keySet());
-            strangers.removeAll(validIds);
-            report.count("effectiveCharges", charged);
-            report.check("(3) one effective charge per completed payment (and per dead letter past charge), none else",
-                    wrong.isEmpty() && strangers.isEmpty(),
-                    charged + " charges; wrong " + wrong.size() + sample(wrong) + ", for unknown ids "
-                            + strangers.size() + sample(new ArrayList<>(strangers)));
-        });
+        }
+        Set<String> strangers = new HashSet<>(charges.keySet());
+        strangers.removeAll(input.validIds());
+        report.count("effectiveCharges", charged);
+        report.check("(3) one effective charge per completed payment (and per dead letter past charge), none else",
+                wrong.isEmpty() && strangers.isEmpty(),
+                charged + " charges; wrong " + wrong.size() + sample(wrong) + ", for unknown ids "
+                        + strangers.size() + sample(new ArrayList<>(strangers)));
+    }
 
-        // (4) nothing in the output but completed input ids, once each.
-        Set<String> unexpected = new HashSet<>(outputCount.keySet());
-        unexpected.removeAll(validIds);
-        List<String> duplicated = outputCount.entrySet().stream().filter(e -> e.getValue() > 1)
-                .map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.toList());
+    /** (4) nothing in the output but completed input ids, once each. */
+    private static void checkOutput(AuditReport report, InputScan input, Map<String, IdFacts> facts, int outputRecords) {
+        List<String> unexpected = new ArrayList<>();
+        List<String> duplicated = new ArrayList<>();
+        for (IdFacts idFacts : facts.values()) {
+            if (idFacts.outputs > 0 && !input.validIds().contains(idFacts.id)) {
+                unexpected.add(idFacts.id);
+            }
+            if (idFacts.outputs > 1) {
+                duplicated.add(idFacts.id + " x" + idFacts.outputs);
+            }
+        }
         report.check("(4) output holds one record per completed id, read committed",
                 unexpected.isEmpty() && duplicated.isEmpty(),
-                outputs.size() + " records; duplicated " + duplicated.size() + sample(duplicated)
-                        + ", not from the input " + unexpected.size() + sample(new ArrayList<>(unexpected)));
+                outputRecords + " records; duplicated " + duplicated.size() + sample(duplicated)
+                        + ", not from the input " + unexpected.size() + sample(unexpected));
+    }
 
-        // (5) DLQ metadata, and every malformed record dead-lettered once.
-        List<String> malformedMissing = malformedCoordinates.stream()
-                .filter(c -> !malformedInDlq.containsKey(c)).collect(Collectors.toList());
-        List<String> malformedRepeated = malformedInDlq.entrySet().stream().filter(e -> e.getValue() > 1)
+    /** (5) DLQ metadata: every header of docs/topics-and-headers.md and the true origin. */
+    private static void checkDeadLetterHeaders(AuditReport report, DeadLetterScan letters, int deadLetters) {
+        report.check("(5) DLQ records carry every header and their true origin",
+                letters.badHeaders().isEmpty() && letters.badOrigins().isEmpty(),
+                deadLetters + " records; bad headers " + letters.badHeaders().size() + sample(letters.badHeaders())
+                        + ", bad origins " + letters.badOrigins().size() + sample(letters.badOrigins()));
+    }
+
+    /** (5) every malformed input record dead-lettered exactly once. */
+    private static void checkMalformedDeadLettered(AuditReport report, InputScan input, DeadLetterScan letters) {
+        List<String> malformedMissing = input.malformedCoordinates().stream()
+                .filter(c -> !letters.malformedInDlq().containsKey(c)).collect(Collectors.toList());
+        List<String> malformedRepeated = letters.malformedInDlq().entrySet().stream().filter(e -> e.getValue() > 1)
                 .map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.toList());
-        report.check("(5) DLQ records carry every header and their true origin", badHeaders.isEmpty() && badOrigins.isEmpty(),
-                deadLetters.size() + " records; bad headers " + badHeaders.size() + sample(badHeaders)
-                        + ", bad origins " + badOrigins.size() + sample(badOrigins));
         report.check("(5) every malformed record dead-lettered exactly once",
                 malformedMissing.isEmpty() && malformedRepeated.isEmpty(),
-                malformedCoordinates.size() + " malformed; missing " + malformedMissing.size() + sample(malformedMissing)
+                input.malformedCoordinates().size() + " malformed; missing " + malformedMissing.size() + sample(malformedMissing)
                         + ", more than once " + malformedRepeated.size() + sample(malformedRepeated));
-        return report;
     }
 
     static Optional<String> header(ConsumerRecord<byte[], byte[]> record, String name) {

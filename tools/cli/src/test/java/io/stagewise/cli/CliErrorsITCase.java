@@ -32,7 +32,7 @@ class CliErrorsITCase {
     @Test
     void theLauncherOffersEveryCommand() {
         assertThat(Stagewise.commandLine(new Stagewise()).getSubcommands().keySet())
-                .contains("demo", "run", "gateway", "produce", "dlq", "bench");
+                .contains("demo", "run", "gateway", "produce", "dlq", "reconcile", "bench");
         CliRun gatewayHelp = CliRun.stagewise("gateway", "--help");
         assertThat(gatewayHelp.exitCode()).isZero();
     }
@@ -58,6 +58,22 @@ class CliErrorsITCase {
         CliRun produce = CliRun.stagewise("produce", "--bootstrap-servers", kafka.bootstrapServers(), "--topic", "absent");
         assertThat(produce.exitCode()).isEqualTo(2);
         assertThat(produce.err()).contains("topic 'absent' does not exist").contains("--create-topic");
+    }
+
+    @Test
+    void reconcileNamesWhatIsWrongAndExitsTwo() {
+        CliRun absent = CliRun.stagewise("reconcile", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "absent");
+        assertThat(absent.exitCode()).isEqualTo(2);
+        assertThat(absent.err()).contains("topic 'absent' does not exist on " + kafka.bootstrapServers());
+
+        CliRun dryRunAlone = CliRun.stagewise("reconcile", "--bootstrap-servers", kafka.bootstrapServers(), "--dry-run");
+        assertThat(dryRunAlone.exitCode()).isEqualTo(2);
+        assertThat(dryRunAlone.err()).contains("--dry-run only goes with --repair");
+
+        CliRun bothGateways = CliRun.stagewise("reconcile", "--bootstrap-servers", kafka.bootstrapServers(),
+                "--gateway-url", "http://127.0.0.1:1", "--gateway-jdbc-url", "jdbc:postgresql://127.0.0.1:1/x");
+        assertThat(bothGateways.exitCode()).isEqualTo(2);
+        assertThat(bothGateways.err()).contains("not both");
     }
 
     @Test
