@@ -25,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -86,6 +87,7 @@ class ClusterITCase {
 
     @BeforeAll
     void startEverything() throws Exception {
+        Files.deleteIfExists(Path.of("target", "cluster-suite.log"));
         clusterJar = clusterJar();
         processes = new ChildProcesses(tmp);
         bootstrap = startService("kafka", tmp.resolve("kafka-data").toString());
@@ -95,22 +97,33 @@ class ClusterITCase {
         await("the gateway answering").atMost(PATIENCE).pollInterval(Duration.ofMillis(300))
                 .until(() -> httpGet(gatewayUrl + "/health").isPresent());
 
+        progress("broker " + bootstrap + ", PostgreSQL, gateway " + gatewayUrl + " up");
         flink = new FlinkCluster(processes, tmp.resolve("flink"));
         flink.startJobManager();
         flink.startTaskManager("taskmanager-1", 1);
         flink.startTaskManager("taskmanager-2", 2);
         Topics.createAll(bootstrap, 4, List.of(INPUT));
+        progress("Flink session cluster up: JobManager and 2 TaskManagers, dashboard " + flink.restUrl());
     }
 
     @AfterAll
-    void stopEverything() throws IOException {
+    void stopEverything() {
         if (processes != null) {
             processes.close();
         }
-        String wall = String.format("cluster suite wall time: %d s%n",
-                TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - suiteStarted));
-        System.out.print(wall);
-        Files.writeString(Path.of("target", "cluster-suite-wall-time.txt"), wall, StandardCharsets.UTF_8);
+        progress("wall time " + TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - suiteStarted) + " s, every process stopped");
+    }
+
+    /** One line per step, with the seconds since the suite started, to stdout and target/cluster-suite.log. */
+    private void progress(String step) {
+        String line = String.format("cluster suite +%ds: %s%n", TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - suiteStarted), step);
+        System.out.print(line);
+        try {
+            Files.writeString(Path.of("target", "cluster-suite.log"), line, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            System.out.println("cannot write target/cluster-suite.log: " + e);
+        }
     }
 
     @Test
@@ -123,16 +136,20 @@ class ClusterITCase {
         // 1. Parallelism 2; a TaskManager is killed with SIGKILL while input arrives.
         String job1 = flink.run(clusterJar, PipelineJob.class.getName(), 2, null, jobArgs(2));
         awaitRunning(job1);
+        progress("job " + job1 + " running at parallelism 2");
         CompletableFuture<Void> slice1 = produce(records.subList(0, quarter), new AtomicLong());
         PipelineTestSupport.awaitOutput(bootstrap, 50, PATIENCE);
         await("a completed checkpoint").atMost(PATIENCE).until(() -> flink.latestCheckpoint(job1) > 0);
         long checkpointBeforeKill = flink.latestCheckpoint(job1);
-        flink.killTaskManager("taskmanager-1");
+        String victim = flink.busiestTaskManager();
+        flink.killTaskManager(victim);
+        progress(victim + " killed (SIGKILL) after checkpoint " + checkpointBeforeKill);
         await("job restarted after the TaskManager kill").atMost(PATIENCE).pollInterval(Duration.ofMillis(500))
                 .until(() -> flink.restarts(job1) >= 1);
         awaitRunning(job1);
         await("a checkpoint completed after recovery").atMost(PATIENCE).pollInterval(Duration.ofMillis(500))
                 .until(() -> flink.latestCheckpoint(job1) > checkpointBeforeKill);
+        progress("job recovered: restarted, checkpoint " + flink.latestCheckpoint(job1) + " completed");
         flink.startTaskManager("taskmanager-3", 2);
         slice1.get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
@@ -142,10 +159,12 @@ class ClusterITCase {
         await().atMost(PATIENCE).until(() -> sent2.get() >= quarter / 2);
         String savepoint1 = flink.stopWithSavepoint(job1, tmp.resolve("savepoints"));
         long savepoint1At = System.currentTimeMillis();
+        progress("stopped with savepoint " + savepoint1);
         Set<String> completedBefore1 = outputIds();
         String job2 = flink.run(clusterJar, PipelineJob.class.getName(), 3, savepoint1, jobArgs(3));
         awaitRunning(job2);
         assertThat(flink.vertexParallelism(job2)).as("every operator rescaled to 3").containsOnly(3);
+        progress("job " + job2 + " restored at parallelism 3");
         extraDuplicates.addAll(duplicatesOf(records.subList(0, quarter), completedBefore1));
         produce(extraDuplicates.subList(0, DUPLICATES_PER_RESCALE), new AtomicLong()).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
         slice2.get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
@@ -156,10 +175,12 @@ class ClusterITCase {
         await().atMost(PATIENCE).until(() -> sent3.get() >= quarter / 2);
         String savepoint2 = flink.stopWithSavepoint(job2, tmp.resolve("savepoints"));
         long savepoint2At = System.currentTimeMillis();
+        progress("stopped with savepoint " + savepoint2);
         Set<String> completedBefore2 = outputIds();
         String job3 = flink.run(clusterJar, PipelineJob.class.getName(), 1, savepoint2, jobArgs(1));
         awaitRunning(job3);
         assertThat(flink.vertexParallelism(job3)).as("every operator rescaled to 1").containsOnly(1);
+        progress("job " + job3 + " restored at parallelism 1");
         List<PaymentGenerator.Record> secondDuplicates = duplicatesOf(records.subList(quarter, 2 * quarter), completedBefore2)
                 .subList(0, DUPLICATES_PER_RESCALE);
         extraDuplicates.addAll(secondDuplicates);
@@ -168,6 +189,7 @@ class ClusterITCase {
         produce(records.subList(3 * quarter, records.size()), new AtomicLong()).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
         // 4. Everything settled (the retry ladder drained), one more checkpoint, then the audit.
+        progress("all input sent");
         Audit.Topics topics = PipelineTestSupport.topics(bootstrap);
         PipelineTestSupport.awaitSettled(topics, plan, PATIENCE);
         long settledAt = flink.latestCheckpoint(job3);
@@ -177,6 +199,7 @@ class ClusterITCase {
                 Optional.of(new Audit.Expected(records.size() + 2 * DUPLICATES_PER_RESCALE, plan.validIds(), plan.malformed(),
                         plan::sumsFor)),
                 Optional.of(effectiveCharges()), Optional.of(new PaymentsLedger.Database(jdbcUrl, null, null)));
+        progress("audit:\n" + report.render());
         assertThat(report.passed()).as(report.render()).isTrue();
         assertThat(report.count("ledgerRows")).isPositive();
 
@@ -192,6 +215,7 @@ class ClusterITCase {
         TopicReader.readAll(bootstrap, Topics.dlq(INPUT), Duration.ofSeconds(30)).forEach(r -> settled.add(header(r, StagewiseHeaders.EVENT_ID)));
         for (long savepointAt : List.of(savepoint1At, savepoint2At)) {
             List<String> waiting = retriesWaitingAt(savepointAt);
+            progress(waiting.size() + " retries waiting in the ladder at the savepoint of " + savepointAt);
             assertThat(waiting).as("retries waiting in the ladder at the savepoint of %d", savepointAt).isNotEmpty();
             assertThat(settled).as("retries waiting at the savepoint of %d, settled after the restore", savepointAt)
                     .containsAll(waiting);
@@ -200,10 +224,10 @@ class ClusterITCase {
         // The job's recovery: one restart for the killed TaskManager, then none. A resubmission to
         // the same session cluster must not fail on a TaskManager that ran the job before (issue
         // 10 item 4: "No suitable driver" from DriverManager in the ledger sink).
+        progress("restarts of the resubmissions: " + flink.restarts(job2) + " at parallelism 3, " + flink.restarts(job3) + " at 1");
         assertThat(flink.restarts(job2)).as("restarts of the resubmission at parallelism 3: %s", flink.exceptions(job2)).isZero();
         assertThat(flink.restarts(job3)).as("restarts of the resubmission at parallelism 1: %s", flink.exceptions(job3)).isZero();
-        System.out.printf("cluster suite: %s; savepoints %s, %s%n", report.render().lines().findFirst().orElse(""),
-                savepoint1, savepoint2);
+        progress("passed");
     }
 
     private List<String> jobArgs(int parallelism) {

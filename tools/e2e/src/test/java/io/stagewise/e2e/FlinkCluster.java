@@ -111,10 +111,29 @@ final class FlinkCluster {
         command.add("org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
         command.addAll(List.of("--configDir", conf.toString()));
         command.addAll(dynamicProperties("GET_TM_RESOURCE_PARAMS"));
+        // The REST API then names it as we do.
+        command.addAll(List.of("-D", "taskmanager.resource-id=" + name));
         taskManagers.put(name, processes.start(name, command, Map.of("FLINK_CONF_DIR", conf.toString())));
         await(expectedTaskManagers + " TaskManagers registered").atMost(Duration.ofMinutes(5))
                 .pollInterval(Duration.ofMillis(500))
                 .until(() -> get("/taskmanagers").map(j -> j.path("taskmanagers").size()).orElse(0) >= expectedTaskManagers);
+    }
+
+    /** The TaskManager with the most slots in use (by the running job). */
+    String busiestTaskManager() {
+        String busiest = null;
+        int mostUsed = 0;
+        for (JsonNode tm : get("/taskmanagers").map(j -> j.path("taskmanagers")).orElseThrow()) {
+            int used = tm.path("slotsNumber").asInt() - tm.path("freeSlots").asInt();
+            if (used > mostUsed && taskManagers.containsKey(tm.path("id").asText())) {
+                busiest = tm.path("id").asText();
+                mostUsed = used;
+            }
+        }
+        if (busiest == null) {
+            throw new IllegalStateException("no TaskManager of ours runs a task: " + get("/taskmanagers"));
+        }
+        return busiest;
     }
 
     /** SIGKILL: no shutdown hook, no goodbye to the JobManager. */
