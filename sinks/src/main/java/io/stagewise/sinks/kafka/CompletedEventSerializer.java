@@ -1,8 +1,8 @@
 package io.stagewise.sinks.kafka;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.util.RawValue;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.StagewiseHeaders;
 import java.io.IOException;
@@ -15,13 +15,16 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 /**
  * Writes a {@link CompletedEvent} to the output topic: key = business key, value = JSON
  * {@code {"id", "type", "key", "payload", "outputs", "completedAt", "origin"}}, header
- * {@code stagewise.event-id}.
+ * {@code stagewise.event-id}. The JSON is written with a streaming generator into a buffer reused
+ * across records; payload and stage outputs are embedded as the JSON text they already are.
  */
 public final class CompletedEventSerializer implements KafkaRecordSerializationSchema<CompletedEvent> {
     private static final long serialVersionUID = 1L;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JsonFactory JSON = new JsonFactory();
 
     private final String topic;
+    /** Reused for every record of this sink writer: the JSON is generated straight into it. */
+    private transient ByteArrayBuilder buffer;
 
     public CompletedEventSerializer(String topic) {
         this.topic = topic;
@@ -32,28 +35,37 @@ public final class CompletedEventSerializer implements KafkaRecordSerializationS
         RecordHeaders headers = new RecordHeaders();
         headers.add(StagewiseHeaders.EVENT_ID, done.eventId.getBytes(StandardCharsets.UTF_8));
         byte[] key = done.key == null ? null : done.key.getBytes(StandardCharsets.UTF_8);
-        return new ProducerRecord<>(topic, null, null, key, toJson(done), headers);
+        if (buffer == null) {
+            buffer = new ByteArrayBuilder(512);
+        }
+        return new ProducerRecord<>(topic, null, null, key, toJson(done, buffer), headers);
     }
 
-    static byte[] toJson(CompletedEvent done) {
-        try {
-            ObjectNode node = JSON.createObjectNode();
-            node.put("id", done.eventId);
-            node.put("type", done.type);
-            node.put("key", done.key);
+    /** The value of one output record; {@code buffer} is reset and reused, the result is a fresh array. */
+    static byte[] toJson(CompletedEvent done, ByteArrayBuilder buffer) {
+        buffer.reset();
+        try (JsonGenerator json = JSON.createGenerator(buffer)) {
+            json.writeStartObject();
+            json.writeStringField("id", done.eventId);
+            json.writeStringField("type", done.type);
+            json.writeStringField("key", done.key);
             // Both are JSON text our own parser and stages produced: embed them without parsing again.
-            node.putRawValue("payload", new RawValue(done.payload == null ? "{}" : done.payload));
-            node.putRawValue("outputs", new RawValue(done.outputs == null ? "{}" : done.outputs));
-            node.put("completedAt", done.completedAt);
-            ObjectNode origin = node.putObject("origin");
-            origin.put("topic", done.origin.topic);
-            origin.put("partition", done.origin.partition);
-            origin.put("offset", done.origin.offset);
-            origin.put("timestamp", done.origin.timestamp);
-            return JSON.writeValueAsBytes(node);
+            json.writeFieldName("payload");
+            json.writeRawValue(done.payload == null ? "{}" : done.payload);
+            json.writeFieldName("outputs");
+            json.writeRawValue(done.outputs == null ? "{}" : done.outputs);
+            json.writeNumberField("completedAt", done.completedAt);
+            json.writeObjectFieldStart("origin");
+            json.writeStringField("topic", done.origin.topic);
+            json.writeNumberField("partition", done.origin.partition);
+            json.writeNumberField("offset", done.origin.offset);
+            json.writeNumberField("timestamp", done.origin.timestamp);
+            json.writeEndObject();
+            json.writeEndObject();
         } catch (IOException e) {
-            // payload and outputs were produced by our own parser and stages: this is a bug, not bad input.
+            // Writing into memory fails only on a bug, never on bad input.
             throw new UncheckedIOException("cannot serialize completed event " + done.eventId, e);
         }
+        return buffer.toByteArray();
     }
 }
