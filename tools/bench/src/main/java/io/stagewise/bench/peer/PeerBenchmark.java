@@ -143,7 +143,7 @@ public final class PeerBenchmark {
         }
         command.add("-Xmx" + settings.childHeap());
         command.add("-cp");
-        command.add(childClassPath(app, rocksdb));
+        command.add(String.join(File.pathSeparator, childClassPath(app, rocksdb, expandedClassPath())));
         command.add(PeerApp.class.getName());
         command.addAll(List.of(app, bootstrap, input, name, String.valueOf(interval.toMillis()),
                 String.valueOf(app.equals(STREAMS) ? settings.streamThreads() : settings.parallelism()),
@@ -246,12 +246,12 @@ public final class PeerBenchmark {
      * the application needs: Flink's {@code frocksdbjni} for Stagewise, {@code rocksdbjni} (the build
      * kafka-streams declares) for Kafka Streams.
      */
-    private static String childClassPath(String app, Path rocksdb) throws IOException {
+    static List<String> childClassPath(String app, Path rocksdb, List<Path> classPath) {
         List<String> entries = new ArrayList<>();
         if (app.equals(STREAMS)) {
             entries.add(rocksdb.toString());
         }
-        for (Path entry : expandedClassPath()) {
+        for (Path entry : classPath) {
             String file = entry.getFileName().toString();
             boolean flinkRocksdb = file.startsWith("frocksdbjni");
             boolean streamsRocksdb = file.startsWith("rocksdbjni");
@@ -259,7 +259,7 @@ public final class PeerBenchmark {
                 entries.add(entry.toString());
             }
         }
-        return String.join(File.pathSeparator, entries);
+        return entries;
     }
 
     private static List<Path> expandedClassPath() throws IOException {
