@@ -15,16 +15,18 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 /**
  * Writes a {@link CompletedEvent} to the output topic: key = business key, value = JSON
  * {@code {"id", "type", "key", "payload", "outputs", "completedAt", "origin"}}, header
- * {@code stagewise.event-id}. The JSON is written with a streaming generator into a buffer reused
- * across records; payload and stage outputs are embedded as the JSON text they already are.
+ * {@code stagewise.event-id}. The JSON is written with one streaming generator into a buffer, both
+ * reused across records; payload and stage outputs are embedded as the JSON text they already are.
  */
 public final class CompletedEventSerializer implements KafkaRecordSerializationSchema<CompletedEvent> {
     private static final long serialVersionUID = 1L;
-    private static final JsonFactory JSON = new JsonFactory();
+    /** Root values written one after the other with no separator: each record's bytes are exactly its JSON. */
+    private static final JsonFactory JSON = new JsonFactory().setRootValueSeparator(null);
 
     private final String topic;
     /** Reused for every record of this sink writer: the JSON is generated straight into it. */
     private transient ByteArrayBuilder buffer;
+    private transient JsonGenerator json;
 
     public CompletedEventSerializer(String topic) {
         this.topic = topic;
@@ -35,16 +37,20 @@ public final class CompletedEventSerializer implements KafkaRecordSerializationS
         RecordHeaders headers = new RecordHeaders();
         headers.add(StagewiseHeaders.EVENT_ID, done.eventId.getBytes(StandardCharsets.UTF_8));
         byte[] key = done.key == null ? null : done.key.getBytes(StandardCharsets.UTF_8);
-        if (buffer == null) {
-            buffer = new ByteArrayBuilder(512);
-        }
-        return new ProducerRecord<>(topic, null, null, key, toJson(done, buffer), headers);
+        return new ProducerRecord<>(topic, null, null, key, toJson(done), headers);
     }
 
-    /** The value of one output record; {@code buffer} is reset and reused, the result is a fresh array. */
-    static byte[] toJson(CompletedEvent done, ByteArrayBuilder buffer) {
-        buffer.reset();
-        try (JsonGenerator json = JSON.createGenerator(buffer)) {
+    /**
+     * The value of one output record. One generator writes every record of this sink writer into one
+     * buffer, as a sequence of root values without separator; each record's bytes are taken and the
+     * buffer reset. After a failed write the generator is dropped, so no half-written state carries over.
+     */
+    byte[] toJson(CompletedEvent done) {
+        try {
+            if (json == null) {
+                buffer = new ByteArrayBuilder(512);
+                json = JSON.createGenerator(buffer);
+            }
             json.writeStartObject();
             json.writeStringField("id", done.eventId);
             json.writeStringField("type", done.type);
@@ -62,10 +68,15 @@ public final class CompletedEventSerializer implements KafkaRecordSerializationS
             json.writeNumberField("timestamp", done.origin.timestamp);
             json.writeEndObject();
             json.writeEndObject();
-        } catch (IOException e) {
+            json.flush();
+        } catch (IOException | RuntimeException e) {
+            json = null;
             // Writing into memory fails only on a bug, never on bad input.
-            throw new UncheckedIOException("cannot serialize completed event " + done.eventId, e);
+            throw new UncheckedIOException("cannot serialize completed event " + done.eventId,
+                    e instanceof IOException io ? io : new IOException(e));
         }
-        return buffer.toByteArray();
+        byte[] value = buffer.toByteArray();
+        buffer.reset();
+        return value;
     }
 }
