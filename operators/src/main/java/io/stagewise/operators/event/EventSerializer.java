@@ -20,6 +20,9 @@ import org.apache.flink.types.StringValue;
  * <p>Stored state is not written with it: the stage engine's keyed state declares {@code Event}
  * through {@code TypeInformation.of(Event.class)}, a Flink POJO, and keeps that layout
  * (docs/state-and-dedup.md); only streams typed with {@link EventTypeInfo} use this serializer.
+ * Records in flight are, though, when a checkpoint is unaligned: its channel state holds shuffled
+ * events in this format. A change of the format must therefore bump the version and be rolled out
+ * through a savepoint (always aligned, no in-flight records), not by restoring an unaligned checkpoint.
  */
 public final class EventSerializer extends TypeSerializerSingleton<Event> {
     private static final long serialVersionUID = 1L;
