@@ -1,12 +1,15 @@
 package io.stagewise.operators.event;
 
 import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
 
 /**
  * One completed event, the content of the output topic: exactly one record per event id,
- * written by a transactional Kafka sink. A Flink POJO: never Kryo.
+ * written by a transactional Kafka sink. Serialized by {@link CompletedEventTypeInfo}'s explicit
+ * serializer: never Kryo, no reflection; never kept in state.
  */
 @PublicEvolving
+@TypeInfo(CompletedEventTypeInfo.Factory.class)
 public class CompletedEvent {
     public String eventId;
     public String type;

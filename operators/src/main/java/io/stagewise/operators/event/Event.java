@@ -8,7 +8,9 @@ import org.apache.flink.annotation.PublicEvolving;
  *
  * <p>A record that could not be parsed is still an {@code Event}, with {@link #malformed} saying why;
  * the malformed split turns it into a dead letter. So nothing read from Kafka is ever dropped or
- * crashes the job. A Flink POJO: never Kryo.
+ * crashes the job. A Flink POJO where keyed state holds it (the stage engine's parked events and
+ * in-flight workflows keep that layout); on the streams from the source to the stage engine it
+ * travels with the explicit {@link EventSerializer} ({@link EventTypeInfo}). Never Kryo.
  */
 @PublicEvolving
 public class Event {

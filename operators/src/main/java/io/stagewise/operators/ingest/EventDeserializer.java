@@ -2,6 +2,7 @@ package io.stagewise.operators.ingest;
 
 import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.Event;
+import io.stagewise.operators.event.EventTypeInfo;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.retry.RetryLadder;
 import java.nio.charset.StandardCharsets;
@@ -23,6 +24,9 @@ public final class EventDeserializer implements KafkaRecordDeserializationSchema
     private static final long serialVersionUID = 1L;
 
     private final EventParser parser;
+    /** The retry ladder step of the last topic seen: a source reads a handful of topics, so no regex per record. */
+    private transient String lastTopic;
+    private transient int lastStep;
 
     public EventDeserializer(int maxEventBytes) {
         this.parser = new EventParser(maxEventBytes);
@@ -32,15 +36,27 @@ public final class EventDeserializer implements KafkaRecordDeserializationSchema
     public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Event> out) {
         Origin here = new Origin(record.topic(), record.partition(), record.offset(), record.timestamp());
         Event event = parser.parse(record.key(), record.value(), here, stagewiseHeaders(record.headers()));
-        event.retryStep = RetryLadder.stepOf(record.topic());
+        event.retryStep = retryStep(record.topic());
         out.collect(event);
     }
 
-    /** The {@code stagewise.*} headers of a record, UTF-8 decoded, last value of each name. */
+    private int retryStep(String topic) {
+        if (!topic.equals(lastTopic)) {
+            lastStep = RetryLadder.stepOf(topic);
+            lastTopic = topic;
+        }
+        return lastStep;
+    }
+
+    /** The {@code stagewise.*} headers of a record, UTF-8 decoded, last value of each name; read-only. */
     public static Map<String, String> stagewiseHeaders(Headers recordHeaders) {
-        Map<String, String> headers = new HashMap<>();
+        // Input records mostly carry no Stagewise headers: no map for them.
+        Map<String, String> headers = Map.of();
         for (Header header : recordHeaders) {
             if (header.key().startsWith("stagewise.") && header.value() != null) {
+                if (headers.isEmpty()) {
+                    headers = new HashMap<>();
+                }
                 headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
             }
         }
@@ -49,6 +65,6 @@ public final class EventDeserializer implements KafkaRecordDeserializationSchema
 
     @Override
     public TypeInformation<Event> getProducedType() {
-        return TypeInformation.of(Event.class);
+        return EventTypeInfo.INSTANCE;
     }
 }

@@ -1,15 +1,21 @@
 package io.stagewise.operators.ingest;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
+import java.io.IOException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Turns one Kafka record into an {@link Event}, following the event format of docs/event-format.md.
@@ -29,6 +35,9 @@ public final class EventParser implements Serializable {
     public static final int MAX_ID_LENGTH = 255;
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JsonFactory JSON_FACTORY = JSON.getFactory();
+
+    private static final Pattern SNIFF_ID = Pattern.compile("\"id\"\\s*:\\s*\"([^\"\\\\]{1,255})\"");
 
     private final int maxEventBytes;
 
@@ -75,58 +84,110 @@ public final class EventParser implements Serializable {
             event.id = sniffId(value);
             return event;
         }
-        JsonNode root;
+        Fields fields;
         try {
-            root = JSON.readTree(value);
+            fields = readFields(value);
         } catch (JsonProcessingException e) {
             event.malformed = "not valid JSON: " + e.getOriginalMessage();
             return event;
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             event.malformed = "not valid JSON: " + e;
             return event;
         }
-        if (root == null || !root.isObject()) {
+        if (fields == null) {
             event.malformed = "not a JSON object";
             return event;
         }
-        JsonNode id = root.get("id");
-        if (id != null && id.isTextual()) {
-            event.id = id.asText().length() <= MAX_ID_LENGTH ? id.asText() : "";
+        String id = fields.id;
+        if (id != null) {
+            event.id = id.length() <= MAX_ID_LENGTH ? id : "";
         }
-        if (id == null || !id.isTextual() || id.asText().isEmpty()) {
+        if (id == null || id.isEmpty()) {
             event.malformed = "missing or non-string field 'id'";
             return event;
         }
-        if (id.asText().length() > MAX_ID_LENGTH) {
-            event.malformed = "field 'id' is " + id.asText().length() + " characters, more than "
-                    + MAX_ID_LENGTH;
+        if (id.length() > MAX_ID_LENGTH) {
+            event.malformed = "field 'id' is " + id.length() + " characters, more than " + MAX_ID_LENGTH;
             return event;
         }
-        JsonNode type = root.get("type");
-        if (type == null || !type.isTextual() || type.asText().isBlank()) {
+        if (fields.type == null || fields.type.isBlank()) {
             event.malformed = "missing or non-string field 'type'";
             return event;
         }
-        event.type = type.asText();
-        JsonNode payload = root.get("payload");
-        if (payload != null && !payload.isNull()) {
-            if (!payload.isObject()) {
-                event.malformed = "field 'payload' is not a JSON object";
-                return event;
-            }
-            event.payload = payload.toString();
+        event.type = fields.type;
+        if (fields.payloadNotObject) {
+            event.malformed = "field 'payload' is not a JSON object";
+            return event;
         }
-        JsonNode occurredAt = root.get("occurredAt");
-        event.occurredAt = occurredAt != null && occurredAt.isTextual() ? occurredAt.asText() : null;
-        JsonNode key = root.get("key");
-        if (key != null && key.isTextual() && !key.asText().isEmpty()) {
-            event.key = key.asText();
+        if (fields.payloadLength > 0) {
+            // The payload exactly as it arrived (docs/event-format.md): a slice of the record value,
+            // never a tree rebuilt and written out again.
+            event.payload = new String(value, fields.payloadStart, fields.payloadLength, StandardCharsets.UTF_8);
+        }
+        event.occurredAt = fields.occurredAt;
+        if (fields.key != null && !fields.key.isEmpty()) {
+            event.key = fields.key;
         } else if (recordKey != null && recordKey.length > 0) {
             event.key = new String(recordKey, StandardCharsets.UTF_8);
         } else {
             event.key = event.id;
         }
         return event;
+    }
+
+    /** The top-level fields the pipeline reads; a string field of another JSON type stays null. */
+    private static final class Fields {
+        String id;
+        String type;
+        String key;
+        String occurredAt;
+        int payloadStart;
+        int payloadLength;
+        boolean payloadNotObject;
+    }
+
+    /**
+     * Reads the top-level fields of {@code value} in one streaming pass: every token is checked (the
+     * record must be valid JSON up to the end of its root object, as a full parse would require), but
+     * only the five fields the pipeline needs are materialised; the payload is located, not copied.
+     * A repeated field counts with its last value. Returns null when the root is not an object.
+     */
+    private static Fields readFields(byte[] value) throws IOException {
+        try (JsonParser parser = JSON_FACTORY.createParser(value)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                // A scalar or array root: still reject what is not JSON at all, as a full parse would.
+                parser.skipChildren();
+                return null;
+            }
+            Fields fields = new Fields();
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                JsonToken token = parser.nextToken();
+                switch (name) {
+                    case "id" -> fields.id = token == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    case "type" -> fields.type = token == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    case "key" -> fields.key = token == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    case "occurredAt" -> fields.occurredAt = token == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    case "payload" -> {
+                        fields.payloadNotObject = token != JsonToken.START_OBJECT && token != JsonToken.VALUE_NULL;
+                        fields.payloadLength = 0;
+                        if (token == JsonToken.START_OBJECT) {
+                            int start = (int) parser.currentTokenLocation().getByteOffset();
+                            parser.skipChildren();
+                            fields.payloadStart = start;
+                            fields.payloadLength = (int) parser.currentLocation().getByteOffset() - start;
+                        } else {
+                            parser.skipChildren();
+                        }
+                    }
+                    default -> parser.skipChildren();
+                }
+            }
+            if (!parser.hasToken(JsonToken.END_OBJECT)) {
+                throw new JsonParseException(parser, "unexpected end of the root object");
+            }
+            return fields;
+        }
     }
 
     private static void readHeaders(Event event, Map<String, String> headers) {
@@ -186,8 +247,7 @@ public final class EventParser implements Serializable {
     /** Best effort: the id of an oversized event, read from its first kilobytes, for the DLQ header. */
     private static String sniffId(byte[] value) {
         String head = new String(value, 0, Math.min(value.length, 4096), StandardCharsets.UTF_8);
-        java.util.regex.Matcher m =
-                java.util.regex.Pattern.compile("\"id\"\\s*:\\s*\"([^\"\\\\]{1,255})\"").matcher(head);
+        Matcher m = SNIFF_ID.matcher(head);
         return m.find() ? m.group(1) : "";
     }
 }

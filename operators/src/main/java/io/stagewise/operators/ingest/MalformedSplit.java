@@ -3,8 +3,10 @@ package io.stagewise.operators.ingest;
 import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
+import io.stagewise.operators.event.EventTypeInfo;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
@@ -15,7 +17,7 @@ import org.apache.flink.util.OutputTag;
  * {@code malformed}, stage {@code ingest}. Counts them in metric {@code stagewise.malformed}.
  */
 @PublicEvolving
-public final class MalformedSplit extends ProcessFunction<Event, Event> {
+public final class MalformedSplit extends ProcessFunction<Event, Event> implements ResultTypeQueryable<Event> {
     private static final long serialVersionUID = 1L;
 
     public static final String UID = "stagewise-malformed-split";
@@ -38,5 +40,11 @@ public final class MalformedSplit extends ProcessFunction<Event, Event> {
         } else {
             out.collect(event);
         }
+    }
+
+    /** Valid events go on with the explicit {@link EventTypeInfo}: the keyed shuffle after it uses no reflection. */
+    @Override
+    public TypeInformation<Event> getProducedType() {
+        return EventTypeInfo.INSTANCE;
     }
 }

@@ -42,6 +42,29 @@ class EventParserTest {
     }
 
     @Test
+    void payloadIsTheOriginalTextAndOtherFieldsAreSkipped() {
+        String payload = "{ \"amount\" : \"12.50\", \"nested\": {\"b\": \"}{\\\"\"}, \"list\": [1, {\"c\": null}], \"eur\": \"€\" }";
+        Event event = parse("{\"extra\":{\"id\":\"inner\",\"type\":[\"x\"]},\"id\":\"pay-7\",\"payload\":" + payload
+                + ",\"type\":\"t\",\"more\":[{\"payload\":1}]}");
+
+        assertThat(event.isMalformed()).isFalse();
+        assertThat(event.id).isEqualTo("pay-7");
+        assertThat(event.type).isEqualTo("t");
+        assertThat(event.payload).isEqualTo(payload);
+        assertThat(parse("{\"id\":\"a\",\"type\":\"t\",\"payload\":null}").payload).isEqualTo("{}");
+    }
+
+    @Test
+    void truncatedOrBrokenJsonIsMalformedWhereverItBreaks() {
+        assertThat(parse("{\"id\":\"a\",\"type\":\"t\"").malformed).startsWith("not valid JSON");
+        assertThat(parse("{\"id\":\"a\",\"type\":\"t\",\"payload\":{\"x\":1}").malformed).startsWith("not valid JSON");
+        assertThat(parse("{\"id\":\"a\",\"type\":\"t\",\"other\":[1,}").malformed).startsWith("not valid JSON");
+        assertThat(parse("{\"id\":\"a\",\"type\":\"t\",\"other\":\"unterminated}").malformed).startsWith("not valid JSON");
+        assertThat(parse("[1,2").malformed).startsWith("not valid JSON");
+        assertThat(parse("   ").malformed).isEqualTo("not a JSON object");
+    }
+
+    @Test
     void businessKeyFallsBackToRecordKeyThenId() {
         assertThat(parse("{\"id\":\"a\",\"type\":\"t\"}").key).isEqualTo("acct-7");
         Event noKeys = parser.parse(null, bytes("{\"id\":\"a\",\"type\":\"t\"}"), HERE, Map.of());

@@ -1,9 +1,9 @@
 package io.stagewise.sinks.kafka;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import org.apache.flink.annotation.PublicEvolving;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.util.RawValue;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.StagewiseHeaders;
 import java.io.IOException;
@@ -16,14 +16,19 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 /**
  * Writes a {@link CompletedEvent} to the output topic: key = business key, value = JSON
  * {@code {"id", "type", "key", "payload", "outputs", "completedAt", "origin"}}, header
- * {@code stagewise.event-id}.
+ * {@code stagewise.event-id}. The JSON is written with one streaming generator into a buffer, both
+ * reused across records; payload and stage outputs are embedded as the JSON text they already are.
  */
 @PublicEvolving
 public final class CompletedEventSerializer implements KafkaRecordSerializationSchema<CompletedEvent> {
     private static final long serialVersionUID = 1L;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Root values written one after the other with no separator: each record's bytes are exactly its JSON. */
+    private static final JsonFactory JSON = new JsonFactory().setRootValueSeparator(null);
 
     private final String topic;
+    /** Reused for every record of this sink writer: the JSON is generated straight into it. */
+    private transient ByteArrayBuilder buffer;
+    private transient JsonGenerator json;
 
     public CompletedEventSerializer(String topic) {
         this.topic = topic;
@@ -37,25 +42,43 @@ public final class CompletedEventSerializer implements KafkaRecordSerializationS
         return new ProducerRecord<>(topic, null, null, key, toJson(done), headers);
     }
 
-    static byte[] toJson(CompletedEvent done) {
+    /**
+     * The value of one output record. One generator writes every record of this sink writer into one
+     * buffer, as a sequence of root values without separator; each record's bytes are taken and the
+     * buffer reset. After a failed write the generator is dropped, so no half-written state carries over.
+     */
+    byte[] toJson(CompletedEvent done) {
         try {
-            ObjectNode node = JSON.createObjectNode();
-            node.put("id", done.eventId);
-            node.put("type", done.type);
-            node.put("key", done.key);
+            if (json == null) {
+                buffer = new ByteArrayBuilder(512);
+                json = JSON.createGenerator(buffer);
+            }
+            json.writeStartObject();
+            json.writeStringField("id", done.eventId);
+            json.writeStringField("type", done.type);
+            json.writeStringField("key", done.key);
             // Both are JSON text our own parser and stages produced: embed them without parsing again.
-            node.putRawValue("payload", new RawValue(done.payload == null ? "{}" : done.payload));
-            node.putRawValue("outputs", new RawValue(done.outputs == null ? "{}" : done.outputs));
-            node.put("completedAt", done.completedAt);
-            ObjectNode origin = node.putObject("origin");
-            origin.put("topic", done.origin.topic);
-            origin.put("partition", done.origin.partition);
-            origin.put("offset", done.origin.offset);
-            origin.put("timestamp", done.origin.timestamp);
-            return JSON.writeValueAsBytes(node);
-        } catch (IOException e) {
-            // payload and outputs were produced by our own parser and stages: this is a bug, not bad input.
-            throw new UncheckedIOException("cannot serialize completed event " + done.eventId, e);
+            json.writeFieldName("payload");
+            json.writeRawValue(done.payload == null ? "{}" : done.payload);
+            json.writeFieldName("outputs");
+            json.writeRawValue(done.outputs == null ? "{}" : done.outputs);
+            json.writeNumberField("completedAt", done.completedAt);
+            json.writeObjectFieldStart("origin");
+            json.writeStringField("topic", done.origin.topic);
+            json.writeNumberField("partition", done.origin.partition);
+            json.writeNumberField("offset", done.origin.offset);
+            json.writeNumberField("timestamp", done.origin.timestamp);
+            json.writeEndObject();
+            json.writeEndObject();
+            json.flush();
+        } catch (IOException | RuntimeException e) {
+            json = null;
+            // Writing into memory fails only on a bug, never on bad input.
+            throw new UncheckedIOException("cannot serialize completed event " + done.eventId,
+                    e instanceof IOException io ? io : new IOException(e));
         }
+        byte[] value = buffer.toByteArray();
+        buffer.reset();
+        return value;
     }
 }

@@ -46,6 +46,35 @@ class KafkaSerializersTest {
         assertThat(value.path("origin").path("offset").asLong()).isEqualTo(17);
     }
 
+    @Test
+    void completedEventsReuseTheBufferWithoutLeakingBytesAcrossRecords() {
+        CompletedEventSerializer serializer = new CompletedEventSerializer("out");
+        CompletedEvent first = new CompletedEvent();
+        first.eventId = "pay-long-" + "x".repeat(600);
+        first.type = "t";
+        first.key = "k";
+        first.payload = "{\"pad\":\"" + "y".repeat(600) + "\"}";
+        first.outputs = "{}";
+        first.origin = new Origin("in", 0, 1, 2);
+        CompletedEvent second = new CompletedEvent();
+        second.eventId = "pay-2";
+        second.type = null;
+        second.key = "k2";
+        second.payload = null;
+        second.outputs = "{\"validate\":{\"ok\":true}}";
+        second.completedAt = 7;
+        second.origin = new Origin("in", 1, 5, 6);
+
+        byte[] firstValue = serializer.serialize(first, null, null).value();
+        byte[] secondValue = serializer.serialize(second, null, null).value();
+
+        assertThat(new String(secondValue, StandardCharsets.UTF_8)).isEqualTo("{\"id\":\"pay-2\",\"type\":null,"
+                + "\"key\":\"k2\",\"payload\":{},\"outputs\":{\"validate\":{\"ok\":true}},\"completedAt\":7,"
+                + "\"origin\":{\"topic\":\"in\",\"partition\":1,\"offset\":5,\"timestamp\":6}}");
+        assertThat(new String(firstValue, StandardCharsets.UTF_8)).startsWith("{\"id\":\"pay-long-x")
+                .endsWith("\"origin\":{\"topic\":\"in\",\"partition\":0,\"offset\":1,\"timestamp\":2}}");
+    }
+
     private static DeadLetter letter() {
         DeadLetter letter = new DeadLetter();
         letter.eventId = "pay-2";

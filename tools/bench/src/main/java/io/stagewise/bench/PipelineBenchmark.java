@@ -108,7 +108,14 @@ public final class PipelineBenchmark {
      *     or the retry ladder
      */
     public Job pipelineJob(String inputTopic, Workflow workflow, int jobParallelism, Configuration options) {
-        String name = nextName("pipeline");
+        return pipelineJob(nextName("pipeline"), inputTopic, workflow, jobParallelism, options);
+    }
+
+    /**
+     * The same with a given job {@code name}, also its group id, transactional id prefix and the stem of
+     * its output topic {@code <name>.out}: for a benchmark that runs each job in a JVM of its own.
+     */
+    public Job pipelineJob(String name, String inputTopic, Workflow workflow, int jobParallelism, Configuration options) {
         String output = name + ".out";
         Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
         conf.addAll(options);

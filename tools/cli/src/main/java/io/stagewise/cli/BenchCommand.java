@@ -33,6 +33,8 @@ import picocli.CommandLine.Option;
  *   <li>{@code stages}: the stage engine, see {@link StageBenchmark}.
  *   <li>{@code isolation}: healthy throughput while some payments always fail, retry ladder against
  *       in-line retry, see {@link IsolationBenchmark}.
+ *   <li>{@code peer}: the pipeline against a Kafka Streams exactly-once application doing the same job,
+ *       each in its own JVM; events/s and app CPU, see {@link BenchPeerCommand}.
  * </ul>
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
@@ -40,8 +42,10 @@ import picocli.CommandLine.Option;
                 + " with a bare exactly-once Kafka-to-Kafka Flink job; 'stages' measures the stage engine (local stages"
                 + " against pass-through, and remote stages against the real gateway at several in-flight limits);"
                 + " 'isolation' measures healthy throughput while some payments always fail, Stagewise's retry ladder"
-                + " against a Flink job that retries in line.",
-        subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class})
+                + " against a Flink job that retries in line; 'peer' compares the pipeline with a Kafka Streams"
+                + " exactly_once_v2 application doing the same job (events/s and app CPU).",
+        subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class,
+                BenchPeerCommand.class})
 public final class BenchCommand implements Callable<Integer> {
     @Mixin
     PipelineFlags flags = new PipelineFlags();

@@ -1,5 +1,6 @@
 package io.stagewise.e2e;
 
+import io.stagewise.operators.retry.RetryLadder;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -269,7 +270,7 @@ class ClusterITCase {
     private List<String> retriesWaitingAt(long at) {
         List<String> waiting = new ArrayList<>();
         for (int step = 1; step <= RETRY_TOPICS; step++) {
-            for (ConsumerRecord<byte[], byte[]> record : TopicReader.readAll(bootstrap, Topics.retry(INPUT, step), Duration.ofSeconds(30))) {
+            for (ConsumerRecord<byte[], byte[]> record : TopicReader.readAll(bootstrap, RetryLadder.topic(INPUT, step), Duration.ofSeconds(30))) {
                 long dueAt = Long.parseLong(header(record, StagewiseHeaders.RETRY_DUE_AT));
                 if (record.timestamp() < at && dueAt > at) {
                     waiting.add(header(record, StagewiseHeaders.EVENT_ID));

@@ -5,6 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.stagewise.jobs.FlinkSettings;
 import io.stagewise.jobs.PipelineJob;
+import io.stagewise.jobs.Endpoints;
+import io.stagewise.jobs.PipelineSettings;
 import io.stagewise.jobs.PipelineTestSupport;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
@@ -169,16 +171,16 @@ class SavepointCompatibilityITCase {
         conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
         conf.set(StagewiseOptions.INPUT_TOPIC, INPUT);
         conf.set(StagewiseOptions.OUTPUT_TOPIC, PipelineTestSupport.OUTPUT);
-        conf.set(StagewiseOptions.WORKFLOW, WORKFLOW);
+        conf.set(StagewiseOptions.WORKFLOW, StagewiseOptions.WorkflowName.DEDUP_ONLY);
         if (savepoint != null) {
             conf.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
         }
-        int dlqMaxMessageBytes = PipelineJob.prepareTopics(conf);
+        PipelineSettings settings = PipelineSettings.from(conf);
+        Topics.Layout layout = PipelineJob.prepareTopics(settings);
         int port = FreePorts.pick();
         StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, port);
         env.setParallelism(PARALLELISM);
-        PipelineJob.build(env, PipelineJob.Sources.kafka(conf), PipelineJob.Sinks.kafka(conf, dlqMaxMessageBytes),
-                PipelineJob.workflow(conf), conf);
+        PipelineJob.assemble(env, settings, Endpoints.production(settings, layout));
         JobClient client = env.executeAsync("stagewise savepoint compatibility");
         return new Running(client, new FlinkRest(LocalFlink.dashboardUrl(port), client.getJobID()));
     }
