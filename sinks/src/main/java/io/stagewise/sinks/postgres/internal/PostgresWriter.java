@@ -228,6 +228,10 @@ public final class PostgresWriter<T>
             }
         }
         if (subtask == 0 && !foreign.isEmpty()) {
+            for (String gid : foreign) {
+                LOG.error("PostgresSink '{}': prepared transaction {} belongs to another run of this sink (this run is "
+                        + "lineage {}); left untouched, refusing to start", gids.prefix(), gid, lineage);
+            }
             throw new IOException("PostgresSink '" + gids.prefix() + "': prepared transactions of another run of this sink "
                     + "are still open: " + String.join(", ", foreign) + " (this run is lineage " + lineage + (restoredCheckpoint.isPresent()
                     ? ", restored from checkpoint " + restoredCheckpoint.getAsLong() : ", started without state") + "). "
