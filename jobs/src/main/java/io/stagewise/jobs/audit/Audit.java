@@ -48,7 +48,7 @@ import org.apache.kafka.common.header.Header;
  *   <li>(3) given the gateway's effective charges: one per completed payment and per dead letter
  *       whose progress includes {@code charge}, none for any other event;
  *   <li>(4) the output holds exactly one record per completed id, and nothing else;
- *   <li>(5) every DLQ record carries the headers of section 3 with its true origin coordinates
+ *   <li>(5) every DLQ record carries the headers of docs/topics-and-headers.md with its true origin coordinates
  *       (the input record there has the same bytes), and every malformed input record is in the
  *       DLQ exactly once with reason {@code malformed}, stage {@code ingest}.
  * </ul>
