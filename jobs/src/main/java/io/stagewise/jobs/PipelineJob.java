@@ -6,6 +6,7 @@ import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.ingest.EventDeserializer;
 import io.stagewise.operators.ingest.MalformedSplit;
+import io.stagewise.operators.latency.CommitLatency;
 import io.stagewise.operators.stage.StageOperator;
 import io.stagewise.operators.stage.StageOperatorFactory;
 import io.stagewise.operators.stage.Workflow;
@@ -161,7 +162,7 @@ public final class PipelineJob {
                 admitted,
                 workflow, StagewiseOptions.stageSettings(options));
 
-        completed
+        CommitLatency.measure(completed, "output", done -> done.origin == null ? 0 : done.origin.timestamp)
                 .sinkTo(sinks.output())
                 .uid(OUTPUT_SINK_UID)
                 .name("Output (Kafka, exactly once)");
@@ -169,7 +170,7 @@ public final class PipelineJob {
         if (sinks.ledger() != null) {
             // Keyed by account: one account's rows on one subtask, so two subtasks never wait on
             // each other's prepared transactions (docs/payments.md, the lock trap).
-            completed
+            CommitLatency.measure(completed, "ledger", done -> done.origin == null ? 0 : done.origin.timestamp)
                     .map(PaymentsLedger::entry)
                     .returns(TypeInformation.of(LedgerEntry.class))
                     .uid(LEDGER_ENTRY_UID)
@@ -180,8 +181,9 @@ public final class PipelineJob {
                     .name("Ledger (PostgreSQL, exactly once)");
         }
 
-        valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
-                .union(completed.getSideOutput(StageOperator.DEAD_LETTERS))
+        CommitLatency.measure(valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
+                        .union(completed.getSideOutput(StageOperator.DEAD_LETTERS)), "dlq",
+                        letter -> letter.origin == null ? 0 : letter.origin.timestamp)
                 .sinkTo(sinks.deadLetters())
                 .uid(DLQ_SINK_UID)
                 .name("DLQ (Kafka, exactly once)");

@@ -2,6 +2,7 @@ package io.stagewise.jobs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stagewise.operators.latency.CommitLatency;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -52,6 +53,9 @@ class PipelineTopologyTest {
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.DLQ_SINK_UID));
         assertThat(uids).contains(PipelineJob.LEDGER_ENTRY_UID);
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.LEDGER_SINK_UID));
+        assertThat(uids).contains(CommitLatency.uid("output"),
+                CommitLatency.uid("ledger"),
+                CommitLatency.uid("dlq"));
     }
 
     @Test
