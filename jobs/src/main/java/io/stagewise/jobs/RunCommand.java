@@ -48,6 +48,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--dashboard-port", defaultValue = "8081", description = "Port of the Flink dashboard, local runs only (default: ${DEFAULT-VALUE}).")
     int dashboardPort;
 
+    @Option(names = "--prometheus-port", description = "Expose every metric at http://127.0.0.1:PORT/metrics for Prometheus, local runs only (default: off; on a cluster see flink-conf/config.yaml).")
+    Integer prometheusPort;
+
     @Option(names = "--group-id", description = "Consumer group id (default: stagewise-<input topic>).")
     String groupId;
 
@@ -185,6 +188,9 @@ public final class RunCommand implements Callable<Integer> {
             sinks = sinks.withLedger(PaymentsLedger.sink(database, StagewiseOptions.ledgerTransactionPrefix(conf)));
         }
 
+        if (prometheusPort != null && !onCluster) {
+            LocalFlink.withPrometheus(conf, prometheusPort);
+        }
         StreamExecutionEnvironment env = onCluster
                 ? StreamExecutionEnvironment.getExecutionEnvironment(conf)
                 : LocalFlink.withDashboard(conf, dashboardPort);
@@ -197,6 +203,9 @@ public final class RunCommand implements Callable<Integer> {
         if (!onCluster) {
             System.out.printf("Checkpoints every %s in %s%n", checkpointInterval, checkpoints.toAbsolutePath());
             System.out.printf("Dashboard: %s%n", LocalFlink.dashboardUrl(dashboardPort));
+            if (prometheusPort != null) {
+                System.out.printf("Prometheus: %s%n", LocalFlink.prometheusUrl(prometheusPort));
+            }
         }
         if (jdbcUrl != null) {
             System.out.printf("Ledger: %s (two-phase commit, prefix %s)%n", redact(jdbcUrl),
