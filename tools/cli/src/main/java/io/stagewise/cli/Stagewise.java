@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             GatewayCommand.class,
             BenchCommand.class,
             DlqCommand.class,
+            StatusCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Stagewise implements Runnable {
