@@ -27,6 +27,8 @@ import org.apache.flink.api.common.JobID;
  */
 public final class FlinkRest {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Characters of metric ids per REST query (the request line must stay under 4096 bytes). */
+    static final int MAX_QUERY_CHARS = 2500;
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private final String base;
@@ -97,18 +99,44 @@ public final class FlinkRest {
             if (ids.isEmpty()) {
                 continue;
             }
-            String query = vertexUrl + "?agg=sum,max&get=" + URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
-            for (JsonNode metric : get(query).orElse(JSON.createArrayNode())) {
-                String name = metric.path("id").asText();
-                name = name.substring(name.indexOf(".stagewise.") + ".stagewise.".length());
-                if (takesMax(name)) {
-                    metrics.merge(name, metric.path("max").asDouble(), Math::max);
-                } else {
-                    metrics.merge(name, metric.path("sum").asDouble(), Double::sum);
+            for (List<String> batch : batches(ids)) {
+                String query = vertexUrl + "?agg=sum,max&get=" + URLEncoder.encode(String.join(",", batch), StandardCharsets.UTF_8);
+                for (JsonNode metric : get(query).orElse(JSON.createArrayNode())) {
+                    String name = metric.path("id").asText();
+                    name = name.substring(name.indexOf(".stagewise.") + ".stagewise.".length());
+                    if (takesMax(name)) {
+                        metrics.merge(name, metric.path("max").asDouble(), Math::max);
+                    } else {
+                        metrics.merge(name, metric.path("sum").asDouble(), Double::sum);
+                    }
                 }
             }
         }
         return metrics;
+    }
+
+    /**
+     * Metric ids in groups whose query stays below {@link #MAX_QUERY_CHARS}: Flink's REST server
+     * refuses a request line longer than 4096 bytes, and a payments job has over a hundred ids.
+     */
+    static List<List<String>> batches(List<String> ids) {
+        List<List<String>> batches = new ArrayList<>();
+        List<String> batch = new ArrayList<>();
+        int length = 0;
+        for (String id : ids) {
+            int encoded = URLEncoder.encode(id, StandardCharsets.UTF_8).length() + 3;
+            if (!batch.isEmpty() && length + encoded > MAX_QUERY_CHARS) {
+                batches.add(batch);
+                batch = new ArrayList<>();
+                length = 0;
+            }
+            batch.add(id);
+            length += encoded;
+        }
+        if (!batch.isEmpty()) {
+            batches.add(batch);
+        }
+        return batches;
     }
 
     private static boolean takesMax(String name) {
@@ -133,9 +161,11 @@ public final class FlinkRest {
             if (ids.isEmpty()) {
                 continue;
             }
-            String query = vertexUrl + "?agg=sum&get=" + URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
-            for (JsonNode metric : get(query).orElse(JSON.createArrayNode())) {
-                total += metric.path("sum").asDouble();
+            for (List<String> batch : batches(ids)) {
+                String query = vertexUrl + "?agg=sum&get=" + URLEncoder.encode(String.join(",", batch), StandardCharsets.UTF_8);
+                for (JsonNode metric : get(query).orElse(JSON.createArrayNode())) {
+                    total += metric.path("sum").asDouble();
+                }
             }
         }
         return total;
@@ -164,9 +194,11 @@ public final class FlinkRest {
             if (ids.isEmpty()) {
                 continue;
             }
-            String query = vertexUrl + "?agg=sum&get=" + URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
-            for (JsonNode metric : get(query).orElse(JSON.createArrayNode())) {
-                total += (long) metric.path("sum").asDouble();
+            for (List<String> batch : batches(ids)) {
+                String query = vertexUrl + "?agg=sum&get=" + URLEncoder.encode(String.join(",", batch), StandardCharsets.UTF_8);
+                for (JsonNode metric : get(query).orElse(JSON.createArrayNode())) {
+                    total += (long) metric.path("sum").asDouble();
+                }
             }
         }
         return total;
