@@ -144,9 +144,9 @@ public final class StatusCommand implements Callable<Integer> {
         rest.stagewiseMetrics().forEach((name, value) -> {
             int cut = name.lastIndexOf('_');
             String stat = cut < 0 ? "" : name.substring(cut + 1);
-            if (cut > 0 && (PERCENTILES.containsKey(stat) || stat.equals("count"))) {
+            if (cut > 0 && PERCENTILES.containsKey(stat)) {
                 ObjectNode histogram = histograms.computeIfAbsent(name.substring(0, cut), n -> JSON.createObjectNode());
-                histogram.put(PERCENTILES.getOrDefault(stat, stat), Math.round(value));
+                histogram.put(PERCENTILES.get(stat), Math.round(value));
             } else if (cut < 0 || !isHistogramStatistic(stat)) {
                 metrics.put(name, Math.round(value));
             }
@@ -187,8 +187,8 @@ public final class StatusCommand implements Callable<Integer> {
             Map.Entry<String, JsonNode> field = fields.next();
             JsonNode value = field.getValue();
             String text = value.isObject()
-                    ? String.format(Locale.ROOT, "p50 %,d  p95 %,d  p99 %,d  (%,d samples)", value.path("p50").asLong(),
-                            value.path("p95").asLong(), value.path("p99").asLong(), value.path("count").asLong())
+                    ? String.format(Locale.ROOT, "p50 %,d  p95 %,d  p99 %,d", value.path("p50").asLong(),
+                            value.path("p95").asLong(), value.path("p99").asLong())
                     : String.format(Locale.ROOT, "%,d", value.asLong());
             lines.add(String.format(Locale.ROOT, "  %-" + width + "s  %s", field.getKey(), text));
         }
