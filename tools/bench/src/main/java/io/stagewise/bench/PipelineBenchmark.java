@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
@@ -141,7 +142,7 @@ public final class PipelineBenchmark {
     }
 
     /** Writes the record value as it was read; a class, since Flink cannot infer a lambda's types here. */
-    private static final class RawBytes implements org.apache.flink.api.common.serialization.SerializationSchema<byte[]> {
+    private static final class RawBytes implements SerializationSchema<byte[]> {
         private static final long serialVersionUID = 1L;
 
         @Override

@@ -14,6 +14,7 @@ import io.stagewise.cli.dlq.Replayer;
 import io.stagewise.cli.dlq.Selection;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.stage.Progress;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -253,7 +254,7 @@ public final class DlqCommand implements Runnable {
                 return "completed " + (done.isEmpty() ? "none" : String.join(", ", done))
                         + (pending == null ? "" : "; pending " + pending + " (attempts " + progress.attempts(pending)
                                 + ", next idempotency key generation " + progress.keyGeneration(pending) + ")");
-            } catch (IllegalArgumentException | java.io.IOException e) {
+            } catch (IllegalArgumentException | IOException e) {
                 return "unreadable (" + e.getMessage() + "); a replay of it is refused";
             }
         }

@@ -1,8 +1,10 @@
 package io.stagewise.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
 import io.stagewise.testkit.PaymentGenerator;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
@@ -37,9 +39,9 @@ public final class ProduceCommand implements Callable<Integer> {
         try (Admin admin = Topics.admin(bootstrapServers)) {
             Topics.checkReachable(admin, bootstrapServers);
             if (createPartitions != null) {
-                Topics.create(admin, topic, createPartitions, java.util.Map.of());
+                Topics.create(admin, topic, createPartitions, Map.of());
             }
-            Topics.describe(admin, topic).orElseThrow(() -> new io.stagewise.jobs.StagewiseException("topic '" + topic
+            Topics.describe(admin, topic).orElseThrow(() -> new StagewiseException("topic '" + topic
                     + "' does not exist on " + bootstrapServers + "; create it or pass --create-topic PARTITIONS"));
         }
         ProgressLine line = new ProgressLine(System.out);

@@ -1,9 +1,7 @@
 package io.stagewise.cli;
 
-import io.stagewise.cli.CliRun;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.stagewise.cli.GatewayCommand;
 import io.stagewise.testkit.FreePorts;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;

@@ -96,7 +96,7 @@ class ProcessCrashITCase {
         command.add("-Xmx768m");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add(io.stagewise.cli.Stagewise.class.getName());
+        command.add(Stagewise.class.getName());
         command.addAll(List.of("run", "--bootstrap-servers", bootstrap,
                 "--checkpoint-dir", checkpoints.toString(),
                 "--checkpoint-interval", "300ms",

@@ -6,7 +6,6 @@ import io.stagewise.jobs.PipelineTestSupport;
 import io.stagewise.jobs.PipelineJob;
 import io.stagewise.jobs.FlinkSettings;
 import io.stagewise.testkit.Sandbox;
-import io.stagewise.cli.CliRun;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -26,6 +25,7 @@ import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.stage.Progress;
 import io.stagewise.operators.stage.Workflow;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -211,7 +211,7 @@ class ReplayITCase {
     private static JsonNode json(ConsumerRecord<byte[], byte[]> record) {
         try {
             return JSON.readTree(record.value());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new AssertionError("output record is not JSON", e);
         }
     }

@@ -4,6 +4,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +30,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private final int maxPreparedTransactions;
     private io.zonky.test.db.postgres.embedded.EmbeddedPostgres server;
     private boolean deleteOnClose;
-    private static final java.util.concurrent.atomic.AtomicInteger DATABASES = new java.util.concurrent.atomic.AtomicInteger();
+    private static final AtomicInteger DATABASES = new AtomicInteger();
 
     private EmbeddedPostgres(Path dataDir, int maxPreparedTransactions) {
         this.dataDir = dataDir;
@@ -73,8 +78,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
 
     /** A connection to {@code url} as user {@code postgres}. */
-    public static java.sql.Connection connect(String url) throws java.sql.SQLException {
-        return java.sql.DriverManager.getConnection(url, "postgres", "");
+    public static Connection connect(String url) throws SQLException {
+        return DriverManager.getConnection(url, "postgres", "");
     }
 
     /** JDBC URL of database {@code postgres}, user {@code postgres} (no password). */
@@ -87,10 +92,10 @@ public final class EmbeddedPostgres implements AutoCloseable {
         if (!name.matches("[a-z_][a-z0-9_]{0,62}")) {
             throw new IllegalArgumentException("not a plain database name: " + name);
         }
-        try (java.sql.Connection connection = java.sql.DriverManager.getConnection(jdbcUrl());
-                java.sql.Statement statement = connection.createStatement()) {
+        try (Connection connection = DriverManager.getConnection(jdbcUrl());
+                Statement statement = connection.createStatement()) {
             statement.execute("CREATE DATABASE " + name);
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             throw new IllegalStateException("cannot create database " + name + ": " + e.getMessage(), e);
         }
         return "jdbc:postgresql://127.0.0.1:" + port + "/" + name + "?user=postgres";

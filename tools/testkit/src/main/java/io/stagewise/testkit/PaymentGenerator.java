@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +23,7 @@ import java.util.function.LongConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -85,7 +87,7 @@ public final class PaymentGenerator {
         List<Record> sent = new ArrayList<>();
         Set<String> validIds = new LinkedHashSet<>();
         Map<String, BigDecimal> amounts = new TreeMap<>();
-        Map<String, Payment> payments = new java.util.HashMap<>();
+        Map<String, Payment> payments = new HashMap<>();
         int duplicates = 0;
         int malformed = 0;
         for (int i = 0; i < settings.events(); i++) {
@@ -190,7 +192,7 @@ public final class PaymentGenerator {
                 });
             }
             producer.flush();
-        } catch (org.apache.kafka.common.KafkaException e) {
+        } catch (KafkaException e) {
             throw new SandboxException("producing to '" + topic + "' on " + bootstrapServers + " failed: " + e.getMessage(), e);
         }
         if (failure.get() != null) {

@@ -104,11 +104,6 @@ public final class Selection {
         return Optional.ofNullable(until);
     }
 
-    /** True when the selection names malformed dead letters explicitly ({@code --reason malformed}). */
-    public boolean asksForMalformed() {
-        return reasons.contains(FailureReason.MALFORMED);
-    }
-
     /** The filters in words, for output: {@code reason in [permanent], since 2026-11-27T16:00:00Z}. */
     public String describe() {
         List<String> parts = new ArrayList<>();

@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -38,6 +39,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -87,7 +89,7 @@ class DlqToolITCase {
      * returns, so the last stable offset lags behind a finished replay for a moment.
      */
     private static List<ConsumerRecord<byte[], byte[]>> committed(String topic, int atLeast) {
-        org.awaitility.Awaitility.await(atLeast + " committed records in " + topic).atMost(Duration.ofSeconds(30))
+        Awaitility.await(atLeast + " committed records in " + topic).atMost(Duration.ofSeconds(30))
                 .until(() -> TopicReader.readAll(kafka.bootstrapServers(), topic, Duration.ofSeconds(30)).size() >= atLeast);
         return TopicReader.readAll(kafka.bootstrapServers(), topic, Duration.ofSeconds(30));
     }
@@ -358,7 +360,7 @@ class DlqToolITCase {
     }
 
     private List<String> ids(String... args) {
-        String[] withJson = java.util.Arrays.copyOf(args, args.length + 1);
+        String[] withJson = Arrays.copyOf(args, args.length + 1);
         withJson[args.length] = "--json";
         CliRun result = dlq(withJson);
         assertThat(result.exitCode()).as(result.err()).isZero();
@@ -375,7 +377,7 @@ class DlqToolITCase {
     }
 
     private CliRun dlq(String[] args) {
-        return dlq(args[0], java.util.Arrays.copyOfRange(args, 1, args.length));
+        return dlq(args[0], Arrays.copyOfRange(args, 1, args.length));
     }
 
     private static JsonNode lastLineJson(CliRun result) {

@@ -7,6 +7,7 @@ import static io.stagewise.cli.dlq.TestDeadLetters.header;
 import static io.stagewise.cli.dlq.TestDeadLetters.letter;
 import static io.stagewise.cli.dlq.TestDeadLetters.payment;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.operators.event.DeadLetter;
@@ -107,7 +108,7 @@ class ReplayPlanTest {
     void settingsRefuseANegativeRateAndCapBatchesAtOneSecondOfIt() {
         assertThat(new Replayer.Settings("b:9092", "payments", "tx", 20, 100, 1).effectiveBatchSize()).isEqualTo(20);
         assertThat(new Replayer.Settings("b:9092", "payments", "tx", 0, 100, 1).effectiveBatchSize()).isEqualTo(100);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Replayer.Settings("b:9092", "payments", "tx", -1, 100, 1))
+        assertThatThrownBy(() -> new Replayer.Settings("b:9092", "payments", "tx", -1, 100, 1))
                 .isInstanceOf(StagewiseException.class).hasMessageContaining("--rate");
         assertThat(Replayer.transactionalId("payments.dlq", "r1")).isEqualTo("stagewise-replay-payments.dlq-r1");
     }

@@ -2,6 +2,7 @@ package io.stagewise.gateway.internal;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -81,7 +82,7 @@ public sealed interface GatewayRequest {
             json = Json.MAPPER.readTree(body);
         } catch (JacksonException e) {
             throw new InvalidRequestException("the body is not valid JSON: " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new InvalidRequestException("the body cannot be read: " + e.getMessage());
         }
         if (json == null || !json.isObject()) {

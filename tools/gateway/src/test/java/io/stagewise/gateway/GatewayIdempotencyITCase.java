@@ -41,7 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * PostgreSQL. One PostgreSQL for the class, a fresh gateway per test; tests use disjoint keys and
  * payment ids, so the shared tables do not couple them.
  */
-class GatewayIdempotencyTest {
+class GatewayIdempotencyITCase {
     private static final String REPLAYED = "Idempotent-Replayed";
 
     @TempDir

@@ -50,7 +50,7 @@ import org.junit.jupiter.api.Test;
  * interleavings Flink allows but a MiniCluster run only hits by chance (a checkpoint's barrier
  * before the previous checkpoint's commit, a lost commit, a restore after a prepare).
  */
-class PostgresSinkProtocolTest {
+class PostgresSinkProtocolITCase {
     private static EmbeddedPostgres postgres;
     private String url;
 

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** User errors get one clear line and exit code 2; nothing starts. */
-class CliErrorsTest {
+class CliErrorsITCase {
     @TempDir
     static Path tmp;
 
