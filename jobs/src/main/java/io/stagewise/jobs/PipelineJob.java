@@ -8,6 +8,7 @@ import io.stagewise.jobs.payments.ledger.LedgerEntry;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.ingest.MalformedSplit;
+import io.stagewise.operators.latency.CommitLatency;
 import io.stagewise.operators.stage.StageOperator;
 import io.stagewise.operators.stage.StageOperatorFactory;
 import java.util.HashMap;
@@ -91,7 +92,7 @@ public final class PipelineJob {
                 admitted,
                 endpoints.workflow(), settings.stages());
 
-        completed
+        CommitLatency.measure(completed, "output", done -> done.origin == null ? 0 : done.origin.timestamp)
                 .sinkTo(endpoints.output())
                 .uid(OUTPUT_SINK_UID)
                 .name("Output (Kafka, exactly once)");
@@ -99,7 +100,7 @@ public final class PipelineJob {
         if (endpoints.ledger().isPresent()) {
             // Keyed by account: one account's rows on one subtask, so two subtasks never wait on
             // each other's prepared transactions (docs/payments.md, the lock trap).
-            completed
+            CommitLatency.measure(completed, "ledger", done -> done.origin == null ? 0 : done.origin.timestamp)
                     .map(PaymentsLedger::entry)
                     .returns(TypeInformation.of(LedgerEntry.class))
                     .uid(LEDGER_ENTRY_UID)
@@ -110,8 +111,9 @@ public final class PipelineJob {
                     .name("Ledger (PostgreSQL, exactly once)");
         }
 
-        valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
-                .union(completed.getSideOutput(StageOperator.DEAD_LETTERS))
+        CommitLatency.measure(valid.getSideOutput(MalformedSplit.DEAD_LETTERS)
+                        .union(completed.getSideOutput(StageOperator.DEAD_LETTERS)), "dlq",
+                        letter -> letter.origin == null ? 0 : letter.origin.timestamp)
                 .sinkTo(endpoints.deadLetters())
                 .uid(DLQ_SINK_UID)
                 .name("DLQ (Kafka, exactly once)");

@@ -46,6 +46,7 @@ public final class PipelineLaunch {
     private final int dashboardPort;
     private final Configuration job;
     private final Configuration effective;
+    private Integer prometheusPort;
 
     private PipelineLaunch(PipelineFlags flags, ParseResult parsed, boolean onCluster, int dashboardPort,
                            ReadableConfig base) {
@@ -74,6 +75,12 @@ public final class PipelineLaunch {
         String confDir = System.getenv("FLINK_CONF_DIR");
         Configuration base = confDir != null ? GlobalConfiguration.loadConfiguration(confDir) : new Configuration();
         return new PipelineLaunch(flags, parsed, false, dashboardPort, base);
+    }
+
+    /** Local runs: expose every metric for Prometheus on {@code port} (null: off). */
+    public PipelineLaunch withPrometheus(Integer port) {
+        this.prometheusPort = port;
+        return this;
     }
 
     /** For tests: a launch over an explicit base configuration. */
@@ -130,7 +137,11 @@ public final class PipelineLaunch {
             env = StreamExecutionEnvironment.getExecutionEnvironment();
             env.configure(flinkOnly(job));
         } else {
-            env = LocalFlink.withDashboard(flinkOnly(effective), dashboardPort);
+            Configuration local = flinkOnly(effective);
+            if (prometheusPort != null) {
+                LocalFlink.withPrometheus(local, prometheusPort);
+            }
+            env = LocalFlink.withDashboard(local, dashboardPort);
         }
         PipelineJob.assemble(env, settings, endpoints);
 
@@ -142,6 +153,9 @@ public final class PipelineLaunch {
                 checkpointDir.orElse("(the cluster's default)"));
         if (!onCluster) {
             System.out.printf("Dashboard: %s%n", LocalFlink.dashboardUrl(dashboardPort));
+            if (prometheusPort != null) {
+                System.out.printf("Prometheus: %s%n", LocalFlink.prometheusUrl(prometheusPort));
+            }
         }
         settings.ledger().ifPresent(ledger -> System.out.printf("Ledger: %s (two-phase commit, prefix %s)%n",
                 PipelineSettings.redact(ledger.jdbcUrl()), settings.ledgerTransactionPrefix()));

@@ -25,12 +25,15 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--dashboard-port", defaultValue = "8081", description = "Port of the Flink dashboard, local runs only (default: ${DEFAULT-VALUE}).")
     int dashboardPort;
 
+    @Option(names = "--prometheus-port", description = "Expose every metric at http://127.0.0.1:PORT/metrics for Prometheus, local runs only (default: off; on a cluster see flink-conf/config.yaml).")
+    Integer prometheusPort;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-        PipelineLaunch.local(flags, spec.commandLine().getParseResult(), dashboardPort).run();
+        PipelineLaunch.local(flags, spec.commandLine().getParseResult(), dashboardPort).withPrometheus(prometheusPort).run();
         return 0;
     }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stagewise.jobs.payments.PaymentsWorkflow;
 import io.stagewise.operators.ingest.MalformedSplit;
+import io.stagewise.operators.latency.CommitLatency;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -55,6 +56,9 @@ class PipelineTopologyTest {
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.DLQ_SINK_UID));
         assertThat(uids).contains(PipelineJob.LEDGER_ENTRY_UID);
         assertThat(uids).anyMatch(uid -> uid.startsWith(PipelineJob.LEDGER_SINK_UID));
+        assertThat(uids).contains(CommitLatency.uid("output"),
+                CommitLatency.uid("ledger"),
+                CommitLatency.uid("dlq"));
     }
 
     @Test

@@ -2,6 +2,9 @@ package io.stagewise.operators.event;
 
 import org.apache.flink.annotation.PublicEvolving;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 
 /**
  * A record on its way to the DLQ topic {@code T.dlq}: the original key and value bytes, untouched,
@@ -30,6 +33,13 @@ public class DeadLetter {
     public int retryStep;
     /** For a retry record: epoch ms before which it must not be retried; 0 for a dead letter. */
     public long dueAt;
+    /** The root cause's class name, or null when no exception was thrown (malformed input). */
+    public String causeClass;
+    /** The exception's stack trace, at most {@link StagewiseHeaders#MAX_STACKTRACE_BYTES} of UTF-8, or null. */
+    public String stacktrace;
+
+    /** Frames shown per throwable of a chain in {@link #stacktrace}. */
+    static final int MAX_FRAMES_PER_THROWABLE = 20;
 
     public DeadLetter() {}
 
@@ -67,8 +77,7 @@ public class DeadLetter {
         letter.origin = event.origin;
         letter.stage = stage;
         letter.reason = reason;
-        letter.failureClass = failure.getClass().getName();
-        letter.failureMessage = truncate(String.valueOf(failure.getMessage()));
+        letter.failedWith(failure);
         letter.failureAt = now;
         letter.retryCount = retryCount;
         letter.progress = progress;
@@ -120,8 +129,7 @@ public class DeadLetter {
         letter.origin = origin;
         letter.stage = stage;
         letter.reason = FailureReason.EXHAUSTED;
-        letter.failureClass = failure.getClass().getName();
-        letter.failureMessage = truncate(String.valueOf(failure.getMessage()));
+        letter.failedWith(failure);
         letter.failureAt = now;
         letter.retryCount = retryCount;
         letter.progress = progress;
@@ -129,16 +137,73 @@ public class DeadLetter {
         return letter;
     }
 
+    /**
+     * Records {@code failure} on this letter: its class and message (1 KiB at most), its root
+     * cause's class and its stack trace (8 KiB at most), so DLQ tools can group by exception
+     * (docs/topics-and-headers.md).
+     */
+    public DeadLetter failedWith(Throwable failure) {
+        failureClass = failure.getClass().getName();
+        failureMessage = truncate(String.valueOf(failure.getMessage()));
+        Throwable root = failure;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        causeClass = root.getClass().getName();
+        stacktrace = stackTrace(failure, StagewiseHeaders.MAX_STACKTRACE_BYTES);
+        return this;
+    }
+
+    /**
+     * The trace as the JVM prints it ({@code Caused by:} chains, frames shared with the enclosing
+     * trace folded into {@code ... n more}, cycles cut), built frame by frame and stopped at
+     * {@code maxBytes}, so a deep recursion never formats megabytes. At most
+     * {@link #MAX_FRAMES_PER_THROWABLE} frames of each throwable, so the root cause, the part
+     * tools group by, still fits in the 8 KiB after a deep framework stack.
+     */
+    static String stackTrace(Throwable failure, int maxBytes) {
+        StringBuilder text = new StringBuilder();
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        StackTraceElement[] enclosing = new StackTraceElement[0];
+        Throwable current = failure;
+        String prefix = "";
+        while (current != null && seen.add(current) && text.length() <= maxBytes) {
+            StackTraceElement[] frames = current.getStackTrace();
+            int shared = 0;
+            while (shared < frames.length && shared < enclosing.length
+                    && frames[frames.length - 1 - shared].equals(enclosing[enclosing.length - 1 - shared])) {
+                shared++;
+            }
+            text.append(prefix).append(current).append('\n');
+            int shown = Math.min(frames.length - shared, MAX_FRAMES_PER_THROWABLE);
+            for (int i = 0; i < shown && text.length() <= maxBytes; i++) {
+                text.append("\tat ").append(frames[i]).append('\n');
+            }
+            if (frames.length - shown > 0) {
+                text.append("\t... ").append(frames.length - shown).append(" more\n");
+            }
+            enclosing = frames;
+            current = current.getCause();
+            prefix = "Caused by: ";
+        }
+        return truncate(text.toString(), maxBytes);
+    }
+
     /** Cuts a message to at most {@link StagewiseHeaders#MAX_FAILURE_MESSAGE_BYTES} bytes of UTF-8. */
     public static String truncate(String message) {
+        return truncate(message, StagewiseHeaders.MAX_FAILURE_MESSAGE_BYTES);
+    }
+
+    /** Cuts {@code message} to at most {@code maxBytes} bytes of UTF-8; null becomes empty. */
+    public static String truncate(String message, int maxBytes) {
         if (message == null) {
             return "";
         }
         byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length <= StagewiseHeaders.MAX_FAILURE_MESSAGE_BYTES) {
+        if (bytes.length <= maxBytes) {
             return message;
         }
-        int end = StagewiseHeaders.MAX_FAILURE_MESSAGE_BYTES;
+        int end = maxBytes;
         // Do not cut a multi-byte character in half: back up to a UTF-8 lead byte.
         while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
             end--;

@@ -17,6 +17,12 @@ public final class StagewiseHeaders {
     public static final String FAILURE_CLASS = "stagewise.failure.class";
     public static final String FAILURE_MESSAGE = "stagewise.failure.message";
     public static final String FAILURE_AT = "stagewise.failure.at";
+    /** DLQ records with an exception: the class of its root cause (the innermost {@code getCause()}). */
+    public static final String FAILURE_CAUSE_CLASS = "stagewise.failure.cause-class";
+    /** DLQ records with an exception: its stack trace, at most {@link #MAX_STACKTRACE_BYTES} of UTF-8. */
+    public static final String FAILURE_STACKTRACE = "stagewise.failure.stacktrace";
+    /** DLQ records: the name of the Flink job that wrote it. */
+    public static final String JOB = "stagewise.job";
     public static final String PROGRESS = "stagewise.progress";
     public static final String REPLAY_OF = "stagewise.replay-of";
 
@@ -36,6 +42,9 @@ public final class StagewiseHeaders {
      * {@code error}, its last output left out.
      */
     public static final int MAX_PROGRESS_BYTES = 48 * 1024;
+
+    /** Stack traces are truncated to this many bytes of UTF-8. */
+    public static final int MAX_STACKTRACE_BYTES = 8 * 1024;
 
     /** The stage name recorded for input that could not be parsed. */
     public static final String INGEST_STAGE = "ingest";

@@ -3,6 +3,7 @@ package io.stagewise.operators.event;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
@@ -72,5 +73,49 @@ class DeadLetterTest {
         assertThat(retry.retryStep).isEqualTo(2);
         assertThat(retry.dueAt).isEqualTo(25_000);
         assertThat(retry.failureClass).isEqualTo("java.io.IOException");
+        assertThat(retry.causeClass).isEqualTo("java.io.IOException");
+    }
+
+    @Test
+    void failedWithRecordsRootCauseAndATraceOfAtMost8KiB() {
+        Exception root = new IllegalStateException("connection reset");
+        Exception failure = new RuntimeException("charge failed", new UncheckedIOException(
+                new IOException("io", root)));
+
+        DeadLetter letter = new DeadLetter().failedWith(failure);
+
+        assertThat(letter.failureClass).isEqualTo(RuntimeException.class.getName());
+        assertThat(letter.failureMessage).isEqualTo("charge failed");
+        assertThat(letter.causeClass).isEqualTo(IllegalStateException.class.getName());
+        assertThat(letter.stacktrace)
+                .startsWith("java.lang.RuntimeException: charge failed\n\tat ")
+                .contains("Caused by: java.lang.IllegalStateException: connection reset")
+                .contains("DeadLetterTest.failedWithRecordsRootCauseAndATraceOfAtMost8KiB");
+    }
+
+    @Test
+    void aLongChainIsCutAt8KiBAndADeepStackShowsItsTopFrames() {
+        Throwable chain = recurse(0);
+        for (int i = 0; i < 200; i++) {
+            chain = new RuntimeException("wrapped " + i, chain);
+        }
+
+        DeadLetter letter = new DeadLetter().failedWith(chain);
+
+        assertThat(letter.causeClass).isEqualTo(StackOverflowError.class.getName());
+        assertThat(letter.stacktrace.getBytes(StandardCharsets.UTF_8).length)
+                .isLessThanOrEqualTo(StagewiseHeaders.MAX_STACKTRACE_BYTES)
+                .isGreaterThan(StagewiseHeaders.MAX_STACKTRACE_BYTES - 200);
+        assertThat(new DeadLetter().failedWith(recurse(0)).stacktrace)
+                .startsWith("java.lang.StackOverflowError\n\tat ")
+                .containsPattern("\t\\.\\.\\. \\d+ more\n$");
+    }
+
+    private static StackOverflowError recurse(int depth) {
+        try {
+            return recurse(depth + 1);
+        } catch (StackOverflowError e) {
+            return e;
+        }
     }
 }

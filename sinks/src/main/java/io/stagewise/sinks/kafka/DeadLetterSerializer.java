@@ -4,28 +4,52 @@ import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.StagewiseHeaders;
 import java.nio.charset.StandardCharsets;
+import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
  * Writes a {@link DeadLetter} to the DLQ topic: the original key and value bytes, untouched, and
- * every header of docs/topics-and-headers.md.
+ * every header of docs/topics-and-headers.md, plus what only dead letters carry: the root cause's
+ * class and the stack trace when there was an exception, and the name of the job that wrote it
+ * ({@code stagewise.job}, the running job's name as Flink knows it).
  */
 @PublicEvolving
 public final class DeadLetterSerializer implements KafkaRecordSerializationSchema<DeadLetter> {
     private static final long serialVersionUID = 1L;
 
+    /** The job-name variable of Flink's metric scopes: every task's metric group carries it. */
+    private static final String JOB_NAME_VARIABLE = "<job_name>";
+    static final String UNKNOWN_JOB = "unknown";
+
     private final String topic;
+    private transient String jobName;
 
     public DeadLetterSerializer(String topic) {
         this.topic = topic;
     }
 
     @Override
+    public void open(SerializationSchema.InitializationContext context, KafkaSinkContext sinkContext) {
+        // The name the job runs under (env.execute(name), or the cluster's pipeline.name):
+        // read from the task, so `flink run` and the local launcher report the same thing.
+        jobName = context.getMetricGroup().getAllVariables().getOrDefault(JOB_NAME_VARIABLE, UNKNOWN_JOB);
+    }
+
+    @Override
     public ProducerRecord<byte[], byte[]> serialize(DeadLetter letter, KafkaSinkContext context, Long timestamp) {
+        RecordHeaders headers = headers(letter);
+        if (letter.causeClass != null) {
+            put(headers, StagewiseHeaders.FAILURE_CAUSE_CLASS, letter.causeClass);
+        }
+        if (letter.stacktrace != null) {
+            put(headers, StagewiseHeaders.FAILURE_STACKTRACE,
+                    DeadLetter.truncate(letter.stacktrace, StagewiseHeaders.MAX_STACKTRACE_BYTES));
+        }
+        put(headers, StagewiseHeaders.JOB, jobName == null ? UNKNOWN_JOB : jobName);
         // Partition left to the producer: a dead letter keeps its key, so one key's letters stay together.
-        return new ProducerRecord<>(topic, null, null, letter.recordKey, letter.value, headers(letter));
+        return new ProducerRecord<>(topic, null, null, letter.recordKey, letter.value, headers);
     }
 
     /** The Stagewise headers of a dead letter or retry record (docs/topics-and-headers.md). */

@@ -11,6 +11,12 @@ import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.apache.flink.util.SimpleUserCodeClassLoader;
+import org.apache.flink.util.UserCodeClassLoader;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 
@@ -120,5 +126,51 @@ class KafkaSerializersTest {
         retry.retryStep = 0;
         assertThatThrownBy(() -> new RetryRecordSerializer("payments").serialize(retry, null, null))
                 .hasMessageContaining("no retry step");
+    }
+
+    @Test
+    void deadLettersCarryTheCauseTheStackTraceAndTheJob() {
+        DeadLetter letter = letter().failedWith(new RuntimeException("boom", new IllegalArgumentException("root")));
+        DeadLetterSerializer serializer = new DeadLetterSerializer("payments.dlq");
+        serializer.open(taskContext("stagewise pipeline payments"), null);
+
+        ProducerRecord<byte[], byte[]> record = serializer.serialize(letter, null, null);
+
+        assertThat(header(record, StagewiseHeaders.FAILURE_CLASS)).isEqualTo("java.lang.RuntimeException");
+        assertThat(header(record, StagewiseHeaders.FAILURE_CAUSE_CLASS)).isEqualTo("java.lang.IllegalArgumentException");
+        assertThat(header(record, StagewiseHeaders.FAILURE_STACKTRACE))
+                .startsWith("java.lang.RuntimeException: boom")
+                .contains("Caused by: java.lang.IllegalArgumentException: root");
+        assertThat(header(record, StagewiseHeaders.JOB)).isEqualTo("stagewise pipeline payments");
+    }
+
+    @Test
+    void aDeadLetterWithoutAnExceptionHasNoCauseOrTrace() {
+        ProducerRecord<byte[], byte[]> record = new DeadLetterSerializer("payments.dlq").serialize(letter(), null, null);
+
+        assertThat(header(record, StagewiseHeaders.FAILURE_CAUSE_CLASS)).isNull();
+        assertThat(header(record, StagewiseHeaders.FAILURE_STACKTRACE)).isNull();
+        assertThat(header(record, StagewiseHeaders.JOB)).isEqualTo(DeadLetterSerializer.UNKNOWN_JOB);
+    }
+
+    /** What a Kafka sink writer hands the serializer: a task metric group carrying the job's name. */
+    private static SerializationSchema.InitializationContext taskContext(String jobName) {
+        MetricGroup group = new UnregisteredMetricsGroup() {
+            @Override
+            public Map<String, String> getAllVariables() {
+                return Map.of("<job_name>", jobName);
+            }
+        };
+        return new SerializationSchema.InitializationContext() {
+            @Override
+            public MetricGroup getMetricGroup() {
+                return group;
+            }
+
+            @Override
+            public UserCodeClassLoader getUserCodeClassLoader() {
+                return SimpleUserCodeClassLoader.create(KafkaSerializersTest.class.getClassLoader());
+            }
+        };
     }
 }

@@ -74,6 +74,9 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dashboard-port", defaultValue = "8081", description = "Flink dashboard port (default: ${DEFAULT-VALUE}).")
     int dashboardPort;
 
+    @Option(names = "--prometheus-port", description = "Also expose every metric at http://127.0.0.1:PORT/metrics for Prometheus (default: off).")
+    Integer prometheusPort;
+
     @Option(names = "--transient-failure-rate", defaultValue = "0.02", description = "Share of gateway requests answered 503 before executing (default: ${DEFAULT-VALUE}).")
     double transientFailureRate;
 
@@ -148,6 +151,9 @@ public final class DemoCommand implements Callable<Integer> {
             PipelineSettings settings = PipelineSettings.from(conf);
             PaymentsLedger.Database ledger = new PaymentsLedger.Database(postgres.jdbcUrl(), null, null); // for the audit
             Topics.Layout layout = PipelineJob.prepareTopics(settings);
+            if (prometheusPort != null) {
+                LocalFlink.withPrometheus(conf, prometheusPort);
+            }
             StreamExecutionEnvironment env = LocalFlink.withDashboard(conf, dashboardPort);
             env.setParallelism(parallelism);
             PipelineJob.assemble(env, settings, Endpoints.production(settings, layout));
@@ -157,6 +163,9 @@ public final class DemoCommand implements Callable<Integer> {
             System.out.printf("  gateway          %s (503 %.1f%%, lost responses %.1f%%, declined accounts %s, latency %s)%n",
                     gateway.url(), 100 * transientFailureRate, 100 * timeoutRate, declinedAccounts(), gatewayLatency);
             System.out.printf("  Flink dashboard  %s%n", LocalFlink.dashboardUrl(dashboardPort));
+            if (prometheusPort != null) {
+                System.out.printf("  Prometheus       %s%n", LocalFlink.prometheusUrl(prometheusPort));
+            }
             System.out.printf("  pipeline         %s (%d partitions) -> validate -> charge -> notify -> %s + ledger, dead letters %s%n",
                     INPUT, partitions, OUTPUT, Topics.dlq(INPUT));
             System.out.printf("  generating       %d records: %d distinct payments, %d duplicates, %d malformed, at %s%n",

@@ -9,6 +9,7 @@ import io.stagewise.jobs.flags.KafkaFlags;
 import io.stagewise.cli.dlq.DeadLetterFormat;
 import io.stagewise.cli.dlq.DeadLetterReader;
 import io.stagewise.cli.dlq.DeadLetterRecord;
+import io.stagewise.cli.dlq.DeadLetterSummary;
 import io.stagewise.cli.dlq.ReplayPlan;
 import io.stagewise.cli.dlq.Replayer;
 import io.stagewise.cli.dlq.Selection;
@@ -122,6 +123,10 @@ public final class DlqCommand implements Runnable {
                 description = "Rows to print at most, 0 for all (default: ${DEFAULT-VALUE}).")
         int limit;
 
+        @Option(names = "--summary",
+                description = "Instead of one row per dead letter, counts by failure hour (UTC) x reason x stage.")
+        boolean summaryView;
+
         @Override
         public Integer call() {
             if (limit < 0) {
@@ -132,10 +137,16 @@ public final class DlqCommand implements Runnable {
             Selection selection = filters.selection(now, false);
             DeadLetterReader.Scan scan = DeadLetterReader.scan(common.bootstrapServers(), common.kafka.clientProperties(), common.dlq(), selection::matches);
             List<DeadLetterRecord> matched = byFailureTime(scan.kept());
-            List<DeadLetterRecord> shown = limit == 0 ? matched : matched.subList(0, Math.min(limit, matched.size()));
+            List<DeadLetterRecord> shown = summaryView ? List.of()
+                    : limit == 0 ? matched : matched.subList(0, Math.min(limit, matched.size()));
+            List<DeadLetterSummary.Row> cells = DeadLetterSummary.of(matched);
             if (matched.isEmpty()) {
                 out.printf("No dead letters in %s match (%s; %d record(s) read).%n", common.dlq(), selection.describe(),
                         scan.read());
+            } else if (summaryView) {
+                DeadLetterSummary.table(cells).forEach(out::println);
+                out.printf("%d of %d dead letter(s) in %s match (%s)%n", matched.size(), scan.read(), common.dlq(),
+                        selection.describe());
             } else {
                 DeadLetterFormat.table(shown, now).forEach(out::println);
                 out.printf("%d of %d dead letter(s) in %s match (%s)%s%n", matched.size(), scan.read(), common.dlq(),
@@ -149,6 +160,9 @@ public final class DlqCommand implements Runnable {
                 summary.put("read", scan.read()).put("matched", matched.size()).put("shown", shown.size());
                 summary.set("byReason", JSON.valueToTree(countMap(matched, DeadLetterRecord::reasonText)));
                 summary.set("byStage", JSON.valueToTree(countMap(matched, DeadLetterRecord::stage)));
+                if (summaryView) {
+                    summary.set("byHourReasonStage", DeadLetterSummary.toJson(cells, JSON));
+                }
                 ArrayNode letters = summary.putArray("deadLetters");
                 shown.forEach(l -> letters.add(DeadLetterFormat.toJson(l).put("latest", scan.isLatest(l))));
                 out.println(summary);

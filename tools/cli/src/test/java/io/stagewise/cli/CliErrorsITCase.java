@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stagewise.jobs.Topics;
 import io.stagewise.testkit.EmbeddedKafka;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -32,7 +34,7 @@ class CliErrorsITCase {
     @Test
     void theLauncherOffersEveryCommand() {
         assertThat(Stagewise.commandLine(new Stagewise()).getSubcommands().keySet())
-                .contains("demo", "run", "gateway", "produce", "dlq", "reconcile", "bench");
+                .contains("demo", "run", "gateway", "produce", "dlq", "reconcile", "bench", "status");
         CliRun gatewayHelp = CliRun.stagewise("gateway", "--help");
         assertThat(gatewayHelp.exitCode()).isZero();
     }
@@ -46,6 +48,25 @@ class CliErrorsITCase {
         CliRun produce = CliRun.stagewise("produce", "--bootstrap-servers", "127.0.0.1:1", "--events", "1");
         assertThat(produce.exitCode()).isEqualTo(2);
         assertThat(produce.err()).contains("127.0.0.1:1");
+    }
+
+    @Test
+    void statusNamesAnUnreachableRestApi() {
+        CliRun status = CliRun.stagewise("status", "--rest-url", "http://127.0.0.1:1");
+        assertThat(status.exitCode()).isEqualTo(2);
+        assertThat(status.err()).contains("cannot reach Flink's REST API at http://127.0.0.1:1").contains("--rest-url");
+    }
+
+    @Test
+    void aPrometheusPortInUseIsRefusedNamingTheFlag() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CliRun run = CliRun.stagewise("run", "--bootstrap-servers", kafka.bootstrapServers(), "--input-topic", "present",
+                    "--workflow", "dedup-only", "--checkpoint-dir", tmp.resolve("p").toString(),
+                    "--prometheus-port", Integer.toString(taken.getLocalPort()));
+            assertThat(run.exitCode()).isEqualTo(2);
+            assertThat(run.err()).contains("the Prometheus port " + taken.getLocalPort() + " is in use")
+                    .contains("--prometheus-port");
+        }
     }
 
     @Test

@@ -51,4 +51,28 @@ class DlqFormatTest {
         assertThat(table.get(1)).startsWith("pay-1     charge  permanent  1        2h 0m  payments/0/7  payments.dlq/0/3")
                 .endsWith("permanent failure of pay-1 at charge");
     }
+
+    @Test
+    void theSummaryCountsByHourReasonAndStage() {
+        List<DeadLetterRecord> letters = List.of(
+                DlqSelectionTest.record("pay-1", FailureReason.PERMANENT, "charge", "2026-11-27T18:05:00Z"),
+                DlqSelectionTest.record("pay-2", FailureReason.PERMANENT, "charge", "2026-11-27T18:59:59Z"),
+                DlqSelectionTest.record("pay-3", FailureReason.EXHAUSTED, "charge", "2026-11-27T18:30:00Z"),
+                DlqSelectionTest.record("pay-4", FailureReason.PERMANENT, "charge", "2026-11-27T19:00:00Z"),
+                DlqSelectionTest.record("", FailureReason.MALFORMED, "ingest", "2026-11-27T18:10:00Z"));
+
+        List<DeadLetterSummary.Row> rows = DeadLetterSummary.of(letters);
+
+        assertThat(rows).containsExactly(
+                new DeadLetterSummary.Row(Instant.parse("2026-11-27T18:00:00Z"), "exhausted", "charge", 1),
+                new DeadLetterSummary.Row(Instant.parse("2026-11-27T18:00:00Z"), "malformed", "ingest", 1),
+                new DeadLetterSummary.Row(Instant.parse("2026-11-27T18:00:00Z"), "permanent", "charge", 2),
+                new DeadLetterSummary.Row(Instant.parse("2026-11-27T19:00:00Z"), "permanent", "charge", 1));
+        assertThat(DeadLetterSummary.table(rows)).containsExactly(
+                "HOUR (UTC)         REASON     STAGE   COUNT",
+                "2026-11-27 18:00Z  exhausted  charge      1",
+                "2026-11-27 18:00Z  malformed  ingest      1",
+                "2026-11-27 18:00Z  permanent  charge      2",
+                "2026-11-27 19:00Z  permanent  charge      1");
+    }
 }

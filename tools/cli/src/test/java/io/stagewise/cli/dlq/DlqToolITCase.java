@@ -127,6 +127,18 @@ class DlqToolITCase {
         assertThat(limited.path("byReason").toString())
                 .isEqualTo("{\"error\":1,\"exhausted\":1,\"malformed\":1,\"permanent\":1}");
         assertThat(limited.path("deadLetters").get(0).path("dlq").asText()).isEqualTo(at.get(0));
+
+        CliRun summary = dlq("list", "--summary", "--json");
+        assertThat(summary.exitCode()).isZero();
+        assertThat(summary.out()).contains("HOUR (UTC)", "COUNT").doesNotContain("EVENT ID");
+        JsonNode cells = lastLineJson(summary).path("byHourReasonStage");
+        assertThat(cells).hasSize(4);
+        long counted = 0;
+        for (JsonNode cell : cells) {
+            counted += cell.path("count").asLong();
+        }
+        assertThat(counted).isEqualTo(4);
+        assertThat(lastLineJson(summary).path("deadLetters")).isEmpty();
     }
 
     @Test
