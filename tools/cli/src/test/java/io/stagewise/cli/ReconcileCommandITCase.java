@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * report, {@code --json} as the last line, {@code --html}, and the exit code (1 on a discrepancy).
  * The full classes are tested in the jobs module's ReconcileITCase.
  */
-class ReconcileCommandTest {
+class ReconcileCommandITCase {
     @TempDir
     static Path tmp;
 
