@@ -21,7 +21,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  */
 final class RecordTallies {
     /** Header on records re-injected by {@code stagewise reconcile --repair} (docs/topics-and-headers.md). */
-    static final String REPAIR_OF = "stagewise.repair-of";
+    static final String REPAIR_OF = StagewiseHeaders.REPAIR_OF;
 
     private RecordTallies() {}
 

@@ -29,6 +29,12 @@ public class Event {
     public Origin origin;
     /** {@code stagewise.replay-of} of a replayed record, else null. */
     public String replayOf;
+    /**
+     * {@code stagewise.repair-of} of a record re-injected by reconciliation ({@code <run id>:<class>}),
+     * else null. A POJO field added after the first release: Flink's POJO schema evolution restores
+     * older state with it null.
+     */
+    public String repairOf;
     /** {@code stagewise.progress} the record arrived with (JSON), else {@code "{}"}. */
     public String progress;
     /** {@code stagewise.retry.count} the record arrived with, else 0. */
@@ -46,8 +52,13 @@ public class Event {
         return malformed != null;
     }
 
+    /**
+     * True for a record re-injected on purpose: a DLQ replay ({@code stagewise.replay-of}) or a
+     * reconciliation repair ({@code stagewise.repair-of}). The dedup rule admits such a record over
+     * a {@code DEAD_LETTERED} status (docs/state-and-dedup.md).
+     */
     public boolean isReplay() {
-        return replayOf != null;
+        return replayOf != null || repairOf != null;
     }
 
     @Override

@@ -56,6 +56,7 @@ public final class EventSerializer extends TypeSerializerSingleton<Event> {
         to.origin = from.origin == null ? null
                 : new Origin(from.origin.topic, from.origin.partition, from.origin.offset, from.origin.timestamp);
         to.replayOf = from.replayOf;
+        to.repairOf = from.repairOf;
         to.progress = from.progress;
         to.retryCount = from.retryCount;
         to.retryStep = from.retryStep;
@@ -92,6 +93,7 @@ public final class EventSerializer extends TypeSerializerSingleton<Event> {
             target.writeLong(origin.timestamp);
         }
         StringValue.writeString(event.replayOf, target);
+        StringValue.writeString(event.repairOf, target);
         StringValue.writeString(event.progress, target);
         target.writeInt(event.retryCount);
         target.writeInt(event.retryStep);
@@ -115,6 +117,7 @@ public final class EventSerializer extends TypeSerializerSingleton<Event> {
                     source.readLong());
         }
         event.replayOf = StringValue.readString(source);
+        event.repairOf = StringValue.readString(source);
         event.progress = StringValue.readString(source);
         event.retryCount = source.readInt();
         event.retryStep = source.readInt();

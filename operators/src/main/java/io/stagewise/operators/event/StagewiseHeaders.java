@@ -25,6 +25,8 @@ public final class StagewiseHeaders {
     public static final String JOB = "stagewise.job";
     public static final String PROGRESS = "stagewise.progress";
     public static final String REPLAY_OF = "stagewise.replay-of";
+    /** On records re-injected by reconciliation: the reconcile run id and the discrepancy class. */
+    public static final String REPAIR_OF = "stagewise.repair-of";
 
     /** Headers every DLQ record carries (retry records add {@link #RETRY_DUE_AT}). */
     public static final String[] DEAD_LETTER_HEADERS = {

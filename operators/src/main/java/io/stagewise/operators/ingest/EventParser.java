@@ -192,6 +192,7 @@ public final class EventParser implements Serializable {
 
     private static void readHeaders(Event event, Map<String, String> headers) {
         event.replayOf = headers.get(StagewiseHeaders.REPLAY_OF);
+        event.repairOf = headers.get(StagewiseHeaders.REPAIR_OF);
         String progress = headers.get(StagewiseHeaders.PROGRESS);
         if (progress != null) {
             try {

@@ -134,6 +134,17 @@ class EventParserTest {
     }
 
     @Test
+    void aRepairByReconciliationIsAReInjectionLikeAReplay() {
+        Event event = parser.parse(null, bytes("{\"id\":\"a\",\"type\":\"t\"}"), HERE,
+                Map.of("stagewise.repair-of", "run-7:MISSING"));
+
+        assertThat(event.isMalformed()).isFalse();
+        assertThat(event.replayOf).as("not a DLQ replay").isNull();
+        assertThat(event.repairOf).isEqualTo("run-7:MISSING");
+        assertThat(event.isReplay()).as("admitted over DEAD_LETTERED like a replay").isTrue();
+    }
+
+    @Test
     void corruptStagewiseHeadersMakeTheRecordMalformed() {
         Event badOffset = parser.parse(null, bytes("{\"id\":\"a\",\"type\":\"t\"}"), HERE,
                 Map.of(StagewiseHeaders.ORIGIN_TOPIC, "payments", StagewiseHeaders.ORIGIN_PARTITION, "0",

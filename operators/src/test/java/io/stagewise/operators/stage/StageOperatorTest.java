@@ -229,6 +229,26 @@ class StageOperatorTest {
     }
 
     @Test
+    void aDeadLetteredEventRepairedByReconciliationIsAdmittedOnce() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.idempotencyKey().endsWith(":2")
+                ? CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_2"))
+                : CompletableFuture.failedFuture(new PermanentStageException("HTTP 402 card_declined")));
+        start(payments(), settings(10));
+        send(event("e1", "{\"amount\":5}"));
+        DeadLetter letter = sideOutput(StageOperator.DEAD_LETTERS).get(0);
+
+        Event repair = event("e1", "{\"amount\":5}");
+        repair.origin = letter.origin;
+        repair.progress = letter.progress;
+        repair.repairOf = "reconcile-1:MISSING";
+        send(repair);
+        assertThat(completedIds()).as("a repair is admitted over DEAD_LETTERED").containsExactly("e1");
+
+        send(repair);
+        assertThat(completedIds()).as("a second repair of a completed event is dropped").containsExactly("e1");
+    }
+
+    @Test
     void stageCodeThrowingIsAnErrorDeadLetterAndOtherEventsGoOn() throws Exception {
         start(payments(), settings(10));
         send(event("bad", "{\"amount\":5,\"boom\":true}"));
