@@ -79,7 +79,7 @@ public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, 
                 .setTopics(settings.sourceTopics())
                 .setGroupId(settings.groupId())
                 // Without state: resume from the group's committed offsets, or read everything
-                // (run refuses that unless --fresh; see RunCommand). With state: the checkpoint's offsets win.
+                // (run refuses that unless --fresh; see PipelineLaunch). With state: the checkpoint's offsets win.
                 .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
                 .setDeserializer(new EventDeserializer(settings.maxEventBytes()))
                 .setProperty("isolation.level", "read_committed")

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -27,6 +28,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.ParseResult;
 
 /**
@@ -38,6 +41,7 @@ import picocli.CommandLine.ParseResult;
  */
 @Internal
 public final class PipelineLaunch {
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineLaunch.class);
     /** Checkpoints of a local run without {@code --checkpoint-dir} nor a configured directory. */
     public static final String LOCAL_CHECKPOINT_DIR = ".stagewise/checkpoints";
 
@@ -122,8 +126,13 @@ public final class PipelineLaunch {
         Optional<String> restoring = effective.getOptional(StateRecoveryOptions.SAVEPOINT_PATH);
         try (Admin admin = Topics.admin(settings.bootstrapServers(), settings.kafkaClientProperties())) {
             Topics.checkReachable(admin, settings.bootstrapServers());
-            StartupChecks.transactionTimeout(settings.transactionTimeout(), effective,
-                    Topics.transactionMaxTimeout(admin, settings.bootstrapServers()));
+            Duration brokerMax = Topics.transactionMaxTimeout(admin, settings.bootstrapServers()).orElseGet(() -> {
+                LOG.warn("Cannot read transaction.max.timeout.ms from the brokers at {} (DESCRIBE_CONFIGS denied?); "
+                        + "checking --transaction-timeout against Kafka's default of {}", settings.bootstrapServers(),
+                        Topics.DEFAULT_TRANSACTION_MAX_TIMEOUT);
+                return Topics.DEFAULT_TRANSACTION_MAX_TIMEOUT;
+            });
+            StartupChecks.transactionTimeout(settings.transactionTimeout(), effective, brokerMax);
             if (restoring.isEmpty() && !flags.fresh && !recoveredByFlink()) {
                 refuseStartWithoutState(admin, settings, checkpointDir);
             }

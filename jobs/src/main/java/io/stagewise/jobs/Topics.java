@@ -15,11 +15,13 @@ import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.RetriableException;
 import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -27,6 +29,7 @@ import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
 
 /**
  * The topic layout of docs/topics-and-headers.md and the checks run before a job starts: the broker
@@ -39,6 +42,7 @@ public final class Topics {
     public static final int HEADER_ROOM_BYTES = 64 * 1024;
 
     private static final long TIMEOUT_SECONDS = 10;
+    private static final String TRANSACTION_MAX_TIMEOUT_MS = "transaction.max.timeout.ms";
 
     private Topics() {}
 
@@ -129,19 +133,32 @@ public final class Topics {
         }
     }
 
+    /** Kafka's default {@code transaction.max.timeout.ms}, assumed when the brokers do not say theirs. */
+    public static final Duration DEFAULT_TRANSACTION_MAX_TIMEOUT = Duration.ofMinutes(15);
+
     /**
      * The broker's {@code transaction.max.timeout.ms} (a transactional producer asking for more is
-     * refused), read from one broker of the cluster.
+     * refused), read from one broker of the cluster; empty when the client may not read broker
+     * configurations (managed Kafka often denies DESCRIBE_CONFIGS on the cluster).
      */
-    public static Duration transactionMaxTimeout(Admin admin, String bootstrapServers) {
+    public static Optional<Duration> transactionMaxTimeout(Admin admin, String bootstrapServers) {
         try {
             Collection<Node> nodes = admin.describeCluster().nodes().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
             Node node = nodes.iterator().next();
             ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, node.idString());
             Config config = admin.describeConfigs(List.of(broker)).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).get(broker);
-            return Duration.ofMillis(Long.parseLong(config.get("transaction.max.timeout.ms").value()));
-        } catch (ExecutionException | TimeoutException e) {
-            throw new StagewiseException("cannot read transaction.max.timeout.ms of the brokers at " + bootstrapServers
+            ConfigEntry entry = config == null ? null : config.get(TRANSACTION_MAX_TIMEOUT_MS);
+            return entry == null || entry.value() == null
+                    ? Optional.empty()
+                    : Optional.of(Duration.ofMillis(Long.parseLong(entry.value())));
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof AuthorizationException || e.getCause() instanceof UnsupportedVersionException) {
+                return Optional.empty();
+            }
+            throw new StagewiseException("cannot read " + TRANSACTION_MAX_TIMEOUT_MS + " of the brokers at " + bootstrapServers
+                    + ": " + rootMessage(e));
+        } catch (TimeoutException e) {
+            throw new StagewiseException("cannot read " + TRANSACTION_MAX_TIMEOUT_MS + " of the brokers at " + bootstrapServers
                     + ": " + rootMessage(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -78,7 +78,8 @@ class ProcessCrashITCase {
                 second.waitFor(60, TimeUnit.SECONDS);
                 second.destroyForcibly();
             }
-            assertThat(Files.readString(tmp.resolve("second.out"))).contains("Restoring from " + checkpoints.toAbsolutePath());
+            // Checkpoint locations are Flink filesystem URIs; a local directory is a file: URI.
+            assertThat(Files.readString(tmp.resolve("second.out"))).contains("Restoring from file:" + checkpoints.toAbsolutePath());
 
             AuditReport report = PipelineTestSupport.audit(bootstrap, plan);
             assertThat(report.passed()).as(report.render()).isTrue();
