@@ -173,6 +173,10 @@ public final class EventParser implements Serializable {
                         fields.payloadLength = 0;
                         if (token == JsonToken.START_OBJECT) {
                             int start = (int) parser.currentTokenLocation().getByteOffset();
+                            if (start < 0) {
+                                // Jackson detected UTF-16 or UTF-32: no byte offsets, and not the event format.
+                                throw new JsonParseException(parser, "the record value is not UTF-8");
+                            }
                             parser.skipChildren();
                             fields.payloadStart = start;
                             fields.payloadLength = (int) parser.currentLocation().getByteOffset() - start;

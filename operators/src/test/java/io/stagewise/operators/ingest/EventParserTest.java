@@ -62,6 +62,8 @@ class EventParserTest {
         assertThat(parse("{\"id\":\"a\",\"type\":\"t\",\"other\":\"unterminated}").malformed).startsWith("not valid JSON");
         assertThat(parse("[1,2").malformed).startsWith("not valid JSON");
         assertThat(parse("   ").malformed).isEqualTo("not a JSON object");
+        byte[] utf16 = "{\"id\":\"a\",\"type\":\"t\",\"payload\":{}}".getBytes(StandardCharsets.UTF_16BE);
+        assertThat(parser.parse(null, utf16, HERE, Map.of()).malformed).contains("not UTF-8");
     }
 
     @Test

@@ -306,11 +306,12 @@ public final class PeerBenchmark {
         out.printf("%nMedian of %d rounds; %,d input records (%.1f%% duplicates), %d partitions; Stagewise %s at"
                         + " parallelism %d, Kafka Streams exactly_once_v2 with %d stream thread(s); time from JVM launch"
                         + " to the last record visible read_committed; app CPU = that JVM's process CPU (start-up"
-                        + " included, broker excluded).%n", settings.rounds(), records,
+                        + " included, broker excluded); CPU after start-up = app CPU less the CPU spent until the app was started (Flink job submitted, KafkaStreams.start() returned).%n",
+                settings.rounds(), records,
                 100 * settings.generator().duplicateRate(), settings.partitions(), settings.workflow(),
                 settings.parallelism(), settings.streamThreads());
-        out.printf("  %-9s %-14s %9s %12s %10s %14s%n", "interval", "app", "median s", "events/s", "app CPU s",
-                "CPU us/event");
+        out.printf("  %-9s %-14s %9s %12s %10s %14s %22s%n", "interval", "app", "median s", "events/s", "app CPU s",
+                "CPU us/event", "CPU after start-up s");
         for (Duration interval : settings.intervals()) {
             double[] rate = new double[2];
             double[] cpuPerEvent = new double[2];
@@ -319,10 +320,11 @@ public final class PeerBenchmark {
                 List<Run> r = runs.get(key(app, interval));
                 double s = StageBenchmark.median(r.stream().map(Run::seconds).toList());
                 double cpu = StageBenchmark.median(r.stream().map(Run::cpuSeconds).toList());
+                double afterStartup = StageBenchmark.median(r.stream().map(x -> x.cpuSeconds() - x.startupCpuSeconds()).toList());
                 rate[i] = records / s;
                 cpuPerEvent[i] = cpu * 1e6 / records;
-                out.printf("  %6d ms %-14s %9.2f %,12.0f %10.2f %14.1f%n", interval.toMillis(), app, s, rate[i], cpu,
-                        cpuPerEvent[i]);
+                out.printf("  %6d ms %-14s %9.2f %,12.0f %10.2f %14.1f %22.2f%n", interval.toMillis(), app, s, rate[i], cpu,
+                        cpuPerEvent[i], afterStartup);
                 i++;
             }
             out.printf("  %6d ms ratio stagewise/kafka-streams: throughput %.2f, CPU per event %.2f%n",
