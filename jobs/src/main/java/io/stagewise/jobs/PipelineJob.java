@@ -89,7 +89,7 @@ public final class PipelineJob {
 
         SingleOutputStreamOperator<CompletedEvent> completed = StageOperatorFactory.apply(
                 admitted,
-                endpoints.workflow(), settings.stages());
+                endpoints.workflow(), settings.stages(), endpoints.outputCheck());
 
         completed
                 .sinkTo(endpoints.output())
