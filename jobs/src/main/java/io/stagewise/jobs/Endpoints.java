@@ -7,10 +7,12 @@ import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.ingest.EventDeserializer;
+import io.stagewise.operators.stage.OutputRecordCheck;
 import io.stagewise.operators.stage.Workflow;
 import io.stagewise.sinks.kafka.CompletedEventSerializer;
 import io.stagewise.sinks.kafka.DeadLetterSerializer;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
+import io.stagewise.sinks.kafka.OutputRecordLimit;
 import io.stagewise.sinks.kafka.RetryRecordSerializer;
 import java.util.Optional;
 import java.util.Properties;
@@ -21,6 +23,7 @@ import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.kafka.clients.producer.ProducerConfig;
 
 /**
  * What the pipeline reads from, writes to and calls: the input source, the output, DLQ and retry
@@ -32,10 +35,19 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
  * transactional Kafka sinks, two-phase-commit ledger); replaced endpoints carry their own.
  *
  * @param ledger empty when completed payments are not applied to PostgreSQL
+ * @param outputCheck refuses completed events whose record {@code output} would not take; the stage
+ *     engine dead-letters them (reason {@code error}) instead of failing the output sink
  */
 @PublicEvolving
 public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters,
-                        Sink<DeadLetter> retries, Optional<Sink<LedgerEntry>> ledger, Workflow workflow) {
+                        Sink<DeadLetter> retries, Optional<Sink<LedgerEntry>> ledger, Workflow workflow,
+                        OutputRecordCheck outputCheck) {
+
+    /** Endpoints whose output takes records of any size ({@link OutputRecordCheck#NONE}). */
+    public Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, Sink<DeadLetter> deadLetters,
+                     Sink<DeadLetter> retries, Optional<Sink<LedgerEntry>> ledger, Workflow workflow) {
+        this(input, output, deadLetters, retries, ledger, workflow, OutputRecordCheck.NONE);
+    }
 
     /**
      * The Kafka source and sinks, the ledger when {@link PipelineSettings#ledger()} names one, and the
@@ -50,11 +62,11 @@ public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, 
 
     /** As {@link #production(PipelineSettings, Topics.Layout)} with another workflow (tests, benchmarks). */
     public static Endpoints production(PipelineSettings settings, Topics.Layout topics, Workflow workflow) {
-        return new Endpoints(kafkaSource(settings), outputSink(settings), dlqSink(settings, topics),
+        return new Endpoints(kafkaSource(settings), outputSink(settings, topics), dlqSink(settings, topics),
                 retrySink(settings, topics),
                 settings.ledger().map(l -> PaymentsLedger.sink(new PaymentsLedger.Database(l.jdbcUrl(), l.user(), l.password()),
                         settings.ledgerTransactionPrefix())),
-                workflow);
+                workflow, outputCheck(settings, topics));
     }
 
     /** The workflow the settings name: {@code payments} against the gateway, or {@code dedup-only} (no stages). */
@@ -91,10 +103,40 @@ public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, 
         return builder.build();
     }
 
-    public static Sink<CompletedEvent> outputSink(PipelineSettings settings) {
+    /**
+     * The output sink; its producer's {@code max.request.size} is {@link #outputCheck}'s limit, so
+     * every record the check lets through is one the producer and the topic accept.
+     */
+    public static Sink<CompletedEvent> outputSink(PipelineSettings settings, Topics.Layout topics) {
+        Properties props = settings.kafkaClientProperties();
+        int limit = outputCheck(settings, topics).limitBytes();
+        props.setProperty(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(limit));
+        if (!props.containsKey(ProducerConfig.BATCH_SIZE_CONFIG) && limit < DEFAULT_BATCH_SIZE) {
+            // A batch of small records must not outgrow the topic's limit either.
+            props.setProperty(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(limit - OutputRecordLimit.FRAMING_BYTES));
+        }
         return ExactlyOnceKafkaSinks.create(settings.bootstrapServers(), settings.transactionalIdPrefix() + "-output",
-                new CompletedEventSerializer(settings.outputTopic()), settings.transactionTimeout(),
-                settings.kafkaClientProperties());
+                new CompletedEventSerializer(settings.outputTopic()), settings.transactionTimeout(), props);
+    }
+
+    /**
+     * The output's record size limit: the output topic's {@code max.message.bytes}, or a smaller
+     * {@code max.request.size} given as a Kafka client property. Checked before the output sink, by
+     * the stage engine, with the sink's serializer (docs/failures.md).
+     */
+    public static OutputRecordLimit outputCheck(PipelineSettings settings, Topics.Layout topics) {
+        String topic = settings.outputTopic();
+        String requested = settings.kafkaClientProperties().getProperty(ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
+        try {
+            if (requested != null && Integer.parseInt(requested.trim()) < topics.outputMaxMessageBytes()) {
+                return new OutputRecordLimit(topic, Integer.parseInt(requested.trim()),
+                        "the producer's max.request.size (--kafka-property)");
+            }
+            return new OutputRecordLimit(topic, topics.outputMaxMessageBytes(), "the max.message.bytes of topic '" + topic + "'");
+        } catch (IllegalArgumentException e) { // NumberFormatException included
+            throw new StagewiseException("Kafka client property max.request.size (--kafka-property) or the "
+                    + "max.message.bytes of output topic '" + topic + "' cannot hold an output record: " + e.getMessage(), e);
+        }
     }
 
     public static Sink<DeadLetter> dlqSink(PipelineSettings settings, Topics.Layout topics) {
@@ -107,6 +149,9 @@ public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, 
                 new RetryRecordSerializer(settings.inputTopic()), settings.transactionTimeout(), largeRecords(settings, topics));
     }
 
+    /** The producer's default {@code batch.size}. */
+    private static final int DEFAULT_BATCH_SIZE = 16 * 1024;
+
     private static Properties largeRecords(PipelineSettings settings, Topics.Layout topics) {
         Properties props = settings.kafkaClientProperties();
         props.setProperty("max.request.size", Integer.toString(topics.dlqMaxMessageBytes()));
@@ -114,18 +159,18 @@ public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, 
     }
 
     public Endpoints withInput(Source<Event, ?, ?> newInput) {
-        return new Endpoints(newInput, output, deadLetters, retries, ledger, workflow);
+        return new Endpoints(newInput, output, deadLetters, retries, ledger, workflow, outputCheck);
     }
 
     public Endpoints withSinks(Sink<CompletedEvent> newOutput, Sink<DeadLetter> newDeadLetters, Sink<DeadLetter> newRetries) {
-        return new Endpoints(input, newOutput, newDeadLetters, newRetries, ledger, workflow);
+        return new Endpoints(input, newOutput, newDeadLetters, newRetries, ledger, workflow, outputCheck);
     }
 
     public Endpoints withLedger(Sink<LedgerEntry> newLedger) {
-        return new Endpoints(input, output, deadLetters, retries, Optional.of(newLedger), workflow);
+        return new Endpoints(input, output, deadLetters, retries, Optional.of(newLedger), workflow, outputCheck);
     }
 
     public Endpoints withWorkflow(Workflow newWorkflow) {
-        return new Endpoints(input, output, deadLetters, retries, ledger, newWorkflow);
+        return new Endpoints(input, output, deadLetters, retries, ledger, newWorkflow, outputCheck);
     }
 }

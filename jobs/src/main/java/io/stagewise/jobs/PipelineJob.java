@@ -31,7 +31,10 @@ import picocli.CommandLine.ParseResult;
 /**
  * The reference pipeline: Kafka input {@code T} → malformed split → dedup and stages by event id
  * ({@link StageOperator}) → exactly-once Kafka output; dead letters (malformed, permanent, error,
- * exhausted) go, exactly once too, to {@code T.dlq}.
+ * exhausted) go, exactly once too, to {@code T.dlq}. A completed event whose output record the
+ * output topic would refuse ({@link Endpoints#outputCheck}) is dead-lettered by the stage operator,
+ * reason {@code error}, so the output sink never fails on one (docs/failures.md). That check adds
+ * no operator and no state: uids and savepoints are unchanged.
  *
  * <p>Delivery guarantee: every distinct valid input id reaches the output topic exactly once (read
  * committed), every malformed record reaches the DLQ exactly once, across task failures and
@@ -90,7 +93,7 @@ public final class PipelineJob {
 
         SingleOutputStreamOperator<CompletedEvent> completed = StageOperatorFactory.apply(
                 admitted,
-                endpoints.workflow(), settings.stages());
+                endpoints.workflow(), settings.stages(), endpoints.outputCheck());
 
         CommitLatency.measure(completed, "output", done -> done.origin == null ? 0 : done.origin.timestamp)
                 .sinkTo(endpoints.output())

@@ -30,6 +30,8 @@ import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The topic layout of docs/topics-and-headers.md and the checks run before a job starts: the broker
@@ -43,6 +45,7 @@ public final class Topics {
 
     private static final long TIMEOUT_SECONDS = 10;
     private static final String TRANSACTION_MAX_TIMEOUT_MS = "transaction.max.timeout.ms";
+    private static final Logger LOG = LoggerFactory.getLogger(Topics.class);
 
     private Topics() {}
 
@@ -50,8 +53,20 @@ public final class Topics {
         return inputTopic + ".dlq";
     }
 
-    /** The checked topic layout of a pipeline: what its producers may send. */
-    public record Layout(int dlqMaxMessageBytes) {}
+    /**
+     * The smallest output {@code max.message.bytes} the pipeline starts with: below it even events
+     * with a short payload would all be dead-lettered as too large for the output.
+     */
+    public static final int MIN_OUTPUT_MESSAGE_BYTES = 4 * 1024;
+
+    /**
+     * The checked topic layout of a pipeline: what its producers may send.
+     *
+     * @param dlqMaxMessageBytes the smallest {@code max.message.bytes} of the DLQ and retry topics
+     * @param outputMaxMessageBytes the output topic's {@code max.message.bytes}: a completed event
+     *     whose record is larger is dead-lettered (see {@link Endpoints#outputCheck})
+     */
+    public record Layout(int dlqMaxMessageBytes, int outputMaxMessageBytes) {}
 
     /** An admin client that gives up on an unreachable broker within seconds instead of hanging. */
     public static Admin admin(String bootstrapServers) {
@@ -95,7 +110,8 @@ public final class Topics {
      * Checks and completes the layout for the pipeline {@code settings} describe: the broker answers,
      * the input must exist; the output, DLQ and retry topics are created with the input's partition
      * count (and {@link PipelineSettings#replicationFactor()}, or the broker's default) when absent;
-     * an existing DLQ or retry topic whose {@code max.message.bytes} is too small is refused.
+     * an existing DLQ or retry topic whose {@code max.message.bytes} is too small is refused, and so
+     * is an output topic below {@link #MIN_OUTPUT_MESSAGE_BYTES}.
      */
     public static Layout prepare(PipelineSettings settings) {
         String bootstrapServers = settings.bootstrapServers();
@@ -129,7 +145,21 @@ public final class Topics {
                 }
                 dlqMax = Math.min(dlqMax, max);
             }
-            return new Layout(dlqMax);
+            int outputMax = maxMessageBytes(admin, settings.outputTopic());
+            if (outputMax < MIN_OUTPUT_MESSAGE_BYTES) {
+                throw new StagewiseException("output topic '" + settings.outputTopic() + "' has max.message.bytes="
+                        + outputMax + ": nearly every completed event would be too large for it and dead-lettered; raise it "
+                        + "to at least " + MIN_OUTPUT_MESSAGE_BYTES + ", better to the input's " + inputMax
+                        + " (kafka-configs --alter --entity-type topics --entity-name " + settings.outputTopic()
+                        + " --add-config max.message.bytes=" + inputMax + ")");
+            }
+            if (outputMax < inputMax) {
+                LOG.warn("Output topic '{}' has max.message.bytes={}, below input topic '{}''s {}: a completed event whose "
+                                + "output record exceeds it is dead-lettered (reason error, stage output); raise "
+                                + "max.message.bytes of '{}' to keep such events in the output", settings.outputTopic(),
+                        outputMax, inputTopic, inputMax, settings.outputTopic());
+            }
+            return new Layout(dlqMax, outputMax);
         }
     }
 

@@ -29,7 +29,7 @@ class PipelineTopologyTest {
         }
         PipelineSettings settings = PipelineSettings.from(conf, "p");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        PipelineJob.assemble(env, settings, Endpoints.production(settings, new Topics.Layout(2_000_000)));
+        PipelineJob.assemble(env, settings, Endpoints.production(settings, new Topics.Layout(2_000_000, 1_048_576)));
         // With pipeline.generic-types=false, building the graph fails if any type would need Kryo.
         return env.getStreamGraph();
     }
@@ -66,7 +66,7 @@ class PipelineTopologyTest {
         Configuration conf = new Configuration();
         conf.set(StagewiseOptions.GATEWAY_URL, "http://127.0.0.1:1");
         PipelineSettings settings = PipelineSettings.from(conf);
-        Endpoints endpoints = Endpoints.production(settings, new Topics.Layout(2_000_000));
+        Endpoints endpoints = Endpoints.production(settings, new Topics.Layout(2_000_000, 1_048_576));
         assertThat(endpoints.workflow().name()).isEqualTo(PaymentsWorkflow.NAME);
         assertThat(endpoints.ledger()).isEmpty();
     }

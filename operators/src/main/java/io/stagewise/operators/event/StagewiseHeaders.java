@@ -51,5 +51,11 @@ public final class StagewiseHeaders {
     /** The stage name recorded for input that could not be parsed. */
     public static final String INGEST_STAGE = "ingest";
 
+    /**
+     * The stage name recorded for an event that completed every stage but whose output record is
+     * larger than the output topic takes (reason {@code error}).
+     */
+    public static final String OUTPUT_STAGE = "output";
+
     private StagewiseHeaders() {}
 }

@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -96,6 +97,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     private final Workflow workflow;
     private final StageSettings settings;
+    /** Refuses completed events whose output record the output topic would not take. */
+    private final OutputRecordCheck outputCheck;
     private final transient MailboxExecutor mailbox;
 
     /** Per business key: event id -> status (dedup). */
@@ -114,10 +117,11 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     private transient StageMetrics metrics;
 
     StageOperator(StreamOperatorParameters<CompletedEvent> parameters, Workflow workflow, StageSettings settings,
-                  MailboxExecutor mailbox) {
+                  OutputRecordCheck outputCheck, MailboxExecutor mailbox) {
         super(parameters);
         this.workflow = workflow;
         this.settings = settings;
+        this.outputCheck = outputCheck;
         this.mailbox = mailbox;
     }
 
@@ -523,9 +527,32 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     private void complete(WorkflowState ws, Progress progress) throws Exception {
-        output.collect(new StreamRecord<>(CompletedEvent.of(ws.event, progress.outputsJson(), System.currentTimeMillis())));
+        CompletedEvent done = CompletedEvent.of(ws.event, progress.outputsJson(), System.currentTimeMillis());
+        Optional<String> tooLarge = outputCheck.tooLarge(done);
+        if (tooLarge.isPresent()) {
+            outputTooLarge(ws, progress, tooLarge.get());
+            return;
+        }
+        output.collect(new StreamRecord<>(done));
         metrics.completed.inc();
         status.put(ws.event.id, EventStatus.COMPLETED);
+        clear(ws);
+        ordering.released(ws.event.id, this::stillPending, this::begin);
+    }
+
+    /**
+     * Every stage completed, but the output topic would refuse the record: written anyway, it would
+     * fail the output sink at every restart. The event leaves as a dead letter (reason
+     * {@code error}, stage {@link StagewiseHeaders#OUTPUT_STAGE}) with its complete progress, so a
+     * replay after the topic's limit is raised emits the output without calling any stage again.
+     */
+    private void outputTooLarge(WorkflowState ws, Progress progress, String why) throws Exception {
+        LOG.warn("Event {} completed, but its output record is too large for the output topic; dead-lettering it "
+                + "(reason error): {}", ws.event.id, why);
+        output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.of(ws.event, StagewiseHeaders.OUTPUT_STAGE,
+                FailureReason.ERROR, new OutputTooLargeException(why), 0, progress.toJson(), System.currentTimeMillis())));
+        metrics.deadLettered(FailureReason.ERROR).inc();
+        status.put(ws.event.id, EventStatus.DEAD_LETTERED);
         clear(ws);
         ordering.released(ws.event.id, this::stillPending, this::begin);
     }

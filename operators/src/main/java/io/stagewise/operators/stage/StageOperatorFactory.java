@@ -20,26 +20,41 @@ public final class StageOperatorFactory extends AbstractStreamOperatorFactory<Co
 
     private final Workflow workflow;
     private final StageSettings settings;
+    private final OutputRecordCheck outputCheck;
 
     public StageOperatorFactory(Workflow workflow, StageSettings settings) {
-        this.workflow = workflow;
-        this.settings = settings;
+        this(workflow, settings, OutputRecordCheck.NONE);
     }
 
-    /** Applies the workflow, keyed by business key; uid {@link StageOperator#UID}. */
+    public StageOperatorFactory(Workflow workflow, StageSettings settings, OutputRecordCheck outputCheck) {
+        this.workflow = workflow;
+        this.settings = settings;
+        this.outputCheck = outputCheck;
+    }
+
+    /** Applies the workflow, keyed by business key; uid {@link StageOperator#UID}; no output size limit. */
     public static SingleOutputStreamOperator<CompletedEvent> apply(
             DataStream<Event> events, Workflow workflow, StageSettings settings) {
+        return apply(events, workflow, settings, OutputRecordCheck.NONE);
+    }
+
+    /**
+     * Applies the workflow, keyed by business key; uid {@link StageOperator#UID}. A completed event
+     * {@code outputCheck} refuses goes to {@link StageOperator#DEAD_LETTERS} instead of the output.
+     */
+    public static SingleOutputStreamOperator<CompletedEvent> apply(
+            DataStream<Event> events, Workflow workflow, StageSettings settings, OutputRecordCheck outputCheck) {
         return events
                 .keyBy(event -> event.key, Types.STRING)
                 .transform("Stages (" + workflow.name() + ")", TypeInformation.of(CompletedEvent.class),
-                        new StageOperatorFactory(workflow, settings))
+                        new StageOperatorFactory(workflow, settings, outputCheck))
                 .uid(StageOperator.UID);
     }
 
     @Override
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<CompletedEvent>> T createStreamOperator(StreamOperatorParameters<CompletedEvent> parameters) {
-        return (T) new StageOperator(parameters, workflow, settings, parameters.getMailboxExecutor());
+        return (T) new StageOperator(parameters, workflow, settings, outputCheck, parameters.getMailboxExecutor());
     }
 
     @Override

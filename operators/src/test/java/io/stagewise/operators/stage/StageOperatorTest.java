@@ -10,6 +10,7 @@ import io.stagewise.operators.event.DeadLetter;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
+import io.stagewise.operators.event.StagewiseHeaders;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -70,8 +71,14 @@ class StageOperatorTest {
 
     private KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> open(
             Workflow workflow, StageSettings settings, OperatorSubtaskState restore) throws Exception {
+        return open(workflow, settings, restore, OutputRecordCheck.NONE);
+    }
+
+    private KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> open(
+            Workflow workflow, StageSettings settings, OperatorSubtaskState restore, OutputRecordCheck outputCheck)
+            throws Exception {
         KeyedOneInputStreamOperatorTestHarness<String, Event, CompletedEvent> h = new KeyedOneInputStreamOperatorTestHarness<>(
-                new StageOperatorFactory(workflow, settings), e -> e.key, Types.STRING);
+                new StageOperatorFactory(workflow, settings, outputCheck), e -> e.key, Types.STRING);
         if (restore != null) {
             h.initializeState(restore);
         }
@@ -261,6 +268,35 @@ class StageOperatorTest {
         assertThat(letters.get(0).failureClass).isEqualTo(IllegalStateException.class.getName());
         assertThat(letters.get(0).failureMessage).isEqualTo("bug in stage code");
         assertThat(ScriptedStage.calls("charge", "bad:charge")).isZero();
+    }
+
+    @Test
+    void anOutputTooLargeForTheTopicIsDeadLetteredWithItsProgressAndAReplayCallsNoStageAgain() throws Exception {
+        OutputRecordCheck refusesHuge = done -> done.payload.contains("huge")
+                ? Optional.of("event " + done.eventId + " is 20000 bytes, over 10240") : Optional.empty();
+        harness = open(payments(), settings(10), null, refusesHuge);
+        send(event("e1", "{\"amount\":5,\"note\":\"huge\"}"));
+        send(event("e2", "{\"amount\":5}"));
+
+        assertThat(completedIds()).as("the next event of the key is not held up").containsExactly("e2");
+        List<DeadLetter> letters = sideOutput(StageOperator.DEAD_LETTERS);
+        assertThat(letters).hasSize(1);
+        DeadLetter letter = letters.get(0);
+        assertThat(letter.eventId).isEqualTo("e1");
+        assertThat(letter.reason).isEqualTo(FailureReason.ERROR);
+        assertThat(letter.stage).isEqualTo(StagewiseHeaders.OUTPUT_STAGE);
+        assertThat(letter.failureClass).isEqualTo(OutputTooLargeException.class.getName());
+        assertThat(letter.failureMessage).isEqualTo("event e1 is 20000 bytes, over 10240");
+        assertThat(JSON.readTree(letter.progress).toString()).contains("charge").contains("notify");
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1);
+        crash();
+
+        // The topic's limit was raised: the replay emits the output from the progress, calling nothing.
+        harness = open(payments(), settings(10), snapshot);
+        send(replayOf(letter, "{\"amount\":5,\"note\":\"huge\"}"));
+        assertThat(completedIds()).containsExactly("e1");
+        assertThat(ScriptedStage.calls("charge", "e1:charge")).isEqualTo(1);
+        assertThat(ScriptedStage.calls("notify", "e1:notify")).isEqualTo(1);
     }
 
     @Test

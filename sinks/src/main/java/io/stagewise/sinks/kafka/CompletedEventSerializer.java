@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
@@ -40,6 +41,19 @@ public final class CompletedEventSerializer implements KafkaRecordSerializationS
         headers.add(StagewiseHeaders.EVENT_ID, done.eventId.getBytes(StandardCharsets.UTF_8));
         byte[] key = done.key == null ? null : done.key.getBytes(StandardCharsets.UTF_8);
         return new ProducerRecord<>(topic, null, null, key, toJson(done), headers);
+    }
+
+    /**
+     * The bytes the output record of {@code done} carries (key, value, header names and values),
+     * serialized exactly as {@link #serialize} does; without Kafka's record and batch framing.
+     */
+    public int recordBytes(CompletedEvent done) {
+        ProducerRecord<byte[], byte[]> record = serialize(done, null, null);
+        int bytes = (record.key() == null ? 0 : record.key().length) + record.value().length;
+        for (Header header : record.headers()) {
+            bytes += header.key().getBytes(StandardCharsets.UTF_8).length + (header.value() == null ? 0 : header.value().length);
+        }
+        return bytes;
     }
 
     /**
