@@ -25,7 +25,8 @@ class FlagsTest {
     void flinkRunTakesTheFlagsOfStagewiseRun() {
         Set<String> run = names(new CommandLine(new RunCommand()));
         Set<String> flinkRun = names(new CommandLine(new PipelineJob.FlinkRunCommand(new PipelineFlags())));
-        run.remove("--dashboard-port");
+        run.remove("--dashboard-port"); // local runs only
+        run.remove("--prometheus-port"); // local runs only: a cluster configures its reporter in config.yaml
         assertThat(flinkRun).isEqualTo(run);
     }
 
