@@ -83,6 +83,24 @@ class ReplayAuditTest {
     }
 
     @Test
+    void aLetterReplayedTwiceThatFailsAgainCountsOnceByItsNewestDeadLetter() {
+        DeadLetter again = letter("pay-1", "acct-3", value, FailureReason.PERMANENT, "charge",
+                new Origin(INPUT, 0, 0, T0), T0 + 5000, declinedAtCharge("pay-1").replace("\"keyGeneration\":2", "\"keyGeneration\":3"));
+        again.replayOf = DLQ + "/0/0";
+        ConsumerRecord<byte[], byte[]> second = consumed(dlqRecord(DLQ, again), 0, 1, T0 + 5000);
+        DeadLetter thrice = letter("pay-1", "acct-3", value, FailureReason.PERMANENT, "charge",
+                new Origin(INPUT, 0, 0, T0), T0 + 9000, declinedAtCharge("pay-1").replace("\"keyGeneration\":2", "\"keyGeneration\":4"));
+        thrice.replayOf = DLQ + "/0/1";
+        ConsumerRecord<byte[], byte[]> third = consumed(dlqRecord(DLQ, thrice), 0, 2, T0 + 9000);
+
+        AuditReport report = check(List.of(original, replayOf(deadLetter, 1), replayOf(second, 2)), List.of(),
+                List.of(deadLetter, second, third), Map.of());
+
+        assertThat(report.passed()).as(report.render()).isTrue();
+        assertThat(report.count("deadLettersResolvedByReplay")).isEqualTo(2);
+    }
+
+    @Test
     void aReplayOfAnotherEventResolvesNothing() {
         DeadLetter other = letter("pay-2", "acct-3", payment("pay-2", "acct-3", "1.00"), FailureReason.PERMANENT,
                 "charge", new Origin(INPUT, 0, 5, T0), T0, declinedAtCharge("pay-2"));
