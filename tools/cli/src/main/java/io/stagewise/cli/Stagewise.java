@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             DlqCommand.class,
             ReconcileCommand.class,
+            SavepointCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Stagewise implements Runnable {

@@ -32,7 +32,7 @@ class CliErrorsITCase {
     @Test
     void theLauncherOffersEveryCommand() {
         assertThat(Stagewise.commandLine(new Stagewise()).getSubcommands().keySet())
-                .contains("demo", "run", "gateway", "produce", "dlq", "reconcile", "bench");
+                .contains("demo", "run", "gateway", "produce", "dlq", "reconcile", "bench", "savepoint");
         CliRun gatewayHelp = CliRun.stagewise("gateway", "--help");
         assertThat(gatewayHelp.exitCode()).isZero();
     }
