@@ -105,7 +105,9 @@ class SavepointInspectionITCase {
             assertThat(inspection.dedupByStatus()).containsEntry("COMPLETED", (long) completed)
                     .containsEntry("IN_PROGRESS", (long) (targets.size() + parkedCount))
                     .doesNotContainKey("DEAD_LETTERED");
-            assertThat(inspection.waitingInStep(1)).as("the retry records written and not yet admitted, with their due times")
+            String entries = inspection.entries().stream().map(e -> e.kind + ":" + e.key + ":" + e.eventId + ":" + e.step + ":" + e.phase).sorted().toList().toString();
+            assertThat(inspection.parkedByKey()).as("later payments of each account, in input order " + entries).isEqualTo(new TreeMap<>(parked));
+            assertThat(inspection.waitingInStep(1)).as("the retry records written and not yet admitted, with their due times " + entries)
                     .isEqualTo(new TreeMap<>(dueAt));
             assertThat(inspection.waitingInStep(2)).isEmpty();
             assertThat(inspection.parkedByKey()).as("later payments of each account, in input order").isEqualTo(new TreeMap<>(parked));

@@ -123,8 +123,7 @@ public final class SavepointInspection {
     /** Event ids waiting in retry {@code step}, with their due times (epoch millis), soonest first. */
     public SortedMap<String, Long> waitingInStep(int step) {
         TreeMap<String, Long> waiting = new TreeMap<>();
-        of(Kind.LADDER_WAIT).filter(e -> e.step == step).forEach(e -> waiting.put(e.eventId, e.dueAt));
-        of(Kind.LADDER_STEP).filter(e -> e.step == step).forEach(e -> waiting.putIfAbsent(e.eventId, 0L));
+        retryWaits().filter(e -> e.step == step).forEach(e -> waiting.merge(e.eventId, e.dueAt, Math::max));
         return waiting;
     }
 
@@ -143,10 +142,14 @@ public final class SavepointInspection {
         return parked;
     }
 
-    /** Per stage, the ids of events whose workflow is in {@code phase} (IN_FLIGHT, BACKOFF, WAITING). */
+    /**
+     * Per stage, the ids of events whose workflow is in {@code phase} (IN_FLIGHT, BACKOFF, WAITING
+     * for a call slot); BACKOFF is the in-operator backoff only, not the wait for a retry step's
+     * due time ({@link #waitingInStep(int)}).
+     */
     public SortedMap<String, List<String>> inPhase(String phase) {
         TreeMap<String, List<String>> byStage = new TreeMap<>();
-        of(Kind.WORKFLOW).filter(e -> phase.equals(e.phase)).sorted(Comparator.comparing(e -> e.eventId))
+        of(Kind.WORKFLOW).filter(e -> phase.equals(e.phase) && !e.inRetryStep()).sorted(Comparator.comparing(e -> e.eventId))
                 .forEach(e -> byStage.computeIfAbsent(stageName(e), k -> new ArrayList<>()).add(e.eventId));
         return byStage;
     }
@@ -164,13 +167,15 @@ public final class SavepointInspection {
             });
         }
         ObjectNode ladder = root.putObject("retrySteps");
-        of(Kind.LADDER_WAIT, Kind.LADDER_STEP).map(e -> e.step).distinct().sorted().forEach(step -> {
+        retryWaits().map(e -> e.step).distinct().sorted().forEach(step -> {
             ArrayNode waiting = ladder.putArray(Integer.toString(step));
-            waitingInStep(step).forEach((id, due) -> {
+            retryWaits().filter(e -> e.step == step).sorted(Comparator.comparingLong((StageStateEntry e) -> e.dueAt)
+                    .thenComparing(e -> e.eventId)).forEach(e -> {
                 ObjectNode w = waiting.addObject();
-                w.put("id", id);
-                w.put("stage", of(Kind.LADDER_WAIT).filter(e -> e.eventId.equals(id)).findFirst().map(e -> e.stage).orElse(null));
-                w.put("dueAt", due);
+                w.put("id", e.eventId);
+                w.put("stage", e.stage);
+                w.put("dueAt", e.dueAt);
+                w.put("in", e.kind == Kind.WORKFLOW ? "timer" : "retry topic");
             });
         });
         ObjectNode parked = root.putObject("parked");
@@ -184,7 +189,8 @@ public final class SavepointInspection {
         oldestAge(Kind.WORKFLOW, "IN_FLIGHT").ifPresent(a -> oldest.put("inFlight", a));
         oldestAge(Kind.WORKFLOW, "BACKOFF").ifPresent(a -> oldest.put("backoff", a));
         oldestAge(Kind.WORKFLOW, "WAITING").ifPresent(a -> oldest.put("waitingForSlot", a));
-        oldestAge(Kind.LADDER_WAIT, null).ifPresent(a -> oldest.put("retry", a));
+        retryWaits().filter(e -> e.since > 0).map(e -> inspectedAt - e.since).max(Long::compare)
+                .ifPresent(a -> oldest.put("retry", a));
         oldestAge(Kind.PARKED, null).ifPresent(a -> oldest.put("parked", a));
         return root;
     }
@@ -207,8 +213,9 @@ public final class SavepointInspection {
         json.get("retrySteps").fields().forEachRemaining(step -> {
             out.append("  step ").append(step.getKey()).append(": ").append(step.getValue().size()).append(" waiting\n");
             for (JsonNode w : step.getValue()) {
-                out.append(String.format("    %-28s %-12s due %s%n", w.path("id").asText(), w.path("stage").asText("?"),
-                        w.path("dueAt").asLong() == 0 ? "unknown (older savepoint)" : Instant.ofEpochMilli(w.path("dueAt").asLong())));
+                out.append(String.format("    %-28s %-12s due %s (%s)%n", w.path("id").asText(), w.path("stage").asText("?"),
+                        w.path("dueAt").asLong() == 0 ? "unknown (older savepoint)" : Instant.ofEpochMilli(w.path("dueAt").asLong()),
+                        w.path("in").asText()));
             }
         });
         out.append("\nparked per key\n");
@@ -245,7 +252,11 @@ public final class SavepointInspection {
             switch (e.kind) {
                 case WORKFLOW -> {
                     ObjectNode w = where.addObject();
-                    w.put("in", e.phase == null ? "workflow" : e.phase);
+                    w.put("in", e.inRetryStep() ? "RETRY_STEP" : e.phase == null ? "workflow" : e.phase);
+                    if (e.step > 0) {
+                        w.put("step", e.step);
+                        w.put("dueAt", e.dueAt);
+                    }
                     w.put("stage", e.stage);
                     w.put("tierAttempts", e.tierAttempts);
                     w.put("timer", e.timer);
@@ -293,8 +304,12 @@ public final class SavepointInspection {
     }
 
     private Optional<Long> oldestAge(Kind entryKind, String phase) {
-        return of(entryKind).filter(e -> phase == null || phase.equals(e.phase)).filter(e -> e.since > 0)
+        return of(entryKind).filter(e -> !e.inRetryStep() && (phase == null || phase.equals(e.phase))).filter(e -> e.since > 0)
                 .map(e -> inspectedAt - e.since).max(Long::compare);
+    }
+
+    private Stream<StageStateEntry> retryWaits() {
+        return entries.stream().filter(StageStateEntry::inRetryStep);
     }
 
     private Stream<StageStateEntry> of(Kind... kinds) {

@@ -28,9 +28,9 @@ public class StageStateEntry {
     public int tierAttempts;
     /** Processing-time timer of the entry (workflow, ladder watchdog), 0 if none. */
     public long timer;
-    /** {@link Kind#LADDER_WAIT}/{@link Kind#LADDER_STEP}: the retry step the event waits in. */
+    /** The retry step the event is in (0 before the ladder). */
     public int step;
-    /** {@link Kind#LADDER_WAIT}: when the retry record is due. */
+    /** When the event's retry record is due (0 before the ladder). */
     public long dueAt;
     /** {@link Kind#LADDER_WAIT}: how often the watchdog re-sent the record. */
     public int resends;
@@ -40,6 +40,16 @@ public class StageStateEntry {
     public long sequence;
 
     public StageStateEntry() {}
+
+    /**
+     * True if the event waits in its retry step: its record is still in the retry topic
+     * ({@link Kind#LADDER_WAIT}), or it was read back before its due time and waits for it in a
+     * timer (a {@link Kind#WORKFLOW} in BACKOFF whose timer is the record's due time).
+     */
+    public boolean inRetryStep() {
+        return kind == Kind.LADDER_WAIT || kind == Kind.LADDER_STEP
+                || (kind == Kind.WORKFLOW && "BACKOFF".equals(phase) && step > 0 && timer == dueAt);
+    }
 
     StageStateEntry(Kind kind, String key, String eventId) {
         this.kind = kind;

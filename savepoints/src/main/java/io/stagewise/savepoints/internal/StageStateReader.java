@@ -75,6 +75,10 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
                 entry.tierAttempts = ws.tierAttempts;
                 entry.timer = ws.timer;
                 entry.since = since(ws.event);
+                if (ws.event != null) {
+                    entry.step = ws.event.retryStep;
+                    entry.dueAt = ws.event.dueAt;
+                }
                 out.collect(entry);
             }
         }
