@@ -87,9 +87,13 @@ public final class SavepointInspection {
         SavepointReader savepoint = SavepointReader.read(env, path, new EmbeddedRocksDBStateBackend());
         List<StageStateEntry> entries = new ArrayList<>();
         try (CloseableIterator<StageStateEntry> it = savepoint.readKeyedState(
-                OperatorIdentifier.forUid(StageOperator.UID), new StageStateReader(eventId),
+                OperatorIdentifier.forUid(StageOperator.UID), new StageStateReader(),
                 Types.STRING, TypeInformation.of(StageStateEntry.class)).executeAndCollect("stagewise savepoint inspect")) {
-            it.forEachRemaining(entries::add);
+            it.forEachRemaining(entry -> {
+                if (eventId == null || eventId.equals(entry.eventId)) {
+                    entries.add(entry);
+                }
+            });
         } catch (RuntimeException e) {
             if (String.valueOf(e.getMessage()).contains(StageOperator.UID)) {
                 throw new NotASavepointException(path + " holds no state of the stage operator (uid "

@@ -31,8 +31,6 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
     /** Longer than any state TTL a job sets; see the class comment. */
     static final Duration READ_TTL = Duration.ofDays(365L * 1000);
 
-    /** Only this event's entries, or every entry when null. */
-    private final String onlyEventId;
     private transient MapState<String, EventStatus> status;
     private transient MapState<String, WorkflowState> workflows;
     private transient MapState<String, Integer> ladderSteps;
@@ -40,10 +38,6 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
     private transient ValueState<String> active;
     private transient ListState<Event> legacyParked;
     private transient MapState<Long, Event> parkedEvents;
-
-    public StageStateReader(String onlyEventId) {
-        this.onlyEventId = onlyEventId;
-    }
 
     @Override
     public void open(OpenContext context) {
@@ -59,52 +53,44 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
     @Override
     public void readKey(String key, Context context, Collector<StageStateEntry> out) throws Exception {
         for (Map.Entry<String, EventStatus> e : status.entries()) {
-            if (wanted(e.getKey())) {
-                StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.STATUS, key, e.getKey());
-                entry.status = e.getValue().name();
-                out.collect(entry);
-            }
+            StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.STATUS, key, e.getKey());
+            entry.status = e.getValue().name();
+            out.collect(entry);
         }
         for (Map.Entry<String, WorkflowState> e : workflows.entries()) {
-            if (wanted(e.getKey())) {
-                WorkflowState ws = e.getValue();
-                StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.WORKFLOW, key, e.getKey());
-                entry.phase = ws.phase == null ? null : ws.phase.name();
-                entry.progress = ws.progress;
-                entry.stage = ws.progress == null ? null : Progress.parse(ws.progress).pendingStage();
-                entry.tierAttempts = ws.tierAttempts;
-                entry.timer = ws.timer;
-                entry.since = since(ws.event);
-                if (ws.event != null) {
-                    entry.step = ws.event.retryStep;
-                    entry.dueAt = ws.event.dueAt;
-                }
-                out.collect(entry);
+            WorkflowState ws = e.getValue();
+            StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.WORKFLOW, key, e.getKey());
+            entry.phase = ws.phase == null ? null : ws.phase.name();
+            entry.progress = ws.progress;
+            entry.stage = ws.progress == null ? null : Progress.parse(ws.progress).pendingStage();
+            entry.tierAttempts = ws.tierAttempts;
+            entry.timer = ws.timer;
+            entry.since = since(ws.event);
+            if (ws.event != null) {
+                entry.step = ws.event.retryStep;
+                entry.dueAt = ws.event.dueAt;
             }
+            out.collect(entry);
         }
         for (Map.Entry<String, LadderWait> e : ladderWaits.entries()) {
-            if (wanted(e.getKey())) {
-                LadderWait wait = e.getValue();
-                StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.LADDER_WAIT, key, e.getKey());
-                entry.stage = wait.record.stage;
-                entry.step = wait.record.retryStep;
-                entry.dueAt = wait.record.dueAt;
-                entry.progress = wait.record.progress;
-                entry.resends = wait.resends;
-                entry.timer = wait.timer;
-                entry.since = wait.record.failureAt;
-                out.collect(entry);
-            }
+            LadderWait wait = e.getValue();
+            StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.LADDER_WAIT, key, e.getKey());
+            entry.stage = wait.record.stage;
+            entry.step = wait.record.retryStep;
+            entry.dueAt = wait.record.dueAt;
+            entry.progress = wait.record.progress;
+            entry.resends = wait.resends;
+            entry.timer = wait.timer;
+            entry.since = wait.record.failureAt;
+            out.collect(entry);
         }
         for (Map.Entry<String, Integer> e : ladderSteps.entries()) {
-            if (wanted(e.getKey())) {
-                StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.LADDER_STEP, key, e.getKey());
-                entry.step = e.getValue();
-                out.collect(entry);
-            }
+            StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.LADDER_STEP, key, e.getKey());
+            entry.step = e.getValue();
+            out.collect(entry);
         }
         String running = active.value();
-        if (running != null && wanted(running)) {
+        if (running != null) {
             out.collect(new StageStateEntry(StageStateEntry.Kind.ACTIVE, key, running));
         }
         long sequence = 0;
@@ -120,16 +106,10 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
     }
 
     private void parked(String key, Event event, long sequence, Collector<StageStateEntry> out) {
-        if (wanted(event.id)) {
-            StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.PARKED, key, event.id);
-            entry.sequence = sequence;
-            entry.since = since(event);
-            out.collect(entry);
-        }
-    }
-
-    private boolean wanted(String eventId) {
-        return onlyEventId == null || onlyEventId.equals(eventId);
+        StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.PARKED, key, event.id);
+        entry.sequence = sequence;
+        entry.since = since(event);
+        out.collect(entry);
     }
 
     private static long since(Event event) {
