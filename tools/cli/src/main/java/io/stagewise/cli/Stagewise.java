@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
             DlqCommand.class,
             ReconcileCommand.class,
             StatusCommand.class,
+            SavepointCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Stagewise implements Runnable {

@@ -6,6 +6,7 @@ import io.stagewise.jobs.Topics;
 import io.stagewise.testkit.EmbeddedKafka;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -34,7 +35,7 @@ class CliErrorsITCase {
     @Test
     void theLauncherOffersEveryCommand() {
         assertThat(Stagewise.commandLine(new Stagewise()).getSubcommands().keySet())
-                .contains("demo", "run", "gateway", "produce", "dlq", "reconcile", "bench", "status");
+                .contains("demo", "run", "gateway", "produce", "dlq", "reconcile", "bench", "status", "savepoint");
         CliRun gatewayHelp = CliRun.stagewise("gateway", "--help");
         assertThat(gatewayHelp.exitCode()).isZero();
     }
@@ -125,5 +126,17 @@ class CliErrorsITCase {
                 "--workflow", "dedup-only", "--restore", "latest", "--checkpoint-dir", tmp.resolve("none").toString());
         assertThat(restore.exitCode()).isEqualTo(2);
         assertThat(restore.err()).contains("--restore latest: no complete checkpoint");
+    }
+
+    @Test
+    void savepointInspectRefusesAPathThatIsNotASavepoint() throws Exception {
+        Path notASavepoint = Files.createDirectories(tmp.resolve("not-a-savepoint"));
+        CliRun inspect = CliRun.stagewise("savepoint", "inspect", notASavepoint.toString());
+        assertThat(inspect.exitCode()).isEqualTo(2);
+        assertThat(inspect.err().strip()).isEqualTo("stagewise: " + notASavepoint + " is not a savepoint or checkpoint (no _metadata file)");
+
+        CliRun absent = CliRun.stagewise("savepoint", "inspect", "file://" + tmp.resolve("absent"), "--id", "x");
+        assertThat(absent.exitCode()).isEqualTo(2);
+        assertThat(absent.err()).contains("absent does not exist");
     }
 }
