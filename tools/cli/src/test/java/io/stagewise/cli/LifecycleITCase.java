@@ -55,6 +55,7 @@ import java.util.stream.Collectors;
 import org.apache.flink.api.common.JobID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -85,14 +86,21 @@ class LifecycleITCase {
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(2);
     private static final Duration RETRY_INITIAL_BACKOFF = Duration.ofMillis(50);
     private static final Duration RETRY_MAX_BACKOFF = Duration.ofMillis(100);
-    /** The shortest TTL the stage engine accepts with one attempt, no retry topics and these timeouts. */
+    /**
+     * Short, so the test can outlive it: the shortest TTL the stage engine accepts with one attempt, no
+     * retry topics and these timeouts ({@link StageSettings#minimumStateTtl()}), plus headroom. At the
+     * bare minimum, a job that falls behind (start-up on a loaded machine) dead-letters events whose
+     * state expired while they waited, as docs/state-and-dedup.md says; this test wants none.
+     */
     private static final Duration DEDUP_TTL = new StageSettings(
             RetrySettings.builder().maxAttempts(1).initialBackoff(RETRY_INITIAL_BACKOFF).maxBackoff(RETRY_MAX_BACKOFF).build(),
             CALL_TIMEOUT, StageSettings.DEFAULT_MAX_IN_FLIGHT, Duration.ofHours(1),
             new RetryLadder(0, StagewiseOptions.RETRY_TOPICS_INITIAL_DELAY.defaultValue(),
-                    StagewiseOptions.RETRY_TOPICS_MULTIPLIER.defaultValue()), false).minimumStateTtl();
+                    StagewiseOptions.RETRY_TOPICS_MULTIPLIER.defaultValue()), false)
+            .minimumStateTtl().plusSeconds(20);
 
-    @TempDir
+    /** Kept when the test fails: the runs' outputs ({@code <name>.out}) are there. */
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
 
     private final HttpClient http = HttpClient.newHttpClient();
@@ -106,10 +114,11 @@ class LifecycleITCase {
         List<String> ids = new ArrayList<>(plan.validIds());
         List<PaymentGenerator.Record> records = plan.records();
         Path checkpoints = tmp.resolve("checkpoints");
+        System.out.println("LifecycleITCase: runs' outputs in " + tmp);
         try (EmbeddedKafka kafka = EmbeddedKafka.start(tmp.resolve("kafka"));
                 EmbeddedPostgres postgres = EmbeddedPostgres.start(tmp.resolve("postgres"))) {
             String bootstrap = kafka.bootstrapServers();
-            Topics.createAll(bootstrap, 4, List.of(INPUT));
+            Topics.createAll(bootstrap, 4, List.of(INPUT, OUTPUT));
             String database = postgres.createDatabase("lifecycle");
             try (GatewayServer gateway = GatewayServer.start(GatewaySettings.defaults(), database)) {
                 Runs runs = new Runs(bootstrap, checkpoints, gateway.url(), database);
@@ -123,7 +132,7 @@ class LifecycleITCase {
                             .until(() -> Checkpoints.latest(checkpoints).isPresent());
                     AtomicLong sentOfSecondHalf = new AtomicLong();
                     CompletableFuture<Void> producing = CompletableFuture.runAsync(() -> PaymentGenerator.send(
-                            records.subList(half, FIRST_RUN), bootstrap, INPUT, 400, sentOfSecondHalf::set));
+                            records.subList(half, FIRST_RUN), bootstrap, INPUT, 100, sentOfSecondHalf::set));
                     await("the second half flowing").atMost(Duration.ofSeconds(60)).until(() -> sentOfSecondHalf.get() >= 200);
                     first.kill();
                     assertThat(half + sentOfSecondHalf.get()).as("killed mid-stream, input still arriving").isLessThan(FIRST_RUN);
