@@ -83,21 +83,27 @@ class LifecycleITCase {
     private static final int AT_PARALLELISM_3 = 1_000;
     private static final int AT_PARALLELISM_1 = 1_000;
     private static final int RESENT = 1_000;
-    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(2);
+    /**
+     * Generous for a loaded machine: a charge that exhausts its attempts is dead-lettered, and this
+     * test wants every id completed.
+     */
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(5);
+    private static final int RETRY_ATTEMPTS = 3;
     private static final Duration RETRY_INITIAL_BACKOFF = Duration.ofMillis(50);
     private static final Duration RETRY_MAX_BACKOFF = Duration.ofMillis(100);
     /**
-     * Short, so the test can outlive it: the shortest TTL the stage engine accepts with one attempt, no
-     * retry topics and these timeouts ({@link StageSettings#minimumStateTtl()}), plus headroom. At the
+     * Short, so the test can outlive it: the shortest TTL the stage engine accepts with no
+     * retry topics and these attempts and timeouts ({@link StageSettings#minimumStateTtl()}, about 15 s),
+     * plus headroom. At the
      * bare minimum, a job that falls behind (start-up on a loaded machine) dead-letters events whose
      * state expired while they waited, as docs/state-and-dedup.md says; this test wants none.
      */
     private static final Duration DEDUP_TTL = new StageSettings(
-            RetrySettings.builder().maxAttempts(1).initialBackoff(RETRY_INITIAL_BACKOFF).maxBackoff(RETRY_MAX_BACKOFF).build(),
+            RetrySettings.builder().maxAttempts(RETRY_ATTEMPTS).initialBackoff(RETRY_INITIAL_BACKOFF).maxBackoff(RETRY_MAX_BACKOFF).build(),
             CALL_TIMEOUT, StageSettings.DEFAULT_MAX_IN_FLIGHT, Duration.ofHours(1),
             new RetryLadder(0, StagewiseOptions.RETRY_TOPICS_INITIAL_DELAY.defaultValue(),
                     StagewiseOptions.RETRY_TOPICS_MULTIPLIER.defaultValue()), false)
-            .minimumStateTtl().plusSeconds(20);
+            .minimumStateTtl().plusSeconds(15);
 
     /** Kept when the test fails: the runs' outputs ({@code <name>.out}) are there. */
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
@@ -295,7 +301,7 @@ class LifecycleITCase {
                     "--workflow", "payments", "--gateway-url", gatewayUrl, "--jdbc-url", database,
                     "--checkpoint-dir", checkpoints.toString(), "--checkpoint-interval", "500ms",
                     "--parallelism", Integer.toString(parallelism),
-                    "--retry-topics", "0", "--retry-attempts", "1", "--call-timeout", CALL_TIMEOUT.toMillis() + "ms",
+                    "--retry-topics", "0", "--retry-attempts", Integer.toString(RETRY_ATTEMPTS), "--call-timeout", CALL_TIMEOUT.toMillis() + "ms",
                     "--retry-initial-backoff", RETRY_INITIAL_BACKOFF.toMillis() + "ms",
                     "-D", "stagewise.retry.max-backoff=" + RETRY_MAX_BACKOFF.toMillis() + "ms",
                     "--dedup-ttl", DEDUP_TTL.toMillis() + "ms",
