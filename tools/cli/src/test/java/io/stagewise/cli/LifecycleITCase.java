@@ -153,7 +153,7 @@ class LifecycleITCase {
                     Run second = runs.start("second", 2, "latest");
                     producing.get(120, TimeUnit.SECONDS);
                     awaitCompleted(bootstrap, ids.subList(0, FIRST_RUN), Duration.ofSeconds(240));
-                    assertThat(second.output()).contains("Restoring from " + checkpoints.toAbsolutePath());
+                    assertThat(second.output()).contains("Restoring from file:" + checkpoints.toAbsolutePath());
                     FlinkRest rest = second.rest();
                     // Every write of these ids' state happened before now; the TTL is processing time, so
                     // nothing observable marks its expiry: wait until the clock is past it, with a margin.
