@@ -52,6 +52,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
@@ -380,17 +381,25 @@ class LifecycleITCase {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
             String request = JSON.readTree(response.body()).path("request-id").asText();
+            // The run exits as soon as the job has stopped, often before the status can be polled:
+            // then the savepoint is the one named after this job in the target directory.
             JsonNode[] status = new JsonNode[1];
-            await("the savepoint of " + job).atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
-                    .ignoreExceptions().until(() -> {
-                        status[0] = get("/jobs/" + job + "/savepoints/" + request);
-                        return "COMPLETED".equals(status[0].path("status").path("id").asText());
-                    });
-            JsonNode operation = status[0].path("operation");
-            assertThat(operation.has("failure-cause")).as(status[0].toString()).isFalse();
+            await("the savepoint of " + job).atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200))
+                    .ignoreExceptions().until(() -> !process.isAlive() || "COMPLETED".equals(
+                            (status[0] = get("/jobs/" + job + "/savepoints/" + request)).path("status").path("id").asText()));
             assertThat(process.waitFor(120, TimeUnit.SECONDS)).as("the run ends after stop-with-savepoint").isTrue();
             assertThat(process.exitValue()).as(output()).isZero();
-            return operation.path("location").asText();
+            if (status[0] != null && status[0].path("operation").has("location")) {
+                return status[0].path("operation").path("location").asText();
+            }
+            String prefix = "savepoint-" + job.toString().substring(0, 6) + "-";
+            try (Stream<Path> savepoints = Files.list(directory)) {
+                Path savepoint = savepoints.filter(p -> p.getFileName().toString().startsWith(prefix))
+                        .filter(p -> Files.exists(p.resolve("_metadata"))).findFirst()
+                        .orElseThrow(() -> new AssertionError("no savepoint of " + job + " in " + directory
+                                + (status[0] == null ? "" : ": " + status[0])));
+                return "file:" + savepoint.toAbsolutePath();
+            }
         }
 
         private JsonNode get(String path) throws IOException, InterruptedException {
