@@ -183,16 +183,28 @@ public final class Audit {
         return report;
     }
 
-    /** The input as the pipeline parses it: valid ids, malformed coordinates, replays. */
+    /**
+     * The input as the pipeline parses it: valid ids, malformed input records counted per true
+     * origin (a malformed dead letter replayed with {@code --include-malformed} comes back under its
+     * first origin, so that origin then has two records and owes two dead letters), replays.
+     */
     private record InputScan(Map<String, ConsumerRecord<byte[], byte[]>> byCoordinates, Set<String> validIds,
-                             Set<String> malformedCoordinates, Map<String, Set<String>> replayedFrom) {}
+                             Map<String, Integer> malformedByOrigin, Map<String, Set<String>> replayedFrom) {
+        Set<String> malformedCoordinates() {
+            return malformedByOrigin.keySet();
+        }
+
+        int malformedRecords() {
+            return malformedByOrigin.values().stream().mapToInt(Integer::intValue).sum();
+        }
+    }
 
     private static InputScan scanInput(List<ConsumerRecord<byte[], byte[]>> inputs, int maxEventBytes,
                                        AuditReport report) {
         EventParser parser = new EventParser(maxEventBytes);
         Map<String, ConsumerRecord<byte[], byte[]>> inputByCoordinates = new HashMap<>();
         Set<String> validIds = new LinkedHashSet<>();
-        Set<String> malformedCoordinates = new LinkedHashSet<>();
+        Map<String, Integer> malformedByOrigin = new LinkedHashMap<>();
         // DLQ coordinates -> ids of the input records replayed from there (stagewise dlq replay).
         Map<String, Set<String>> replayedFrom = new HashMap<>();
         for (ConsumerRecord<byte[], byte[]> record : inputs) {
@@ -200,7 +212,7 @@ public final class Audit {
             inputByCoordinates.put(here.coordinates(), record);
             Event event = parser.parse(record.key(), record.value(), here, EventDeserializer.stagewiseHeaders(record.headers()));
             if (event.isMalformed()) {
-                malformedCoordinates.add(here.coordinates());
+                malformedByOrigin.merge(event.origin.coordinates(), 1, Integer::sum);
             } else {
                 validIds.add(event.id);
                 if (event.isReplay()) {
@@ -210,17 +222,18 @@ public final class Audit {
         }
         report.count("inputRecords", inputs.size());
         report.count("distinctValidIds", validIds.size());
-        report.count("duplicatesInInput", inputs.size() - malformedCoordinates.size() - validIds.size());
-        report.count("malformedInInput", malformedCoordinates.size());
-        return new InputScan(inputByCoordinates, validIds, malformedCoordinates, replayedFrom);
+        InputScan scan = new InputScan(inputByCoordinates, validIds, malformedByOrigin, replayedFrom);
+        report.count("duplicatesInInput", inputs.size() - scan.malformedRecords() - validIds.size());
+        report.count("malformedInInput", scan.malformedRecords());
+        return scan;
     }
 
     private static void checkInputMatchesPlan(AuditReport report, Expected p, InputScan input, int records) {
         report.check("input matches the generator", p.validIds().equals(input.validIds())
-                        && p.malformed() == input.malformedCoordinates().size() && p.records() == records,
+                        && p.malformed() == input.malformedRecords() && p.records() == records,
                 "generated " + p.records() + " records, " + p.validIds().size() + " distinct ids, "
                         + p.malformed() + " malformed; the input topic holds " + records + ", "
-                        + input.validIds().size() + ", " + input.malformedCoordinates().size());
+                        + input.validIds().size() + ", " + input.malformedRecords());
     }
 
     /** What the DLQ holds: header and origin problems, malformed dead letters per origin. */
@@ -355,15 +368,20 @@ public final class Audit {
                         + ", bad origins " + letters.badOrigins().size() + sample(letters.badOrigins()));
     }
 
-    /** (5) every malformed input record dead-lettered exactly once. */
+    /**
+     * (5) every malformed input record dead-lettered exactly once: per true origin, as many
+     * malformed dead letters as malformed input records (the original and its replays).
+     */
     private static void checkMalformedDeadLettered(AuditReport report, InputScan input, DeadLetterScan letters) {
-        List<String> malformedMissing = input.malformedCoordinates().stream()
-                .filter(c -> !letters.malformedInDlq().containsKey(c)).collect(Collectors.toList());
-        List<String> malformedRepeated = letters.malformedInDlq().entrySet().stream().filter(e -> e.getValue() > 1)
+        List<String> malformedMissing = input.malformedByOrigin().entrySet().stream()
+                .filter(e -> letters.malformedInDlq().getOrDefault(e.getKey(), 0) < e.getValue())
+                .map(Map.Entry::getKey).collect(Collectors.toList());
+        List<String> malformedRepeated = letters.malformedInDlq().entrySet().stream()
+                .filter(e -> e.getValue() > input.malformedByOrigin().getOrDefault(e.getKey(), 0))
                 .map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.toList());
         report.check("(5) every malformed record dead-lettered exactly once",
                 malformedMissing.isEmpty() && malformedRepeated.isEmpty(),
-                input.malformedCoordinates().size() + " malformed; missing " + malformedMissing.size() + sample(malformedMissing)
+                input.malformedRecords() + " malformed; missing " + malformedMissing.size() + sample(malformedMissing)
                         + ", more than once " + malformedRepeated.size() + sample(malformedRepeated));
     }
 

@@ -101,6 +101,30 @@ class ReplayAuditTest {
     }
 
     @Test
+    void aMalformedLetterReplayedWithIncludeMalformedThatFailsAgainIsNoAuditFailure() {
+        byte[] garbage = "not json".getBytes(StandardCharsets.UTF_8);
+        ConsumerRecord<byte[], byte[]> bad = input(INPUT, 0, 3, T0, "acct-3", garbage);
+        DeadLetter malformed = letter(null, "acct-3", garbage, FailureReason.MALFORMED, "ingest",
+                new Origin(INPUT, 0, 3, T0), T0 + 100, "{}");
+        ConsumerRecord<byte[], byte[]> firstLetter = consumed(dlqRecord(DLQ, malformed), 0, 1, T0 + 100);
+        // dlq replay --include-malformed: the replay record carries the true origin; the pipeline
+        // dead-letters it again under that origin.
+        ConsumerRecord<byte[], byte[]> replayed = consumed(Replayer.replayRecord(INPUT, DeadLetterRecord.of(firstLetter)),
+                0, 4, T0 + 3000);
+        DeadLetter again = letter(null, "acct-3", garbage, FailureReason.MALFORMED, "ingest",
+                new Origin(INPUT, 0, 3, T0), T0 + 3100, "{}");
+        again.replayOf = DLQ + "/0/1";
+        ConsumerRecord<byte[], byte[]> secondLetter = consumed(dlqRecord(DLQ, again), 0, 2, T0 + 3100);
+
+        AuditReport report = check(List.of(original, bad, replayed), List.of(output("pay-1")),
+                List.of(firstLetter, secondLetter), Map.of("pay-1", 1));
+
+        assertThat(report.passed()).as(report.render()).isTrue();
+        assertThat(report.count("malformedInInput")).isEqualTo(2);
+        assertThat(report.count("malformedDeadLetters")).isEqualTo(2);
+    }
+
+    @Test
     void aReplayOfAnotherEventResolvesNothing() {
         DeadLetter other = letter("pay-2", "acct-3", payment("pay-2", "acct-3", "1.00"), FailureReason.PERMANENT,
                 "charge", new Origin(INPUT, 0, 5, T0), T0, declinedAtCharge("pay-2"));
