@@ -17,11 +17,13 @@ import java.util.concurrent.TimeoutException;
  * each fed on the task thread through {@link Limit#onSample} (no limiter, no extra thread):
  * <ol>
  *   <li>{@link VegasLimit} on the round-trip times of successful calls only. It keeps the lowest
- *       RTT seen (re-probed now and then) as the no-load RTT and estimates the queue the dependency
- *       builds as {@code limit * (1 - rttNoLoad / rtt)}: under 10% of the limit it grows by half
- *       again, under a third by log10(limit), over half (the RTT doubled) it shrinks by 10%.
- *       Those thresholds are wider than the library's defaults so the jitter of a busy 2-core
- *       machine (a few ms on a 20 ms call) does not read as queueing.
+ *       RTT seen as the no-load RTT (re-probed every 15-30 x limit samples, so a dependency that is
+ *       slower for good, not overloaded, gets its limit back) and estimates the queue the
+ *       dependency builds as {@code limit * (1 - rttNoLoad / rtt)}: up to 10% of the limit it
+ *       grows by half again, under a third by log10(limit), over half (the RTT doubled; at least
+ *       3) it shrinks by 10%. Those thresholds are wider than the library's defaults so the
+ *       jitter of a busy 2-core machine (a few ms on a 20 ms call) does not read as queueing. It
+ *       grows only while the stage uses at least half its limit.
  *   <li>{@link AIMDLimit} on drops: a call timeout and HTTP 429/503 ({@link RetryableStageException#httpStatus()})
  *       cut the limit by 10%; each success adds one while the stage uses at least half its limit.
  * </ol>
@@ -52,8 +54,8 @@ final class InFlightLimit {
                     .initialLimit(max)
                     .maxConcurrency(max)
                     .thresholdFunction(limit -> Math.max(1, limit / 10))
-                    .alphaFunction(limit -> Math.max(3, limit / 3))
-                    .betaFunction(limit -> Math.max(6, limit / 2))
+                    .alphaFunction(limit -> Math.max(2, limit / 3))
+                    .betaFunction(limit -> Math.max(3, limit / 2))
                     .decreaseFunction(limit -> limit * BACKOFF_RATIO)
                     .build();
             drops = new AIMDLimit.Builder()
