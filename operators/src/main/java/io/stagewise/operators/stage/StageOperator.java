@@ -62,9 +62,10 @@ import org.slf4j.LoggerFactory;
  * ({@link InFlightLimit}: fixed at {@code maxInFlight}, or adaptive between {@code minInFlight} and
  * {@code maxInFlight}, following the stage's round-trip times, timeouts and 429/503 answers). An
  * event that finds its stage full waits in that stage's queue, in arrival order, and new input
- * waits while any event does (which backpressures the source). The limits live in memory only. Each pending event has exactly one
- * processing-time timer in keyed state: the backoff due time, the call deadline, or, while it waits
- * in the retry ladder, the watchdog (due time + grace: the record is re-sent, then the event
+ * waits while any event does (which backpressures the source). The limits live in memory only,
+ * never in state: savepoints are unchanged. Each pending event has exactly one processing-time
+ * timer in keyed state: the backoff due time, the call deadline, or, while it waits in the retry
+ * ladder, the watchdog (due time + grace: the record is re-sent, then the event
  * dead-lettered as {@code exhausted}, so no lost retry record strands it). Timers are part of
  * checkpoints, so after a restore the deadline timer of a call that was in flight fires and the
  * call is issued again with the same key; a retry waiting out its backoff resumes on time. A timer
