@@ -31,7 +31,8 @@ import java.util.concurrent.TimeoutException;
  * would not lower it; {@code AIMDLimit} alone sees no latency until calls time out, which is the
  * overload this limit exists to avoid; {@code VegasLimit} alone treats a fast 503 as a low RTT.
  * Together each signal drives the algorithm built for it. No {@code WindowedLimit}: it drops any
- * window of fewer than 10 samples, so a stage with a small limit and slow calls would never adapt. A permanent rejection (402, other 4xx)
+ * window of fewer than 10 samples, so a stage with a small limit and slow calls would never adapt.
+ * A permanent rejection (402, other 4xx), other retryable answers (409, 500), connection errors
  * and errors in stage code are neither a sample nor a drop: they say nothing about load.
  *
  * <p>In memory only, per task attempt: not in keyed or operator state, so checkpoints and
