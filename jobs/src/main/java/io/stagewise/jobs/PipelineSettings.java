@@ -138,7 +138,8 @@ public record PipelineSettings(
         }
         try {
             return new StageSettings(retry, get(conf, StagewiseOptions.CALL_TIMEOUT), get(conf, StagewiseOptions.MAX_IN_FLIGHT),
-                    get(conf, StagewiseOptions.DEDUP_TTL), ladder, get(conf, StagewiseOptions.ORDERING) == Ordering.PER_KEY);
+                    get(conf, StagewiseOptions.DEDUP_TTL), ladder, get(conf, StagewiseOptions.ORDERING) == Ordering.PER_KEY)
+                    .withConcurrency(get(conf, StagewiseOptions.CONCURRENCY).mode(), get(conf, StagewiseOptions.MIN_IN_FLIGHT));
         } catch (IllegalArgumentException e) {
             throw new StagewiseException("stage settings (stagewise.stage.*, stagewise.dedup.ttl): " + e.getMessage());
         }
@@ -188,6 +189,8 @@ public record PipelineSettings(
         params.put(StagewiseOptions.ORDERING.key(), (stages.perKeyOrdering() ? Ordering.PER_KEY : Ordering.UNORDERED).toString());
         params.put(StagewiseOptions.CALL_TIMEOUT.key(), stages.callTimeout().toString());
         params.put(StagewiseOptions.MAX_IN_FLIGHT.key(), Integer.toString(stages.maxInFlight()));
+        params.put(StagewiseOptions.MIN_IN_FLIGHT.key(), Integer.toString(stages.minInFlight()));
+        params.put(StagewiseOptions.CONCURRENCY.key(), StagewiseOptions.Concurrency.of(stages.concurrency()).toString());
         params.put(StagewiseOptions.RETRY_ATTEMPTS.key(), Integer.toString(stages.retry().maxAttempts()));
         params.put(StagewiseOptions.RETRY_INITIAL_BACKOFF.key(), stages.retry().initialBackoff().toString());
         params.put(StagewiseOptions.RETRY_MULTIPLIER.key(), Double.toString(stages.retry().multiplier()));

@@ -114,7 +114,19 @@ public final class StagewiseOptions {
     public static final ConfigOption<Integer> MAX_IN_FLIGHT = ConfigOptions.key("stagewise.stage.max-in-flight")
             .intType()
             .defaultValue(StageSettings.DEFAULT_MAX_IN_FLIGHT)
-            .withDescription("Downstream calls in flight per subtask; more input waits (backpressure).");
+            .withDescription("Downstream calls in flight per remote stage per subtask: the fixed limit, or the ceiling "
+                    + "of the adaptive one; more input waits (backpressure).");
+
+    public static final ConfigOption<Integer> MIN_IN_FLIGHT = ConfigOptions.key("stagewise.stage.min-in-flight")
+            .intType()
+            .defaultValue(StageSettings.DEFAULT_MIN_IN_FLIGHT)
+            .withDescription("Floor of the adaptive in-flight limit per remote stage per subtask (1 .. max-in-flight).");
+
+    public static final ConfigOption<Concurrency> CONCURRENCY = ConfigOptions.key("stagewise.stage.concurrency")
+            .enumType(Concurrency.class)
+            .defaultValue(Concurrency.of(StageSettings.DEFAULT_CONCURRENCY))
+            .withDescription("'adaptive' (each remote stage's in-flight limit follows its round-trip times, timeouts "
+                    + "and 429/503 answers, between min-in-flight and max-in-flight) or 'fixed' (always max-in-flight).");
 
     public static final ConfigOption<Integer> RETRY_ATTEMPTS = ConfigOptions.key("stagewise.retry.attempts")
             .intType()
@@ -202,6 +214,33 @@ public final class StagewiseOptions {
 
         WorkflowName(String value) {
             this.value = value;
+        }
+
+        @Override
+        public String toString() {
+            return value;
+        }
+    }
+
+    /** Values of {@link #CONCURRENCY}; the configuration value is {@link #toString()}. */
+    public enum Concurrency {
+        FIXED("fixed", StageSettings.Concurrency.FIXED),
+        ADAPTIVE("adaptive", StageSettings.Concurrency.ADAPTIVE);
+
+        private final String value;
+        private final StageSettings.Concurrency mode;
+
+        Concurrency(String value, StageSettings.Concurrency mode) {
+            this.value = value;
+            this.mode = mode;
+        }
+
+        public StageSettings.Concurrency mode() {
+            return mode;
+        }
+
+        static Concurrency of(StageSettings.Concurrency mode) {
+            return mode == StageSettings.Concurrency.FIXED ? FIXED : ADAPTIVE;
         }
 
         @Override

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stagewise.jobs.flags.FlagBindings;
 import io.stagewise.jobs.flags.PipelineFlags;
+import io.stagewise.operators.stage.StageSettings;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -104,6 +105,38 @@ class SettingsPrecedenceTest {
         assertThatThrownBy(() -> launch(cluster).settings())
                 .isInstanceOf(StagewiseException.class)
                 .hasMessageContaining("stagewise.ordering");
+    }
+
+    @Test
+    void theInFlightLimitFlagsAndTheirConfigurationKeysSetTheStageSettings() {
+        Configuration cluster = new Configuration();
+        cluster.setString("stagewise.stage.concurrency", "fixed");
+        cluster.setString("stagewise.stage.min-in-flight", "3");
+        PipelineSettings fromConfig = launch(cluster).settings();
+        assertThat(fromConfig.stages().concurrency()).isEqualTo(StageSettings.Concurrency.FIXED);
+        assertThat(fromConfig.stages().minInFlight()).isEqualTo(3);
+
+        PipelineSettings fromFlags = launch(cluster, "--concurrency", "adaptive", "--min-in-flight", "5",
+                "--max-in-flight", "20").settings();
+        assertThat(fromFlags.stages().concurrency()).isEqualTo(StageSettings.Concurrency.ADAPTIVE);
+        assertThat(fromFlags.stages().minInFlight()).isEqualTo(5);
+        assertThat(fromFlags.stages().maxInFlight()).isEqualTo(20);
+        assertThat(fromFlags.jobParameters()).containsEntry("stagewise.stage.concurrency", "adaptive")
+                .containsEntry("stagewise.stage.min-in-flight", "5");
+
+        assertThat(launch(new Configuration()).settings().stages().concurrency())
+                .isEqualTo(StageSettings.Concurrency.ADAPTIVE);
+    }
+
+    @Test
+    void aMinimumInFlightLimitAboveTheMaximumIsRefusedAtStartNamingTheSetting() {
+        assertThatThrownBy(() -> launch(new Configuration(), "--min-in-flight", "10", "--max-in-flight", "4").settings())
+                .isInstanceOf(StagewiseException.class)
+                .hasMessageContaining("--min-in-flight")
+                .hasMessageContaining("stagewise.stage.min-in-flight")
+                .hasMessageContaining("got 10");
+        assertThatThrownBy(() -> launch(new Configuration(), "--concurrency", "sometimes"))
+                .hasMessageContaining("concurrency must be 'fixed' or 'adaptive'");
     }
 
     @Test

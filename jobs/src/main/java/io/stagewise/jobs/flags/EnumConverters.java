@@ -1,6 +1,7 @@
 package io.stagewise.jobs.flags;
 
 import org.apache.flink.annotation.PublicEvolving;
+import io.stagewise.jobs.StagewiseOptions.Concurrency;
 import io.stagewise.jobs.StagewiseOptions.Ordering;
 import io.stagewise.jobs.StagewiseOptions.WorkflowName;
 import java.util.Arrays;
@@ -27,6 +28,14 @@ public final class EnumConverters {
         @Override
         public Ordering convert(String value) {
             return parse("ordering", Ordering.class, value);
+        }
+    }
+
+    /** {@code --concurrency}. */
+    public static final class ConcurrencyConverter implements CommandLine.ITypeConverter<Concurrency> {
+        @Override
+        public Concurrency convert(String value) {
+            return parse("concurrency", Concurrency.class, value);
         }
     }
 

@@ -42,6 +42,8 @@ public final class FlagBindings implements CommandLine.IDefaultValueProvider {
         bind("--ledger-transaction-prefix", StagewiseOptions.LEDGER_TRANSACTION_PREFIX);
         bind("--call-timeout", StagewiseOptions.CALL_TIMEOUT);
         bind("--max-in-flight", StagewiseOptions.MAX_IN_FLIGHT);
+        bind("--min-in-flight", StagewiseOptions.MIN_IN_FLIGHT);
+        bind("--concurrency", StagewiseOptions.CONCURRENCY);
         bind("--retry-attempts", StagewiseOptions.RETRY_ATTEMPTS);
         bind("--retry-initial-backoff", StagewiseOptions.RETRY_INITIAL_BACKOFF);
         bind("--retry-topics", StagewiseOptions.RETRY_TOPICS);

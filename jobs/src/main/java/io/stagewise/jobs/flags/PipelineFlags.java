@@ -1,5 +1,6 @@
 package io.stagewise.jobs.flags;
 
+import io.stagewise.jobs.StagewiseOptions.Concurrency;
 import io.stagewise.jobs.StagewiseOptions.Ordering;
 import io.stagewise.jobs.StagewiseOptions.WorkflowName;
 import java.time.Duration;
@@ -86,8 +87,15 @@ public final class PipelineFlags {
             description = "Timeout of one downstream call (default: ${DEFAULT-VALUE}).")
     public Duration callTimeout;
 
-    @Option(names = "--max-in-flight", description = "Downstream calls in flight per subtask (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-in-flight", description = "Downstream calls in flight per remote stage per subtask: the fixed limit, or the adaptive limit's ceiling (default: ${DEFAULT-VALUE}).")
     public Integer maxInFlight;
+
+    @Option(names = "--min-in-flight", description = "Floor of the adaptive in-flight limit per remote stage per subtask (default: ${DEFAULT-VALUE}).")
+    public Integer minInFlight;
+
+    @Option(names = "--concurrency", converter = EnumConverters.ConcurrencyConverter.class,
+            description = "adaptive: each remote stage's in-flight limit follows its round-trip times, timeouts and 429/503 answers, between --min-in-flight and --max-in-flight; fixed: always --max-in-flight (default: ${DEFAULT-VALUE}).")
+    public Concurrency concurrency;
 
     @Option(names = "--ordering", converter = EnumConverters.OrderingConverter.class,
             description = "unordered, or per-key: one event per business key at a time, later events of the key wait while it runs or retries (default: ${DEFAULT-VALUE}).")

@@ -5,7 +5,6 @@ import io.stagewise.operators.retry.RetryLadder;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MetricGroup;
@@ -18,7 +17,9 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * {@code completed}, {@code parked}, {@code retryRecordsResent} (the ladder watchdog), {@code inFlight}, {@code oldestWaitingRetryAgeMs};
  * {@code reason.<reason>.deadLettered}; {@code step.<n>.retriesSent}; per stage
  * {@code stage.<name>.}{@code attempts}, {@code successes}, {@code failuresRetryable},
- * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}.
+ * {@code failuresPermanent}, {@code failuresError}, {@code retriesScheduled}, {@code latencyMs}, and for
+ * remote stages the gauges {@code inFlight} (calls running now) and {@code inFlightLimit} (the
+ * stage's in-flight limit now: fixed, or where the adaptive limit stands).
  */
 final class StageMetrics {
     final Counter duplicatesDropped;
@@ -31,7 +32,7 @@ final class StageMetrics {
     private final Map<Integer, Counter> retriesSent = new HashMap<>();
     private final Map<String, PerStage> stages = new HashMap<>();
 
-    StageMetrics(MetricGroup stagewise, Workflow workflow, RetryLadder ladder, IntSupplier inFlight,
+    StageMetrics(MetricGroup stagewise, Workflow workflow, RetryLadder ladder, CallSlots slots,
                  LongSupplier oldestWaitingRetryAgeMillis) {
         duplicatesDropped = stagewise.counter("duplicatesDropped");
         retryDuplicatesDropped = stagewise.counter("retryDuplicatesDropped");
@@ -45,10 +46,15 @@ final class StageMetrics {
         for (int step = 1; step <= ladder.steps(); step++) {
             retriesSent.put(step, stagewise.addGroup("step", Integer.toString(step)).counter("retriesSent"));
         }
-        stagewise.gauge("inFlight", inFlight::getAsInt);
+        stagewise.gauge("inFlight", slots::inFlight);
         stagewise.gauge("oldestWaitingRetryAgeMs", oldestWaitingRetryAgeMillis::getAsLong);
         for (Workflow.Stage stage : workflow.stages()) {
-            stages.put(stage.name(), new PerStage(stagewise.addGroup("stage", stage.name())));
+            MetricGroup group = stagewise.addGroup("stage", stage.name());
+            stages.put(stage.name(), new PerStage(group));
+            if (!stage.isLocal()) {
+                group.gauge("inFlight", () -> slots.inFlight(stage.name()));
+                group.gauge("inFlightLimit", () -> slots.limit(stage.name()));
+            }
         }
     }
 

@@ -58,10 +58,14 @@ import org.slf4j.LoggerFactory;
  * is a different entry).
  *
  * <p>How calls run: the task thread never waits on a call. Remote stages return futures whose
- * results come back through the mailbox; at most {@code maxInFlight} calls per subtask are in
- * flight (further input waits, which backpressures the source). Each pending event has exactly one
- * processing-time timer in keyed state: the backoff due time, the call deadline, or, while it waits
- * in the retry ladder, the watchdog (due time + grace: the record is re-sent, then the event
+ * results come back through the mailbox; each remote stage has its own in-flight limit per subtask
+ * ({@link InFlightLimit}: fixed at {@code maxInFlight}, or adaptive between {@code minInFlight} and
+ * {@code maxInFlight}, following the stage's round-trip times, timeouts and 429/503 answers). An
+ * event that finds its stage full waits in that stage's queue, in arrival order, and new input
+ * waits while any event does (which backpressures the source). The limits live in memory only,
+ * never in state: savepoints are unchanged. Each pending event has exactly one processing-time
+ * timer in keyed state: the backoff due time, the call deadline, or, while it waits in the retry
+ * ladder, the watchdog (due time + grace: the record is re-sent, then the event
  * dead-lettered as {@code exhausted}, so no lost retry record strands it). Timers are part of
  * checkpoints, so after a restore the deadline timer of a call that was in flight fires and the
  * call is issued again with the same key; a retry waiting out its backoff resumes on time. A timer
@@ -135,9 +139,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         ladder = new LadderWaits(getRuntimeContext(), settings.stateTtl(), timers);
         releaseTimers = getInternalTimerService(StageStateDescriptors.RELEASE_TIMERS, VoidNamespaceSerializer.INSTANCE,
                 new ReleaseParked());
-        slots = new CallSlots(settings.maxInFlight());
+        slots = new CallSlots(workflow.stages().stream().filter(stage -> !stage.isLocal()).map(Workflow.Stage::name).toList(),
+                stage -> InFlightLimit.of(settings));
         random = new Random();
-        metrics = new StageMetrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), slots::inFlight,
+        metrics = new StageMetrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), slots,
                 () -> slots.oldestWaitingRetryAgeMillis(System.currentTimeMillis()));
         for (Workflow.Stage stage : workflow.stages()) {
             if (!stage.isLocal()) {
@@ -237,8 +242,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     @Override
     public void processElement(StreamRecord<Event> element) throws Exception {
-        // Backpressure: admit new work only when a call slot is free; results keep flowing meanwhile.
-        while (slots.full()) {
+        // Backpressure: admit new work only while no event waits for a call slot; results keep flowing meanwhile.
+        while (slots.blocked()) {
             mailbox.yield();
         }
         Event event = element.getValue();
@@ -355,13 +360,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     private void startOrQueue(WorkflowState ws, Progress progress, Workflow.Stage stage) throws Exception {
-        if (!slots.full()) {
+        if (!slots.full(stage.name())) {
             start(ws, progress, stage);
         } else {
             ws.phase = WorkflowState.Phase.WAITING;
             setTimer(ws, now() + settings.callTimeout().toMillis());
             workflows.put(ws.event.id, ws);
-            slots.queue(ws.event.key, ws.event.id);
+            slots.queue(ws.event.key, ws.event.id, stage.name());
         }
     }
 
@@ -401,7 +406,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     /** A call's result, back on the task thread. */
     private void onResult(String eventId, CallSlots.Call call, JsonNode output, Throwable failure) throws Exception {
-        if (!slots.endCall(call)) {
+        if (!slots.endCall(call, failure)) {
             return; // superseded: the call timed out and was handled already
         }
         setCurrentKey(call.key());
@@ -602,7 +607,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 break;
             case IN_FLIGHT:
             default:
-                CallSlots.Call call = slots.abandonCall(ws.event.key, eventId);
+                CallSlots.Call call = slots.abandonCall(ws.event.key, eventId, true);
                 if (call != null) {
                     onFailure(ws, progress, stage, new TimeoutException("no response from stage " + stage.name()
                             + " within " + settings.callTimeout().toMillis() + " ms"));
@@ -674,7 +679,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         if (recorded == EventStatus.COMPLETED || recorded == EventStatus.DEAD_LETTERED) {
             return;
         }
-        slots.abandonCall(key, eventId);
+        slots.abandonCall(key, eventId, false);
         slots.doneWaiting(key, eventId);
         IllegalStateException failure = new IllegalStateException("the state of event " + eventId + " (key " + key
                 + ") expired while it was in flight: the job was down or behind longer than the state TTL (--dedup-ttl, "
@@ -686,6 +691,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         metrics.deadLettered(FailureReason.ERROR).inc();
         status.put(eventId, EventStatus.DEAD_LETTERED);
         ordering.released(eventId, this::stillPending, this::begin);
+        drainWaiting(); // its call, if it had one, freed a slot
     }
 
     private void drainWaiting() throws Exception {
@@ -710,7 +716,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     public void finish() throws Exception {
         while (!slots.idle()) {
             for (CallSlots.Ref ref : slots.backingOff()) {
-                if (slots.full()) {
+                if (slots.blocked()) {
                     break;
                 }
                 String eventId = ref.eventId();

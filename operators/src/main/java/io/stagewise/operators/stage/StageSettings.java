@@ -6,8 +6,9 @@ import io.stagewise.operators.retry.RetryLadder;
 import java.time.Duration;
 
 /**
- * How the stage engine runs calls: in-operator retry, per-call timeout, the bound on calls in
- * flight per subtask, the TTL of event status and stage records (processing time), the retry
+ * How the stage engine runs calls: in-operator retry, per-call timeout, the in-flight limit per
+ * remote stage per subtask (fixed at {@code maxInFlight}, or adaptive between {@code minInFlight}
+ * and {@code maxInFlight}: {@link Concurrency}), the TTL of event status and stage records (processing time), the retry
  * ladder and its watchdog, and per-key ordering.
  *
  * <p>Validated on construction, so every assembly of the pipeline gets the same checks: a state
@@ -20,6 +21,21 @@ public final class StageSettings implements Serializable {
 
     public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofSeconds(10);
     public static final int DEFAULT_MAX_IN_FLIGHT = 100;
+    /** The floor of an adaptive in-flight limit: 1, so any {@code --max-in-flight} stays valid. */
+    public static final int DEFAULT_MIN_IN_FLIGHT = 1;
+    public static final Concurrency DEFAULT_CONCURRENCY = Concurrency.ADAPTIVE;
+
+    /** How the in-flight limit of each remote stage is set (see {@code InFlightLimit}). */
+    @PublicEvolving
+    public enum Concurrency {
+        /** Always {@code maxInFlight} calls per remote stage per subtask. */
+        FIXED,
+        /**
+         * Follows the dependency between {@code minInFlight} and {@code maxInFlight}: lowered when
+         * round-trip times rise or calls time out or answer 429/503, raised while they stay flat.
+         */
+        ADAPTIVE
+    }
     public static final Duration DEFAULT_STATE_TTL = Duration.ofDays(7);
     /** How long after its due time a retry record may take to come back before the watchdog re-sends it. */
     public static final Duration DEFAULT_LADDER_GRACE = Duration.ofMinutes(5);
@@ -34,6 +50,8 @@ public final class StageSettings implements Serializable {
     private final boolean perKeyOrdering;
     private final Duration ladderGrace;
     private final int ladderResends;
+    private final Concurrency concurrency;
+    private final int minInFlight;
 
     public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl) {
         this(retry, callTimeout, maxInFlight, stateTtl, RetryLadder.NONE, false);
@@ -45,11 +63,13 @@ public final class StageSettings implements Serializable {
      */
     public StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl, RetryLadder ladder,
                          boolean perKeyOrdering) {
-        this(retry, callTimeout, maxInFlight, stateTtl, ladder, perKeyOrdering, DEFAULT_LADDER_GRACE, DEFAULT_LADDER_RESENDS);
+        this(retry, callTimeout, maxInFlight, stateTtl, ladder, perKeyOrdering, DEFAULT_LADDER_GRACE, DEFAULT_LADDER_RESENDS,
+                DEFAULT_CONCURRENCY, Math.min(DEFAULT_MIN_IN_FLIGHT, maxInFlight));
     }
 
     private StageSettings(RetrySettings retry, Duration callTimeout, int maxInFlight, Duration stateTtl, RetryLadder ladder,
-                          boolean perKeyOrdering, Duration ladderGrace, int ladderResends) {
+                          boolean perKeyOrdering, Duration ladderGrace, int ladderResends, Concurrency concurrency,
+                          int minInFlight) {
         this.perKeyOrdering = perKeyOrdering;
         if (ladder == null) {
             throw new IllegalArgumentException("retry ladder is required (RetryLadder.NONE for none)");
@@ -63,6 +83,13 @@ public final class StageSettings implements Serializable {
         }
         if (maxInFlight < 1) {
             throw new IllegalArgumentException("maxInFlight must be >= 1, got " + maxInFlight);
+        }
+        if (concurrency == null) {
+            throw new IllegalArgumentException("concurrency (--concurrency, stagewise.stage.concurrency) is required");
+        }
+        if (minInFlight < 1 || minInFlight > maxInFlight) {
+            throw new IllegalArgumentException("the minimum in-flight limit (--min-in-flight, stagewise.stage.min-in-flight) "
+                    + "must be in [1, --max-in-flight = " + maxInFlight + "], got " + minInFlight);
         }
         if (stateTtl == null || stateTtl.isNegative() || stateTtl.isZero()) {
             throw new IllegalArgumentException("stateTtl must be positive, got " + stateTtl);
@@ -79,6 +106,8 @@ public final class StageSettings implements Serializable {
         this.stateTtl = stateTtl;
         this.ladderGrace = ladderGrace;
         this.ladderResends = ladderResends;
+        this.concurrency = concurrency;
+        this.minInFlight = minInFlight;
         Duration minimum = minimumStateTtl();
         if (stateTtl.compareTo(minimum) < 0) {
             throw new IllegalArgumentException("the state TTL (--dedup-ttl, stagewise.dedup.ttl) is " + stateTtl.toMillis()
@@ -96,7 +125,20 @@ public final class StageSettings implements Serializable {
      * then the event is dead-lettered as {@code exhausted}.
      */
     public StageSettings withLadderWatchdog(Duration grace, int maxResends) {
-        return new StageSettings(retry, callTimeout, maxInFlight, stateTtl, ladder, perKeyOrdering, grace, maxResends);
+        return new StageSettings(retry, callTimeout, maxInFlight, stateTtl, ladder, perKeyOrdering, grace, maxResends,
+                concurrency, minInFlight);
+    }
+
+    /**
+     * The same settings with another in-flight limit per remote stage: {@link Concurrency#FIXED}
+     * at {@code maxInFlight}, or {@link Concurrency#ADAPTIVE} between {@code minInFlight} and
+     * {@code maxInFlight}.
+     *
+     * @throws IllegalArgumentException if {@code minInFlight} is outside [1, maxInFlight]
+     */
+    public StageSettings withConcurrency(Concurrency concurrency, int minInFlight) {
+        return new StageSettings(retry, callTimeout, maxInFlight, stateTtl, ladder, perKeyOrdering, ladderGrace,
+                ladderResends, concurrency, minInFlight);
     }
 
     /**
@@ -134,8 +176,18 @@ public final class StageSettings implements Serializable {
         return callTimeout;
     }
 
+    /** The hard ceiling of calls in flight per remote stage per subtask. */
     public int maxInFlight() {
         return maxInFlight;
+    }
+
+    /** The floor of an adaptive in-flight limit. */
+    public int minInFlight() {
+        return minInFlight;
+    }
+
+    public Concurrency concurrency() {
+        return concurrency;
     }
 
     public boolean perKeyOrdering() {

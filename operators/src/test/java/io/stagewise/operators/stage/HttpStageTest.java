@@ -88,4 +88,14 @@ class HttpStageTest {
         assertThat(FailureClass.of(failureOf(503, "unavailable"))).isEqualTo(FailureClass.RETRYABLE);
         assertThat(failureOf(200, "{\"charge_id\":\"ch_1\"}")).isNull();
     }
+
+    @Test
+    void only429And503AreDropsForTheInFlightLimit() throws Exception {
+        assertThat(InFlightLimit.isDrop(failureOf(429, "slow down"))).isTrue();
+        assertThat(InFlightLimit.isDrop(failureOf(503, "unavailable"))).isTrue();
+        assertThat(((RetryableStageException) failureOf(503, "unavailable")).httpStatus()).isEqualTo(503);
+        assertThat(InFlightLimit.isDrop(failureOf(500, "{\"error\":{\"type\":\"api_error\"}}"))).isFalse();
+        assertThat(InFlightLimit.isDrop(failureOf(409, "{\"error\":{\"type\":\"idempotency_key_in_use\"}}"))).isFalse();
+        assertThat(InFlightLimit.isDrop(failureOf(402, "{\"error\":{\"type\":\"card_declined\"}}"))).isFalse();
+    }
 }

@@ -89,12 +89,22 @@ public final class PipelineBenchmark {
      * Runs the Stagewise pipeline with {@code workflow} over {@code inputTopic} (read to its end,
      * then the job finishes) and times it, from submission to the job's end.
      *
-     * @param maxInFlight {@link StagewiseOptions#MAX_IN_FLIGHT}: remote calls in flight per subtask
+     * @param maxInFlight {@link StagewiseOptions#MAX_IN_FLIGHT}: remote calls in flight per remote stage per subtask
      */
     public Run pipeline(String inputTopic, Workflow workflow, int jobParallelism, int maxInFlight) throws Exception {
+        return pipeline(inputTopic, workflow, jobParallelism, maxInFlight, StagewiseOptions.CONCURRENCY.defaultValue());
+    }
+
+    /**
+     * The same with the in-flight limit {@code concurrency}: fixed at {@code maxInFlight}, or adaptive
+     * up to it ({@link StagewiseOptions#CONCURRENCY}).
+     */
+    public Run pipeline(String inputTopic, Workflow workflow, int jobParallelism, int maxInFlight,
+                        StagewiseOptions.Concurrency concurrency) throws Exception {
         Configuration options = new Configuration();
         options.set(StagewiseOptions.BOUNDED, true);
         options.set(StagewiseOptions.MAX_IN_FLIGHT, maxInFlight);
+        options.set(StagewiseOptions.CONCURRENCY, concurrency);
         Job job = pipelineJob(inputTopic, workflow, jobParallelism, options);
         return new Run(job.name(), time(job.env(), job.name()), job.outputTopic());
     }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.stagewise.testkit.Directories;
 import io.stagewise.jobs.StagewiseException;
+import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.audit.TopicReader;
 import io.stagewise.gateway.GatewayServer;
@@ -41,7 +42,8 @@ import java.util.Map;
  *       stages ({@code dedup-only}, the pass-through slot);
  *   <li>the effect of concurrency on remote stages: the payments workflow ({@code validate} →
  *       {@code charge} → {@code notify}) against the real {@link GatewayServer} (idempotency keys in
- *       an embedded PostgreSQL) with an added latency, at each in-flight limit. A fresh database and
+ *       an embedded PostgreSQL) with an added latency, at each in-flight limit per remote stage, fixed
+ *       and adaptive (a limit of 1 runs once: both modes are the same there). A fresh database and
  *       gateway per run keep idempotency keys from colliding across runs (a repeat would be a replay).
  * </ol>
  *
@@ -51,16 +53,14 @@ import java.util.Map;
  * A run that fails the check stops the benchmark; its time would measure something else.
  */
 public final class StageBenchmark {
-    /** Remote calls per payment in the payments workflow: charge and notify. */
-    static final int REMOTE_CALLS_PER_EVENT = 2;
-
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration READ_OUTPUT_TIMEOUT = Duration.ofMinutes(2);
 
     /** What to measure; validated on construction. */
     public record Settings(PaymentGenerator.Settings generator, int localEvents, int rounds, int warmupRounds, int localParallelism,
                            int remoteParallelism, List<Integer> inFlight, List<Integer> remoteEvents,
-                           Duration gatewayLatency, Duration checkpointInterval) {
+                           Duration gatewayLatency, Duration checkpointInterval,
+                           List<StagewiseOptions.Concurrency> concurrency) {
         public Settings {
             if (warmupRounds < 0) {
                 throw new StagewiseException("--warmup-rounds must be >= 0, got " + warmupRounds);
@@ -73,6 +73,10 @@ public final class StageBenchmark {
             }
             inFlight = List.copyOf(inFlight);
             remoteEvents = List.copyOf(remoteEvents);
+            concurrency = List.copyOf(concurrency);
+            if (concurrency.isEmpty()) {
+                throw new StagewiseException("--concurrency needs at least one of 'fixed', 'adaptive'");
+            }
             if (inFlight.size() != remoteEvents.size()) {
                 throw new StagewiseException("--remote-events needs one count per --in-flight value: got "
                         + remoteEvents + " for " + inFlight);
@@ -92,7 +96,8 @@ public final class StageBenchmark {
     private enum Kind { PASS_THROUGH, LOCAL, PAYMENTS }
 
     /** One configuration measured once per round. */
-    private record Case(String label, Kind kind, Input input, int parallelism, int maxInFlight) {}
+    private record Case(String label, Kind kind, Input input, int parallelism, int maxInFlight,
+                        StagewiseOptions.Concurrency concurrency) {}
 
     /** An input topic and the plan of what it holds. */
     private record Input(String topic, PaymentGenerator.Plan plan) {
@@ -216,14 +221,19 @@ public final class StageBenchmark {
     private List<Case> cases(Map<Integer, Input> inputs) {
         List<Case> cases = new ArrayList<>();
         Input local = inputs.get(settings.localEvents());
+        StagewiseOptions.Concurrency none = StagewiseOptions.CONCURRENCY.defaultValue();
         cases.add(new Case("pass-through (dedup-only)", Kind.PASS_THROUGH, local, settings.localParallelism(),
-                StageSettings.DEFAULT_MAX_IN_FLIGHT));
+                StageSettings.DEFAULT_MAX_IN_FLIGHT, none));
         cases.add(new Case("local (validate, enrich, route)", Kind.LOCAL, local, settings.localParallelism(),
-                StageSettings.DEFAULT_MAX_IN_FLIGHT));
+                StageSettings.DEFAULT_MAX_IN_FLIGHT, none));
         for (int i = 0; i < settings.inFlight().size(); i++) {
             int n = settings.inFlight().get(i);
-            cases.add(new Case("payments via gateway, in flight " + n, Kind.PAYMENTS,
-                    inputs.get(settings.remoteEvents().get(i)), settings.remoteParallelism(), n));
+            // At a limit of 1 both modes are the same (the adaptive floor is 1): one run.
+            List<StagewiseOptions.Concurrency> modes = n == 1 ? settings.concurrency().subList(0, 1) : settings.concurrency();
+            for (StagewiseOptions.Concurrency mode : modes) {
+                cases.add(new Case("payments via gateway, " + mode + " " + n, Kind.PAYMENTS,
+                        inputs.get(settings.remoteEvents().get(i)), settings.remoteParallelism(), n, mode));
+            }
         }
         return cases;
     }
@@ -240,7 +250,7 @@ public final class StageBenchmark {
         GatewaySettings gatewaySettings = GatewaySettings.builder().latency(settings.gatewayLatency()).build();
         try (GatewayServer gateway = GatewayServer.start(gatewaySettings, database)) {
             PipelineBenchmark.Run run = bench.pipeline(c.input().topic(), PaymentsWorkflow.create(gateway.url()),
-                    c.parallelism(), c.maxInFlight());
+                    c.parallelism(), c.maxInFlight(), c.concurrency());
             checkOutput(bootstrap, run, c);
             Map<String, Integer> charges = gateway.effectiveCharges();
             long once = charges.values().stream().filter(n -> n == 1).count();
@@ -295,8 +305,9 @@ public final class StageBenchmark {
         long latencyMs = settings.gatewayLatency().toMillis();
         out.printf("%n(b) payments workflow (validate -> charge -> notify) against the gateway (PostgreSQL keys), "
                 + "added latency %d ms per call, parallelism %d%n", latencyMs, settings.remoteParallelism());
-        out.printf("  %-12s %9s %9s %9s %12s %12s %16s%n", "in flight", "records", "payments", "median s", "events/s",
-                "payments/s", "bound payments/s");
+        out.printf("  %-12s %-11s %9s %9s %9s %12s %12s %16s%n", "in flight", "concurrency", "records", "payments",
+                "median s", "events/s", "payments/s", "bound payments/s");
+        List<Case> remote = new ArrayList<>();
         List<Double> paymentRates = new ArrayList<>();
         for (Case c : cases) {
             if (c.kind() != Kind.PAYMENTS) {
@@ -304,16 +315,18 @@ public final class StageBenchmark {
             }
             double s = median(seconds.get(c));
             double paymentsPerSecond = c.input().payments() / s;
+            remote.add(c);
             paymentRates.add(paymentsPerSecond);
-            // Each payment holds one call slot for at least the latency of each of its remote calls.
+            // Each remote stage has its own slots (charge and notify run side by side): a payment holds one
+            // slot of each stage for at least the latency of its call there.
             String bound = latencyMs == 0 ? "-" : String.format("%,.0f", (double) c.maxInFlight() * c.parallelism()
-                    * 1000 / (REMOTE_CALLS_PER_EVENT * latencyMs));
-            out.printf("  %-12d %,9d %,9d %9.2f %,12.0f %,12.0f %16s%n", c.maxInFlight(), c.input().records(),
-                    c.input().payments(), s, c.input().records() / s, paymentsPerSecond, bound);
+                    * 1000 / latencyMs);
+            out.printf("  %-12d %-11s %,9d %,9d %9.2f %,12.0f %,12.0f %16s%n", c.maxInFlight(), c.concurrency(),
+                    c.input().records(), c.input().payments(), s, c.input().records() / s, paymentsPerSecond, bound);
         }
         for (int i = 1; i < paymentRates.size(); i++) {
-            out.printf("  ratio %d/%d (payments/s): %.1f%n", settings.inFlight().get(i), settings.inFlight().get(0),
-                    paymentRates.get(i) / paymentRates.get(0));
+            out.printf("  ratio %s %d / %s %d (payments/s): %.1f%n", remote.get(i).concurrency(), remote.get(i).maxInFlight(),
+                    remote.get(0).concurrency(), remote.get(0).maxInFlight(), paymentRates.get(i) / paymentRates.get(0));
         }
     }
 

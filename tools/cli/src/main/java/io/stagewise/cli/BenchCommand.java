@@ -1,6 +1,8 @@
 package io.stagewise.cli;
 
+import io.stagewise.jobs.StagewiseOptions.Concurrency;
 import io.stagewise.jobs.flags.DurationConverter;
+import io.stagewise.jobs.flags.EnumConverters;
 import io.stagewise.jobs.flags.NonNegativeDurationConverter;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
@@ -96,8 +98,14 @@ public final class BenchCommand implements Callable<Integer> {
         int events;
 
         @Option(names = "--in-flight", split = ",", defaultValue = "1,10,100", paramLabel = "N",
-                description = "In-flight limits (stagewise.stage.max-in-flight) of part (b) (default: ${DEFAULT-VALUE}).")
+                description = "In-flight limits per remote stage (stagewise.stage.max-in-flight) of part (b) (default: ${DEFAULT-VALUE}).")
         List<Integer> inFlight = new ArrayList<>();
+
+        @Option(names = "--concurrency", split = ",", defaultValue = "fixed,adaptive", paramLabel = "MODE",
+                converter = EnumConverters.ConcurrencyConverter.class,
+                description = "In-flight limit modes (stagewise.stage.concurrency) measured at each --in-flight value above 1 "
+                        + "in part (b) (default: ${DEFAULT-VALUE}).")
+        List<Concurrency> concurrency = new ArrayList<>();
 
         @Option(names = "--remote-events", split = ",", defaultValue = "200,2000,10000", paramLabel = "N",
                 description = "Records of part (b), one count per --in-flight value, so each run takes some seconds "
@@ -142,7 +150,7 @@ public final class BenchCommand implements Callable<Integer> {
         public Integer call() throws Exception {
             PaymentGenerator.Settings generator = new PaymentGenerator.Settings(events, duplicateRate, malformedRate, seed, accounts);
             StageBenchmark.run(new StageBenchmark.Settings(generator, events, rounds, warmupRounds, parallelism, remoteParallelism,
-                    inFlight, remoteEvents, gatewayLatency, checkpointInterval), System.out);
+                    inFlight, remoteEvents, gatewayLatency, checkpointInterval, concurrency), System.out);
             return 0;
         }
     }

@@ -87,7 +87,7 @@ public final class HttpStage implements RemoteStage {
         }
         String detail = "HTTP " + code + " " + errorOf(response.body());
         if (code == 409 || code == 429 || code >= 500) {
-            throw new RetryableStageException(what + ": " + detail);
+            throw new RetryableStageException(what + ": " + detail, code);
         }
         if (code == 422) {
             throw new IdempotencyKeyReusedException(what + ": " + detail + ": the idempotency key was reused with other "
