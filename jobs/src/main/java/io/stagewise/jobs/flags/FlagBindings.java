@@ -42,6 +42,11 @@ public final class FlagBindings implements CommandLine.IDefaultValueProvider {
         bind("--ledger-transaction-prefix", StagewiseOptions.LEDGER_TRANSACTION_PREFIX);
         bind("--call-timeout", StagewiseOptions.CALL_TIMEOUT);
         bind("--max-in-flight", StagewiseOptions.MAX_IN_FLIGHT);
+        bind("--batching", StagewiseOptions.BATCHING);
+        bind("--batch-linger", StagewiseOptions.BATCH_LINGER);
+        bind("--min-batch", StagewiseOptions.MIN_BATCH);
+        bind("--max-batch", StagewiseOptions.MAX_BATCH);
+        bind("--batch-latency-target", StagewiseOptions.BATCH_LATENCY_TARGET);
         bind("--retry-attempts", StagewiseOptions.RETRY_ATTEMPTS);
         bind("--retry-initial-backoff", StagewiseOptions.RETRY_INITIAL_BACKOFF);
         bind("--retry-topics", StagewiseOptions.RETRY_TOPICS);
