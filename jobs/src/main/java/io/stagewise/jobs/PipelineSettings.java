@@ -126,7 +126,8 @@ public record PipelineSettings(
         }
         try {
             return Optional.of(new BatchSettings(get(conf, StagewiseOptions.BATCH_LINGER), get(conf, StagewiseOptions.MIN_BATCH),
-                    get(conf, StagewiseOptions.MAX_BATCH), get(conf, StagewiseOptions.BATCH_LATENCY_TARGET)));
+                    get(conf, StagewiseOptions.MAX_BATCH), get(conf, StagewiseOptions.BATCH_LATENCY_TARGET),
+                    get(conf, StagewiseOptions.MAX_BATCHES_IN_FLIGHT)));
         } catch (IllegalArgumentException e) {
             throw new StagewiseException("batching (stagewise.batch.*): " + e.getMessage());
         }
@@ -211,6 +212,7 @@ public record PipelineSettings(
             params.put(StagewiseOptions.MIN_BATCH.key(), Integer.toString(b.minBatch()));
             params.put(StagewiseOptions.MAX_BATCH.key(), Integer.toString(b.maxBatch()));
             params.put(StagewiseOptions.BATCH_LATENCY_TARGET.key(), b.latencyTarget().toString());
+            params.put(StagewiseOptions.MAX_BATCHES_IN_FLIGHT.key(), Integer.toString(b.maxBatchesInFlight()));
         });
         params.put(StagewiseOptions.RETRY_ATTEMPTS.key(), Integer.toString(stages.retry().maxAttempts()));
         params.put(StagewiseOptions.RETRY_INITIAL_BACKOFF.key(), stages.retry().initialBackoff().toString());

@@ -145,6 +145,12 @@ public final class StagewiseOptions {
             .withDescription("Batch latency the size controller aims at: it grows the size while batches are faster "
                     + "and backlog waits, and shrinks it when they are slower or items fail retryably.");
 
+    public static final ConfigOption<Integer> MAX_BATCHES_IN_FLIGHT = ConfigOptions.key("stagewise.batch.max-in-flight")
+            .intType()
+            .defaultValue(BatchSettings.DEFAULT_MAX_BATCHES_IN_FLIGHT)
+            .withDescription("Batches of one stage in flight at once per subtask; further items wait for a batch, so "
+                    + "a slow dependency gets bigger batches rather than more requests.");
+
     public static final ConfigOption<Integer> RETRY_ATTEMPTS = ConfigOptions.key("stagewise.retry.attempts")
             .intType()
             .defaultValue(RetrySettings.DEFAULTS.maxAttempts())

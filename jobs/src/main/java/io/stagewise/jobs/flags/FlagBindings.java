@@ -47,6 +47,7 @@ public final class FlagBindings implements CommandLine.IDefaultValueProvider {
         bind("--min-batch", StagewiseOptions.MIN_BATCH);
         bind("--max-batch", StagewiseOptions.MAX_BATCH);
         bind("--batch-latency-target", StagewiseOptions.BATCH_LATENCY_TARGET);
+        bind("--max-batches-in-flight", StagewiseOptions.MAX_BATCHES_IN_FLIGHT);
         bind("--retry-attempts", StagewiseOptions.RETRY_ATTEMPTS);
         bind("--retry-initial-backoff", StagewiseOptions.RETRY_INITIAL_BACKOFF);
         bind("--retry-topics", StagewiseOptions.RETRY_TOPICS);

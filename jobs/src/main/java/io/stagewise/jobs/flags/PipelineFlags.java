@@ -108,6 +108,9 @@ public final class PipelineFlags {
             description = "Batch latency the size controller aims at (default: ${DEFAULT-VALUE}).")
     public Duration batchLatencyTarget;
 
+    @Option(names = "--max-batches-in-flight", description = "Batches of a stage in flight at once per subtask (default: ${DEFAULT-VALUE}).")
+    public Integer maxBatchesInFlight;
+
     @Option(names = "--ordering", converter = EnumConverters.OrderingConverter.class,
             description = "unordered, or per-key: one event per business key at a time, later events of the key wait while it runs or retries (default: ${DEFAULT-VALUE}).")
     public Ordering ordering;

@@ -10,7 +10,9 @@ import java.util.Objects;
  * when it holds the current batch size or {@code linger} after its first item, whichever comes
  * first; the size adapts between {@code minBatch} and {@code maxBatch} from the observed batch
  * latency against {@code latencyTarget} and from the backlog ({@link BatchSizeController}).
- * {@code minBatch == maxBatch} fixes the size. Validated on construction.
+ * {@code minBatch == maxBatch} fixes the size. At most {@code maxBatchesInFlight} batches per
+ * subtask are in flight; items beyond them wait in the batcher, so a slow dependency gets bigger
+ * batches, not more requests. Validated on construction.
  */
 @PublicEvolving
 public final class BatchSettings implements Serializable {
@@ -20,6 +22,7 @@ public final class BatchSettings implements Serializable {
     public static final int DEFAULT_MIN_BATCH = 1;
     public static final int DEFAULT_MAX_BATCH = 100;
     public static final Duration DEFAULT_LATENCY_TARGET = Duration.ofMillis(200);
+    public static final int DEFAULT_MAX_BATCHES_IN_FLIGHT = 4;
     /** A sanity bound: no batch endpoint we know takes more items per request. */
     public static final int MAX_BATCH_LIMIT = 10_000;
 
@@ -27,11 +30,18 @@ public final class BatchSettings implements Serializable {
     private final int minBatch;
     private final int maxBatch;
     private final Duration latencyTarget;
+    private final int maxBatchesInFlight;
+
+    public BatchSettings(Duration linger, int minBatch, int maxBatch, Duration latencyTarget) {
+        this(linger, minBatch, maxBatch, latencyTarget, DEFAULT_MAX_BATCHES_IN_FLIGHT);
+    }
 
     /**
+     * @param maxBatchesInFlight batches of one stage in flight at once per subtask; further items
+     *     wait in the batcher (the backlog that lets the size grow) rather than open more requests
      * @throws IllegalArgumentException naming the setting (its flag) that is out of range
      */
-    public BatchSettings(Duration linger, int minBatch, int maxBatch, Duration latencyTarget) {
+    public BatchSettings(Duration linger, int minBatch, int maxBatch, Duration latencyTarget, int maxBatchesInFlight) {
         Objects.requireNonNull(linger, "linger");
         Objects.requireNonNull(latencyTarget, "latencyTarget");
         if (linger.isNegative() || linger.compareTo(Duration.ofSeconds(10)) > 0) {
@@ -49,6 +59,11 @@ public final class BatchSettings implements Serializable {
             throw new IllegalArgumentException("--batch-latency-target (stagewise.batch.latency-target) must be positive, got "
                     + latencyTarget);
         }
+        if (maxBatchesInFlight < 1 || maxBatchesInFlight > 1000) {
+            throw new IllegalArgumentException("--max-batches-in-flight (stagewise.batch.max-in-flight) must be in [1, 1000], "
+                    + "got " + maxBatchesInFlight);
+        }
+        this.maxBatchesInFlight = maxBatchesInFlight;
         this.linger = linger;
         this.minBatch = minBatch;
         this.maxBatch = maxBatch;
@@ -80,6 +95,10 @@ public final class BatchSettings implements Serializable {
         return latencyTarget;
     }
 
+    public int maxBatchesInFlight() {
+        return maxBatchesInFlight;
+    }
+
     public boolean adaptive() {
         return minBatch < maxBatch;
     }
@@ -87,6 +106,6 @@ public final class BatchSettings implements Serializable {
     @Override
     public String toString() {
         return "BatchSettings{linger=" + linger + ", minBatch=" + minBatch + ", maxBatch=" + maxBatch
-                + ", latencyTarget=" + latencyTarget + "}";
+                + ", latencyTarget=" + latencyTarget + ", maxBatchesInFlight=" + maxBatchesInFlight + "}";
     }
 }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -34,7 +35,9 @@ import org.slf4j.LoggerFactory;
  * <p>When a batch goes: when the pending items reach the current size ({@link BatchSizeController},
  * on the calling task thread), or {@link BatchSettings#linger()} after the first pending item (on a
  * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
- * {@link #close()}), whichever comes first. Items complete on the client's or the timer's thread;
+ * {@link #close()}), whichever comes first; but never more than
+ * {@link BatchSettings#maxBatchesInFlight()} at once: then items wait, and the next batch goes
+ * when one is answered. That waiting is the backlog that grows the size. Items complete on the client's or the timer's thread;
  * the engine moves each result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
@@ -53,6 +56,8 @@ public final class BatchingStage implements RemoteStage {
     private transient Object lock;
     private transient ArrayDeque<Item> pending;
     private transient ScheduledFuture<?> lingerTask;
+    /** Batches sent and not yet answered; at most {@link BatchSettings#maxBatchesInFlight()}. */
+    private transient int inFlight;
     private transient ScheduledExecutorService timer;
     private transient BatchSizeController controller;
     private transient DescriptiveStatisticsHistogram latency;
@@ -119,9 +124,9 @@ public final class BatchingStage implements RemoteStage {
         synchronized (lock) {
             pending.add(item);
             epoch = controller.epoch();
-            if (pending.size() >= controller.size()) {
+            if (pending.size() >= controller.size() && inFlight < settings.maxBatchesInFlight()) {
                 batch = take(controller.size());
-            } else if (lingerTask == null) {
+            } else if (lingerTask == null && inFlight < settings.maxBatchesInFlight()) {
                 lingerTask = timer.schedule(this::linger, settings.linger().toNanos(), TimeUnit.NANOSECONDS);
             }
         }
@@ -131,7 +136,10 @@ public final class BatchingStage implements RemoteStage {
         return item.result();
     }
 
-    /** The linger timer: whatever waits goes now, in batches of at most the current size. */
+    /**
+     * The linger timer, and the end of every batch: whatever waits goes now, in batches of at most
+     * the current size, while fewer than the maximum batches are in flight.
+     */
     private void linger() {
         while (true) {
             List<Item> batch;
@@ -139,8 +147,8 @@ public final class BatchingStage implements RemoteStage {
             boolean full;
             synchronized (lock) {
                 lingerTask = null;
-                if (pending.isEmpty()) {
-                    return;
+                if (pending.isEmpty() || inFlight >= settings.maxBatchesInFlight()) {
+                    return; // what waits goes when a batch in flight is answered
                 }
                 int size = controller.size();
                 full = pending.size() >= size;
@@ -151,8 +159,9 @@ public final class BatchingStage implements RemoteStage {
         }
     }
 
-    /** Under the lock: the first {@code size} pending items; re-arms the linger timer for the rest. */
+    /** Under the lock: the first {@code size} pending items, counted as a batch in flight. */
     private List<Item> take(int size) {
+        inFlight++;
         List<Item> batch = new ArrayList<>(Math.min(size, pending.size()));
         while (batch.size() < size && !pending.isEmpty()) {
             batch.add(pending.poll());
@@ -168,6 +177,10 @@ public final class BatchingStage implements RemoteStage {
         // An item whose future is done was given up by the engine (its call timed out): leave it out.
         batch.removeIf(item -> item.result().isDone());
         if (batch.isEmpty()) {
+            synchronized (lock) {
+                inFlight--;
+            }
+            linger();
             return;
         }
         List<StageContext> contexts = new ArrayList<>(batch.size());
@@ -240,6 +253,13 @@ public final class BatchingStage implements RemoteStage {
         }
         synchronized (lock) {
             controller.onBatch(epoch, batch.size(), full, micros, retryable);
+            inFlight--;
+        }
+        // Items that waited for a free batch slot go now (a full batch, if the backlog allows).
+        try {
+            timer.execute(this::linger);
+        } catch (RejectedExecutionException closed) {
+            // closed with the task: waiting items are re-issued after the restore
         }
     }
 

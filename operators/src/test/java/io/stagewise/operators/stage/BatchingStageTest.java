@@ -53,6 +53,11 @@ class BatchingStageTest {
                 .build();
     }
 
+    /** A fixed size with a linger long enough that a loaded machine never splits a test's batch. */
+    private static BatchSettings fixed(int size) {
+        return new BatchSettings(Duration.ofSeconds(1), size, size, BatchSettings.DEFAULT_LATENCY_TARGET);
+    }
+
     private static StageSettings settings() {
         return new StageSettings(RetrySettings.builder().maxAttempts(3).initialBackoff(Duration.ofMillis(100))
                 .jitter(0).build(), Duration.ofSeconds(30), 100, TTL);
@@ -65,6 +70,8 @@ class BatchingStageTest {
         if (restore != null) {
             h.initializeState(restore);
         }
+        // Call deadlines are processing time, which the stage compares with the wall clock.
+        h.setProcessingTime(System.currentTimeMillis());
         h.open();
         return h;
     }
@@ -121,7 +128,7 @@ class BatchingStageTest {
             case "bug" -> BatchCall.Result.failure(new IllegalStateException("HTTP 422 idempotency_key_reused"));
             default -> BatchCall.Result.success(JSON.createObjectNode().put("n", ctx.eventId()));
         };
-        harness = open(workflow(BatchSettings.fixed(4)), null);
+        harness = open(workflow(fixed(4)), null);
         send(event("ok", "a"));
         send(event("retry", "b"));
         send(event("reject", "c"));
@@ -154,7 +161,7 @@ class BatchingStageTest {
                 : CompletableFuture.completedFuture(items.stream()
                         .map(ctx -> BatchCall.Result.success(JSON.createObjectNode().put("n", ctx.eventId())))
                         .collect(Collectors.toList()));
-        harness = open(workflow(BatchSettings.fixed(2)), null);
+        harness = open(workflow(fixed(2)), null);
         send(event("x", "a"));
         send(event("y", "b"));
         awaitDrained(() -> assertThat(harness.numProcessingTimeTimers()).isEqualTo(2));
@@ -167,7 +174,7 @@ class BatchingStageTest {
     @Test
     void aBatchInFlightAtACheckpointIsReissuedAfterRestoreWithTheSameKeys() throws Exception {
         ScriptedBatchCall.batch = items -> new CompletableFuture<>(); // sent, never answered
-        harness = open(workflow(BatchSettings.fixed(3)), null);
+        harness = open(workflow(fixed(3)), null);
         send(event("p1", "a"));
         send(event("p2", "b"));
         send(event("p3", "a"));
@@ -177,7 +184,7 @@ class BatchingStageTest {
         harness = null;
 
         ScriptedBatchCall.batch = null;
-        harness = open(workflow(BatchSettings.fixed(3)), snapshot);
+        harness = open(workflow(fixed(3)), snapshot);
         harness.setProcessingTime(harness.getProcessingTime() + 1);
         awaitDrained(() -> assertThat(completedIds()).containsExactly("p1", "p2", "p3"));
         // Restored timers fire one by one, so the re-issued items may go in one batch or several (linger).
@@ -186,6 +193,31 @@ class BatchingStageTest {
         assertThat(reissued).as("re-issued once each, with the same keys")
                 .containsExactlyInAnyOrder("p1:notify", "p2:notify", "p3:notify");
         assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    @Test
+    void itemsBeyondTheBatchesInFlightWaitAndGoWhenABatchIsAnswered() throws Exception {
+        List<CompletableFuture<List<BatchCall.Result>>> answers = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ScriptedBatchCall.batch = items -> {
+            CompletableFuture<List<BatchCall.Result>> answer = new CompletableFuture<>();
+            answers.add(answer);
+            return answer.thenApply(ignored -> items.stream()
+                    .map(ctx -> BatchCall.Result.success(JSON.createObjectNode().put("n", ctx.eventId())))
+                    .collect(Collectors.toList()));
+        };
+        harness = open(workflow(new BatchSettings(Duration.ofSeconds(1), 2, 2, BatchSettings.DEFAULT_LATENCY_TARGET, 1)), null);
+        for (String id : List.of("a", "b", "c", "d", "e")) {
+            send(event(id, id));
+        }
+        assertThat(ScriptedBatchCall.BATCHES).as("one batch in flight; the rest waits").containsExactly(List.of("a:notify", "b:notify"));
+        answers.get(0).complete(List.of());
+        awaitDrained(() -> assertThat(ScriptedBatchCall.BATCHES).hasSize(2));
+        assertThat(ScriptedBatchCall.BATCHES.get(1)).containsExactly("c:notify", "d:notify");
+        answers.get(1).complete(List.of());
+        awaitDrained(() -> assertThat(ScriptedBatchCall.BATCHES).hasSize(3));
+        answers.get(2).complete(List.of());
+        awaitDrained(() -> assertThat(completedIds()).containsExactly("a", "b", "c", "d", "e"));
+        assertThat(ScriptedBatchCall.BATCHES.get(2)).as("the rest, without waiting for the linger").containsExactly("e:notify");
     }
 
     @Test

@@ -237,6 +237,15 @@ public final class GatewayServer implements AutoCloseable {
         }
     }
 
+    /** Committed notifications per payment id, read from PostgreSQL, sorted by payment id. */
+    public Map<String, Integer> effectiveNotifications() {
+        try {
+            return store.effectiveNotifications();
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot read " + IdempotencyStore.NOTIFICATIONS_TABLE + ": " + e.getMessage(), e);
+        }
+    }
+
     /**
      * HTTP requests received since start, per idempotency key, sorted by key.
      *
