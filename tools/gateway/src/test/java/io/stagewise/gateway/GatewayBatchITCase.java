@@ -125,12 +125,13 @@ class GatewayBatchITCase {
     }
 
     @Test
-    void aBatchOverTheCapacityIsRefusedWholeAndRecordsNothing() throws Exception {
+    void aBatchOverTheCapacityIsRefusedWholeAndExecutesNothing() throws Exception {
         start(GatewaySettings.builder().capacityPerSecond(2).control(true));
         HttpResponse<String> refused = batch(item("b4-a:notify", "b4-a", "c"), item("b4-b:notify", "b4-b", "c"),
                 item("b4-c:notify", "b4-c", "c"));
         assertThat(refused.statusCode()).isEqualTo(503);
-        assertThat(gateway.requestCounts("notifications")).doesNotContainKey("b4-a:notify");
+        assertThat(gateway.requestCounts("notifications")).as("received, not executed").containsEntry("b4-a:notify", 1);
+        assertThat(gateway.effectiveNotifications()).doesNotContainKey("b4-a");
 
         // The control endpoint lifts the capacity and sets the item cost at run time.
         HttpResponse<String> control = client.post("/control/latency", null,
@@ -140,6 +141,7 @@ class GatewayBatchITCase {
         long started = System.nanoTime();
         assertThat(batch(item("b4-a:notify", "b4-a", "c"), item("b4-b:notify", "b4-b", "c"),
                 item("b4-c:notify", "b4-c", "c")).statusCode()).isEqualTo(200);
+        assertThat(gateway.effectiveNotifications()).containsEntry("b4-a", 1);
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isGreaterThanOrEqualTo(Duration.ofMillis(120));
     }
 

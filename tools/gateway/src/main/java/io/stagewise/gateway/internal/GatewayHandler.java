@@ -150,7 +150,8 @@ public final class GatewayHandler implements HttpHandler {
      * {@code idempotency_key}, served exactly as {@code POST /notifications} with that key would be
      * (same request hash, so a key first used on either endpoint replays on the other), each in its
      * own transaction; one item's failure never touches another. The whole batch is refused, with
-     * nothing recorded, when it is malformed (400) or over the capacity (503); an injected timeout on
+     * nothing executed, when it is malformed (400, not counted) or over the capacity (503, each item
+     * counted as a request received); an injected timeout on
      * any item loses the whole response after every item executed (the ambiguous ack of a batch).
      * The batch spends {@code latency + n x itemLatency} once.
      */
@@ -165,6 +166,11 @@ public final class GatewayHandler implements HttpHandler {
         } catch (InvalidRequestException e) {
             return Optional.of(invalid(e.getMessage()));
         }
+        // Every item counts as a request received for its key, a refused batch's too.
+        int[] requestNumbers = new int[items.size()];
+        for (int i = 0; i < items.size(); i++) {
+            requestNumbers[i] = counters.record(Endpoint.NOTIFICATIONS, items.get(i).get("idempotency_key").textValue());
+        }
         if (!load.admit(items.size())) {
             // (1) Over capacity: shed the whole batch before anything is recorded; a retry executes normally.
             return Optional.of(Reply.of(503, Json.error("service_unavailable", "the gateway is over its capacity of "
@@ -174,9 +180,10 @@ public final class GatewayHandler implements HttpHandler {
         pause.spend();
         ArrayNode results = Json.MAPPER.createArrayNode();
         boolean lose = false;
-        for (JsonNode item : items) {
+        for (int i = 0; i < items.size(); i++) {
+            JsonNode item = items.get(i);
             String key = item.get("idempotency_key").textValue();
-            int requestNumber = counters.record(Endpoint.NOTIFICATIONS, key);
+            int requestNumber = requestNumbers[i];
             Reply reply;
             Fault fault = Fault.NONE;
             try {
