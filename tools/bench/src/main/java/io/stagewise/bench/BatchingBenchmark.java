@@ -159,7 +159,6 @@ public final class BatchingBenchmark {
 
     private Result measure(PipelineBenchmark bench, EmbeddedPostgres postgres, String bootstrap, String input, int payments,
                            Regime regime, String size) throws Exception {
-        int deadLettersBefore = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size();
         String database = postgres.createDatabase("bench_batching_" + (++runs));
         GatewaySettings gatewaySettings = GatewaySettings.builder().latency(settings.latency())
                 .itemLatency(regime.item()).capacityPerSecond(regime.capacity()).build();
@@ -172,6 +171,8 @@ public final class BatchingBenchmark {
             options.set(StagewiseOptions.CALL_TIMEOUT, settings.callTimeout());
             PipelineBenchmark.Job job = bench.pipelineJob(input, workflow(gateway.url(), batching(size)),
                     settings.parallelism(), options);
+            // The job's topics exist now (the DLQ is created with the first run's).
+            int deadLettersBefore = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size();
             CompletableFuture<Void> step = regime.stepTo() == null ? CompletableFuture.completedFuture(null)
                     : CompletableFuture.runAsync(() -> stepAtHalf(gateway, database, payments, regime.stepTo()));
             long started = System.nanoTime();
