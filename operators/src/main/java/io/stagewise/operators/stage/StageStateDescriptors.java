@@ -31,6 +31,7 @@ public final class StageStateDescriptors {
     public static final String STATUS = "event-status";
     /** Event id -> {@link WorkflowState} while its workflow is under way. TTL: the state TTL. */
     public static final String WORKFLOW = "workflow";
+    public static final String WORKFLOW_RUN = "workflow-run";
     /**
      * Event id -> the ladder step its retry record was sent to. TTL: the state TTL. Written by
      * versions before the ladder watchdog; still read, so an event waiting in the ladder at such a
