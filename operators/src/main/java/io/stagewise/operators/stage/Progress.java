@@ -41,8 +41,11 @@ public final class Progress {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String EMPTY_JSON = "{\"stages\":{}}";
 
-    /** Completed stages, in completion order (a stage completed again keeps its place). Few: a list. */
-    private final List<StageRecord> stages;
+    /**
+     * Completed stages, in completion order (a stage completed again keeps its place). Few: a list,
+     * allocated with the first one (most events start with none).
+     */
+    private List<StageRecord> stages;
     /** The pending stage, or null. */
     private String pendingStage;
     private int pendingAttempts;
@@ -53,7 +56,7 @@ public final class Progress {
     }
 
     public static Progress empty() {
-        return new Progress(new ArrayList<>(4));
+        return new Progress(Collections.emptyList());
     }
 
     /**
@@ -62,7 +65,7 @@ public final class Progress {
      * @throws IllegalArgumentException if it is not a JSON object
      */
     public static Progress parse(String json) {
-        if (json == null || json.isBlank() || json.equals("{}")) {
+        if (json == null || json.equals("{}") || json.isBlank()) {
             return empty();
         }
         JsonNode root;
@@ -84,7 +87,7 @@ public final class Progress {
                 JsonNode output = record.get("output");
                 JsonNode key = record.get("key");
                 JsonNode omitted = record.get("outputOmittedBytes");
-                progress.stages.add(new StageRecord(e.getKey(), output == null ? null : output.toString(), output,
+                progress.put(new StageRecord(e.getKey(), output == null ? null : output.toString(), output,
                         omitted == null ? -1 : omitted.asInt(0), record.path("attempts").asInt(0),
                         record.path("completedAt").asLong(0), key == null || key.isNull() ? null : key.asText()));
             }
@@ -110,6 +113,9 @@ public final class Progress {
     }
 
     private void put(StageRecord record) {
+        if (stages.isEmpty()) {
+            stages = new ArrayList<>(4);
+        }
         for (int i = 0; i < stages.size(); i++) {
             if (stages.get(i).name.equals(record.name)) {
                 stages.set(i, record);
@@ -290,7 +296,8 @@ public final class Progress {
 
     /** A deep copy: stage records are immutable and shared. */
     Progress copy() {
-        return of(new ArrayList<>(stages), pendingStage, pendingAttempts, pendingKeyGeneration);
+        return of(stages.isEmpty() ? Collections.emptyList() : new ArrayList<>(stages), pendingStage, pendingAttempts,
+                pendingKeyGeneration);
     }
 
     @Override

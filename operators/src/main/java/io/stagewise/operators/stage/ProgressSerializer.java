@@ -2,6 +2,7 @@ package io.stagewise.operators.stage;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
@@ -80,7 +81,7 @@ public final class ProgressSerializer extends TypeSerializerSingleton<Progress> 
     @Override
     public Progress deserialize(DataInputView source) throws IOException {
         int count = source.readInt();
-        List<Progress.StageRecord> records = new ArrayList<>(Math.max(count, 4));
+        List<Progress.StageRecord> records = count == 0 ? Collections.emptyList() : new ArrayList<>(Math.max(count, 4));
         for (int i = 0; i < count; i++) {
             String name = StringValue.readString(source);
             String output = StringValue.readString(source);
