@@ -263,6 +263,8 @@ public final class BenchCommand implements Callable<Integer> {
                     + " checkpoints; sizes from the checkpoint's own metadata (whole job and the stage operator, which"
                     + " holds the dedup entries). Goal: <= 150 bytes per id.")
     static final class State implements Callable<Integer> {
+        private static final int PRODUCE_SLICE = 20_000;
+
         @Option(names = "--ids", defaultValue = "1000000",
                 description = "Distinct event ids to load (default: ${DEFAULT-VALUE}).")
         int ids;
@@ -291,7 +293,13 @@ public final class BenchCommand implements Callable<Integer> {
                 String input = "bench.payments";
                 Topics.createAll(kafka.bootstrapServers(), parallelism, List.of(input));
                 System.out.printf("Producing %,d records with distinct ids to %s ...%n", plan.records().size(), input);
-                PaymentGenerator.send(plan, kafka.bootstrapServers(), input, 0, n -> { });
+                // In slices, each flushed before the next: on a loaded machine one producer with a million
+                // records queued expires batches (delivery.timeout.ms) before the broker takes them.
+                List<PaymentGenerator.Record> records = plan.records();
+                for (int from = 0; from < records.size(); from += PRODUCE_SLICE) {
+                    PaymentGenerator.send(records.subList(from, Math.min(records.size(), from + PRODUCE_SLICE)),
+                            kafka.bootstrapServers(), input, 0, n -> { });
+                }
                 StateBenchmark bench = new StateBenchmark(kafka.bootstrapServers(), input, parallelism, checkpointInterval,
                         dir.resolve("checkpoints"));
                 List<StateBenchmark.Result> results = new ArrayList<>();
