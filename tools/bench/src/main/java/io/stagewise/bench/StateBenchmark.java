@@ -90,7 +90,7 @@ public final class StateBenchmark {
         }
     }
 
-    private record CheckpointDir(long id, Path path) {}
+    record CheckpointDir(long id, Path path) {}
 
     private void awaitInputCommitted(String groupId) throws Exception {
         Properties props = new Properties();
