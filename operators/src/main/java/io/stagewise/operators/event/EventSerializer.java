@@ -17,12 +17,14 @@ import org.apache.flink.types.StringValue;
  * unchanged). Format version 1: a null mask, the strings in {@link StringValue} form, byte arrays
  * with their length (+1, 0 = null), the origin, the numbers. A later format gets a new snapshot version.
  *
- * <p>Stored state is not written with it: the stage engine's keyed state declares {@code Event}
- * through {@code TypeInformation.of(Event.class)}, a Flink POJO, and keeps that layout
- * (docs/state-and-dedup.md); only streams typed with {@link EventTypeInfo} use this serializer.
- * Records in flight are, though, when a checkpoint is unaligned: its channel state holds shuffled
- * events in this format. A change of the format must therefore bump the version and be rolled out
- * through a savepoint (always aligned, no in-flight records), not by restoring an unaligned checkpoint.
+ * <p>Stored state: the stage engine's in-flight workflows (state {@code workflow-run}) hold their
+ * event in this format, as part of {@code WorkflowRunSerializer}; its other states declare
+ * {@code Event} through {@code TypeInformation.of(Event.class)}, a Flink POJO, and keep that layout
+ * (docs/state-and-dedup.md). Records in flight are in it too when a checkpoint is unaligned: its
+ * channel state holds shuffled events in this format. A change of the format must therefore get a
+ * new snapshot version whose {@code restoreSerializer} still reads this one (so keyed state migrates
+ * on restore), and be rolled out through a savepoint (always aligned, no in-flight records), not by
+ * restoring an unaligned checkpoint.
  */
 public final class EventSerializer extends TypeSerializerSingleton<Event> {
     private static final long serialVersionUID = 1L;

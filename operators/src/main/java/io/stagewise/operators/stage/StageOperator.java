@@ -20,6 +20,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -72,7 +74,7 @@ import org.slf4j.LoggerFactory;
  * that finds its event's state expired dead-letters the event; nothing is dropped in silence.
  *
  * <p>What lives where: this class is the keyed-state core (admission and dedup, the event state
- * machine of {@link WorkflowState.Phase}, failure routing); {@link KeyOrdering} holds per-key
+ * machine of {@link WorkflowRun.Phase}, failure routing); {@link KeyOrdering} holds per-key
  * ordering, {@link CallSlots} the calls in flight and the events waiting for a slot or a backoff,
  * {@link StageMetrics} the metrics, {@link StageStateDescriptors} every state definition (also read
  * by savepoint tooling).
@@ -108,7 +110,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     /** Per business key: event id -> status (dedup). */
     private transient MapState<String, EventStatus> status;
     /** Per business key: event id -> the state of its workflow while under way. */
-    private transient MapState<String, WorkflowState> workflows;
+    private transient MapState<String, WorkflowRun> workflows;
     /** Per business key: events waiting in the retry ladder, with their records and watchdogs. */
     private transient LadderWaits ladder;
     private transient KeyOrdering ordering;
@@ -133,7 +135,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     public void open() throws Exception {
         super.open();
         status = getRuntimeContext().getMapState(StageStateDescriptors.status(settings.stateTtl()));
-        workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflow(settings.stateTtl()));
+        workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflowRun(settings.stateTtl()));
+        migrateLegacyWorkflows();
         ordering = new KeyOrdering(settings.perKeyOrdering(), getRuntimeContext());
         timers = getInternalTimerService(StageStateDescriptors.TIMERS, StringSerializer.INSTANCE, this);
         ladder = new LadderWaits(getRuntimeContext(), settings.stateTtl(), timers);
@@ -156,6 +159,41 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     /**
+     * Savepoint compatibility: versions before typed progress kept in-flight workflows in state
+     * {@link StageStateDescriptors#WORKFLOW} ({@link WorkflowState}, progress as JSON text). Restored
+     * from such a savepoint, every entry moves into {@link StageStateDescriptors#WORKFLOW_RUN} here,
+     * before anything reads it; its timer stays as it was (the namespace is the event id). Entries
+     * are few (events in flight, not every id), so this is one pass at start; afterwards the old
+     * state is empty and no per-event read looks at it.
+     */
+    private void migrateLegacyWorkflows() throws Exception {
+        MapState<String, WorkflowState> legacy =
+                getRuntimeContext().getMapState(StageStateDescriptors.workflow(settings.stateTtl()));
+        List<String> keys;
+        try (Stream<String> stream = this.<String>getKeyedStateBackend().getKeys(StageStateDescriptors.WORKFLOW, VoidNamespace.INSTANCE)) {
+            keys = stream.collect(Collectors.toList());
+        }
+        int moved = 0;
+        for (String key : keys) {
+            setCurrentKey(key);
+            List<Map.Entry<String, WorkflowState>> entries = new ArrayList<>();
+            for (Map.Entry<String, WorkflowState> e : legacy.entries()) {
+                entries.add(Map.entry(e.getKey(), e.getValue()));
+            }
+            for (Map.Entry<String, WorkflowState> e : entries) {
+                workflows.put(e.getKey(), WorkflowRun.from(e.getValue()));
+                moved++;
+            }
+            legacy.clear();
+        }
+        if (moved > 0) {
+            LOG.info("Moved {} in-flight workflow(s) of {} key(s) from state '{}' (progress as JSON, written by an "
+                    + "earlier version) to state '{}'", moved, keys.size(), StageStateDescriptors.WORKFLOW,
+                    StageStateDescriptors.WORKFLOW_RUN);
+        }
+    }
+
+    /**
      * After a restore, calls that were in flight (or queued for a slot) are gone with the old task;
      * their timers would re-issue them only at the old deadline. Move those timers to now, so the
      * calls go out again at once, with the same idempotency key. Backoffs and retry records keep
@@ -167,8 +205,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         List<CallSlots.Ref> pastLadder = new ArrayList<>();
         int steps = settings.ladder().steps();
         timers.forEachProcessingTimeTimer((eventId, timestamp) -> {
-            WorkflowState ws = workflows.get(eventId);
-            if (ws != null && ws.timer == timestamp && ws.phase != WorkflowState.Phase.BACKOFF) {
+            WorkflowRun ws = workflows.get(eventId);
+            if (ws != null && ws.timer == timestamp && ws.phase != WorkflowRun.Phase.BACKOFF) {
                 lost.add(new CallSlots.Ref((String) getCurrentKey(), eventId));
             }
             LadderWait wait = ws == null ? ladder.get(eventId) : null;
@@ -179,7 +217,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         long now = now();
         for (CallSlots.Ref ref : lost) {
             setCurrentKey(ref.key());
-            WorkflowState ws = workflows.get(ref.eventId());
+            WorkflowRun ws = workflows.get(ref.eventId());
             setTimer(ws, now);
             workflows.put(ref.eventId(), ws);
         }
@@ -276,7 +314,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             // The parser validated the header; this is defensive, never a crash.
             progress = Progress.empty();
         }
-        advance(new WorkflowState(event, progress.toJson()), progress);
+        advance(new WorkflowRun(event, progress), progress);
     }
 
     /**
@@ -296,9 +334,9 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         } catch (IllegalArgumentException e) {
             progress = Progress.empty();
         }
-        WorkflowState ws = new WorkflowState(event, progress.toJson());
+        WorkflowRun ws = new WorkflowRun(event, progress);
         if (event.dueAt > now()) {
-            ws.phase = WorkflowState.Phase.BACKOFF;
+            ws.phase = WorkflowRun.Phase.BACKOFF;
             setTimer(ws, event.dueAt);
             workflows.put(event.id, ws);
             slots.backingOff(event.key, event.id);
@@ -309,7 +347,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     }
 
     /** Runs local stages in line until the workflow completes, fails, or reaches a remote stage. */
-    private void advance(WorkflowState ws, Progress progress) throws Exception {
+    private void advance(WorkflowRun ws, Progress progress) throws Exception {
         while (true) {
             Workflow.Stage stage = workflow.next(progress);
             if (stage == null) {
@@ -317,7 +355,6 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 return;
             }
             if (!stage.isLocal()) {
-                ws.progress = progress.toJson();
                 leaveTaskThread(ws);
                 startOrQueue(ws, progress, stage);
                 return;
@@ -334,7 +371,6 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                         Instant.now().plus(settings.callTimeout()), progress));
             } catch (Exception | LinkageError | StackOverflowError e) {
                 progress.pending(stage.name(), attempt, generation);
-                ws.progress = progress.toJson();
                 ws.tierAttempts++;
                 onFailure(ws, progress, stage, e);
                 return;
@@ -353,32 +389,31 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * duplicate must find it {@code IN_PROGRESS}. An event that completes or fails on the task
      * thread in one go never needs this write: its final status is written once.
      */
-    private void leaveTaskThread(WorkflowState ws) throws Exception {
+    private void leaveTaskThread(WorkflowRun ws) throws Exception {
         if (ws.phase == null) {
             status.put(ws.event.id, EventStatus.IN_PROGRESS);
         }
     }
 
-    private void startOrQueue(WorkflowState ws, Progress progress, Workflow.Stage stage) throws Exception {
+    private void startOrQueue(WorkflowRun ws, Progress progress, Workflow.Stage stage) throws Exception {
         if (!slots.full(stage.name())) {
             start(ws, progress, stage);
         } else {
-            ws.phase = WorkflowState.Phase.WAITING;
+            ws.phase = WorkflowRun.Phase.WAITING;
             setTimer(ws, now() + settings.callTimeout().toMillis());
             workflows.put(ws.event.id, ws);
             slots.queue(ws.event.key, ws.event.id, stage.name());
         }
     }
 
-    private void start(WorkflowState ws, Progress progress, Workflow.Stage stage) throws Exception {
+    private void start(WorkflowRun ws, Progress progress, Workflow.Stage stage) throws Exception {
         String eventId = ws.event.id;
         int attempt = progress.attempts(stage.name()) + 1;
         int generation = progress.keyGeneration(stage.name());
         String key = StageContext.idempotencyKey(eventId, stage.name(), generation);
         progress.pending(stage.name(), attempt, generation);
-        ws.progress = progress.toJson();
         ws.tierAttempts++;
-        ws.phase = WorkflowState.Phase.IN_FLIGHT;
+        ws.phase = WorkflowRun.Phase.IN_FLIGHT;
         long deadline = now() + settings.callTimeout().toMillis();
         // The future times out on its own; the timer (a little later) matters after a restore,
         // when this call is gone with the old task: it issues the call again, with the same key.
@@ -410,13 +445,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             return; // superseded: the call timed out and was handled already
         }
         setCurrentKey(call.key());
-        WorkflowState ws = workflows.get(eventId);
-        if (ws == null || ws.phase != WorkflowState.Phase.IN_FLIGHT) {
+        WorkflowRun ws = workflows.get(eventId);
+        if (ws == null || ws.phase != WorkflowRun.Phase.IN_FLIGHT) {
             drainWaiting();
             return;
         }
         deleteTimer(ws);
-        Progress progress = Progress.parse(ws.progress);
+        Progress progress = ws.progress;
         Workflow.Stage stage = workflow.stage(call.stage());
         StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
         stageMetrics.latency.update(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - call.startedNanos()));
@@ -444,12 +479,12 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * sink failing on it would crash-loop the job): the stage is recorded as completed without its
      * output and the event dead-lettered as {@code error}; false then.
      */
-    private boolean recordOutput(WorkflowState ws, Progress progress, Workflow.Stage stage, JsonNode output, int attempts,
+    private boolean recordOutput(WorkflowRun ws, Progress progress, Workflow.Stage stage, JsonNode output, int attempts,
                                  int generation) throws Exception {
         long now = System.currentTimeMillis();
         String key = StageContext.idempotencyKey(ws.event.id, stage.name(), generation);
         progress.complete(stage.name(), output, attempts, now, key);
-        int bytes = utf8Length(progress.toJson());
+        int bytes = progress.utf8Length();
         if (bytes <= StagewiseHeaders.MAX_PROGRESS_BYTES) {
             return true;
         }
@@ -470,7 +505,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         return text.getBytes(StandardCharsets.UTF_8).length;
     }
 
-    private void onFailure(WorkflowState ws, Progress progress, Workflow.Stage stage, Throwable failure) throws Exception {
+    private void onFailure(WorkflowRun ws, Progress progress, Workflow.Stage stage, Throwable failure) throws Exception {
         FailureClass failureClass = FailureClass.of(failure);
         StageMetrics.PerStage stageMetrics = metrics.stage(stage.name());
         switch (failureClass) {
@@ -494,9 +529,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                     // (2) Transient: wait out the backoff in a timer, never on the task thread.
                     stageMetrics.retriesScheduled.inc();
                     leaveTaskThread(ws);
-                    ws.phase = WorkflowState.Phase.BACKOFF;
-                    ws.progress = progress.toJson();
-                    setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
+                    ws.phase = WorkflowRun.Phase.BACKOFF;
+                        setTimer(ws, now() + settings.retry().backoffMillis(ws.tierAttempts, random));
                     workflows.put(ws.event.id, ws);
                     slots.backingOff(ws.event.key, ws.event.id);
                 } else if (ws.event.retryStep < settings.ladder().steps()) {
@@ -521,7 +555,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         }
     }
 
-    private void deadLetter(WorkflowState ws, Progress progress, Workflow.Stage stage, FailureReason reason,
+    private void deadLetter(WorkflowRun ws, Progress progress, Workflow.Stage stage, FailureReason reason,
                             Throwable failure) throws Exception {
         output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.of(ws.event, stage.name(), reason, failure,
                 progress.attempts(stage.name()), progress.toJson(), System.currentTimeMillis())));
@@ -531,7 +565,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         ordering.released(ws.event.id, this::stillPending, this::begin);
     }
 
-    private void complete(WorkflowState ws, Progress progress) throws Exception {
+    private void complete(WorkflowRun ws, Progress progress) throws Exception {
         CompletedEvent done = CompletedEvent.of(ws.event, progress.outputsJson(), System.currentTimeMillis());
         Optional<String> tooLarge = outputCheck.tooLarge(done);
         if (tooLarge.isPresent()) {
@@ -551,7 +585,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * {@code error}, stage {@link StagewiseHeaders#OUTPUT_STAGE}) with its complete progress, so a
      * replay after the topic's limit is raised emits the output without calling any stage again.
      */
-    private void outputTooLarge(WorkflowState ws, Progress progress, String why) throws Exception {
+    private void outputTooLarge(WorkflowRun ws, Progress progress, String why) throws Exception {
         LOG.warn("Event {} completed, but its output record is too large for the output topic; dead-lettering it "
                 + "(reason error): {}", ws.event.id, why);
         output.collect(DEAD_LETTERS, new StreamRecord<>(DeadLetter.of(ws.event, StagewiseHeaders.OUTPUT_STAGE,
@@ -562,7 +596,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         ordering.released(ws.event.id, this::stillPending, this::begin);
     }
 
-    private void clear(WorkflowState ws) throws Exception {
+    private void clear(WorkflowRun ws) throws Exception {
         if (ws.phase == null) {
             return; // finished on the task thread in one go: nothing was stored
         }
@@ -574,7 +608,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
     @Override
     public void onProcessingTime(InternalTimer<String, String> timer) throws Exception {
         String eventId = timer.getNamespace();
-        WorkflowState ws = workflows.get(eventId);
+        WorkflowRun ws = workflows.get(eventId);
         if (ws == null) {
             LadderWait wait = ladder.get(eventId);
             if (wait != null) {
@@ -590,7 +624,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
             return; // stale timer of a rescheduled event
         }
         ws.timer = 0;
-        Progress progress = Progress.parse(ws.progress);
+        Progress progress = ws.progress;
         Workflow.Stage stage = workflow.next(progress);
         switch (ws.phase) {
             case BACKOFF:
@@ -698,10 +732,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         CallSlots.Ref ref;
         while ((ref = slots.nextQueued()) != null) {
             setCurrentKey(ref.key());
-            WorkflowState ws = workflows.get(ref.eventId());
-            if (ws != null && ws.phase == WorkflowState.Phase.WAITING) {
+            WorkflowRun ws = workflows.get(ref.eventId());
+            if (ws != null && ws.phase == WorkflowRun.Phase.WAITING) {
                 deleteTimer(ws);
-                Progress progress = Progress.parse(ws.progress);
+                Progress progress = ws.progress;
                 start(ws, progress, workflow.next(progress));
             }
         }
@@ -722,10 +756,10 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 String eventId = ref.eventId();
                 slots.doneWaiting(ref.key(), eventId);
                 setCurrentKey(ref.key());
-                WorkflowState ws = workflows.get(eventId);
-                if (ws != null && ws.phase == WorkflowState.Phase.BACKOFF) {
+                WorkflowRun ws = workflows.get(eventId);
+                if (ws != null && ws.phase == WorkflowRun.Phase.BACKOFF) {
                     deleteTimer(ws);
-                    advance(ws, Progress.parse(ws.progress));
+                    advance(ws, ws.progress);
                 }
             }
             if (slots.hasCalls()) {
@@ -750,13 +784,13 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         }
     }
 
-    private void setTimer(WorkflowState ws, long at) {
+    private void setTimer(WorkflowRun ws, long at) {
         deleteTimer(ws);
         timers.registerProcessingTimeTimer(ws.event.id, at);
         ws.timer = at;
     }
 
-    private void deleteTimer(WorkflowState ws) {
+    private void deleteTimer(WorkflowRun ws) {
         if (ws.timer != 0) {
             timers.deleteProcessingTimeTimer(ws.event.id, ws.timer);
             ws.timer = 0;

@@ -29,8 +29,14 @@ import org.apache.flink.api.common.typeinfo.Types;
 public final class StageStateDescriptors {
     /** Event id -> {@link EventStatus}: the dedup record. TTL: the state TTL. */
     public static final String STATUS = "event-status";
-    /** Event id -> {@link WorkflowState} while its workflow is under way. TTL: the state TTL. */
+    /**
+     * Event id -> {@link WorkflowState} (progress as JSON text) while its workflow was under way,
+     * written by versions before typed progress. TTL: the state TTL. Still registered and read: the
+     * stage engine moves its entries into {@link #WORKFLOW_RUN} when it opens, so it is empty after that.
+     */
     public static final String WORKFLOW = "workflow";
+    /** Event id -> {@link WorkflowRun} while its workflow is under way (replaces {@link #WORKFLOW}). TTL: the state TTL. */
+    public static final String WORKFLOW_RUN = "workflow-run";
     /**
      * Event id -> the ladder step its retry record was sent to. TTL: the state TTL. Written by
      * versions before the ladder watchdog; still read, so an event waiting in the ladder at such a
@@ -78,6 +84,10 @@ public final class StageStateDescriptors {
 
     public static MapStateDescriptor<String, WorkflowState> workflow(Duration ttl) {
         return withTtl(new MapStateDescriptor<>(WORKFLOW, Types.STRING, TypeInformation.of(WorkflowState.class)), ttl);
+    }
+
+    public static MapStateDescriptor<String, WorkflowRun> workflowRun(Duration ttl) {
+        return withTtl(new MapStateDescriptor<>(WORKFLOW_RUN, Types.STRING, WorkflowRunTypeInfo.INSTANCE), ttl);
     }
 
     public static MapStateDescriptor<String, Integer> ladderStep(Duration ttl) {

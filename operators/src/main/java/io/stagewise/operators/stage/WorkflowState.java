@@ -4,8 +4,11 @@ import org.apache.flink.annotation.Internal;
 import io.stagewise.operators.event.Event;
 
 /**
- * Keyed state of one event whose workflow is under way (cleared when it completes or is
- * dead-lettered). A Flink POJO: never Kryo.
+ * The layout of state {@link StageStateDescriptors#WORKFLOW} written by versions before typed
+ * progress (0.1.0-SNAPSHOT and earlier): one event whose workflow was under way, its progress as
+ * JSON text. Kept, unchanged (class name and fields are part of the savepoint's POJO layout), only so
+ * such savepoints restore: the stage engine moves every entry into {@link WorkflowRun} when it opens
+ * ({@link WorkflowRun#from}). Never written any more. A Flink POJO: never Kryo.
  */
 @Internal
 public class WorkflowState {

@@ -114,7 +114,7 @@ class StageStateCompatibilityTest {
     /** Only dedup entries stay: no state of an event in flight, parked or in the ladder, no timer (either backend). */
     private void assertNoInFlightStateLeft() throws Exception {
         KeyedStateBackend<String> backend = harness.getOperator().getKeyedStateBackend();
-        for (String name : new String[] {StageStateDescriptors.WORKFLOW, StageStateDescriptors.LADDER_STEP,
+        for (String name : new String[] {StageStateDescriptors.WORKFLOW, StageStateDescriptors.WORKFLOW_RUN, StageStateDescriptors.LADDER_STEP,
                 StageStateDescriptors.LADDER_WAIT, StageStateDescriptors.ACTIVE, StageStateDescriptors.PARKED,
                 StageStateDescriptors.PARKED_EVENTS, StageStateDescriptors.PARKED_QUEUE}) {
             try (Stream<String> keys = backend.getKeys(name, VoidNamespace.INSTANCE)) {

@@ -3,8 +3,8 @@ package io.stagewise.savepoints.internal;
 import io.stagewise.operators.dedup.EventStatus;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.stage.LadderWait;
-import io.stagewise.operators.stage.Progress;
 import io.stagewise.operators.stage.StageStateDescriptors;
+import io.stagewise.operators.stage.WorkflowRun;
 import io.stagewise.operators.stage.WorkflowState;
 import java.time.Duration;
 import java.util.Map;
@@ -32,7 +32,9 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
     static final Duration READ_TTL = Duration.ofDays(365L * 1000);
 
     private transient MapState<String, EventStatus> status;
-    private transient MapState<String, WorkflowState> workflows;
+    private transient MapState<String, WorkflowRun> workflows;
+    /** Written by versions before typed progress; moved into {@link #workflows} when the job opens. */
+    private transient MapState<String, WorkflowState> legacyWorkflows;
     private transient MapState<String, Integer> ladderSteps;
     private transient MapState<String, LadderWait> ladderWaits;
     private transient ValueState<String> active;
@@ -42,7 +44,8 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
     @Override
     public void open(OpenContext context) {
         status = getRuntimeContext().getMapState(StageStateDescriptors.status(READ_TTL));
-        workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflow(READ_TTL));
+        workflows = getRuntimeContext().getMapState(StageStateDescriptors.workflowRun(READ_TTL));
+        legacyWorkflows = getRuntimeContext().getMapState(StageStateDescriptors.workflow(READ_TTL));
         ladderSteps = getRuntimeContext().getMapState(StageStateDescriptors.ladderStep(READ_TTL));
         ladderWaits = getRuntimeContext().getMapState(StageStateDescriptors.ladderWait());
         active = getRuntimeContext().getState(StageStateDescriptors.active());
@@ -57,20 +60,11 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
             entry.status = e.getValue().name();
             out.collect(entry);
         }
-        for (Map.Entry<String, WorkflowState> e : workflows.entries()) {
-            WorkflowState ws = e.getValue();
-            StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.WORKFLOW, key, e.getKey());
-            entry.phase = ws.phase == null ? null : ws.phase.name();
-            entry.progress = ws.progress;
-            entry.stage = ws.progress == null ? null : Progress.parse(ws.progress).pendingStage();
-            entry.tierAttempts = ws.tierAttempts;
-            entry.timer = ws.timer;
-            entry.since = since(ws.event);
-            if (ws.event != null) {
-                entry.step = ws.event.retryStep;
-                entry.dueAt = ws.event.dueAt;
-            }
-            out.collect(entry);
+        for (Map.Entry<String, WorkflowState> e : legacyWorkflows.entries()) {
+            out.collect(workflowEntry(key, e.getKey(), WorkflowRun.from(e.getValue())));
+        }
+        for (Map.Entry<String, WorkflowRun> e : workflows.entries()) {
+            out.collect(workflowEntry(key, e.getKey(), e.getValue()));
         }
         for (Map.Entry<String, LadderWait> e : ladderWaits.entries()) {
             LadderWait wait = e.getValue();
@@ -114,5 +108,20 @@ public final class StageStateReader extends KeyedStateReaderFunction<String, Sta
 
     private static long since(Event event) {
         return event == null || event.origin == null ? 0 : event.origin.timestamp;
+    }
+
+    private static StageStateEntry workflowEntry(String key, String eventId, WorkflowRun ws) {
+        StageStateEntry entry = new StageStateEntry(StageStateEntry.Kind.WORKFLOW, key, eventId);
+        entry.phase = ws.phase == null ? null : ws.phase.name();
+        entry.progress = ws.progress == null ? null : ws.progress.toJson();
+        entry.stage = ws.progress == null ? null : ws.progress.pendingStage();
+        entry.tierAttempts = ws.tierAttempts;
+        entry.timer = ws.timer;
+        entry.since = since(ws.event);
+        if (ws.event != null) {
+            entry.step = ws.event.retryStep;
+            entry.dueAt = ws.event.dueAt;
+        }
+        return entry;
     }
 }

@@ -6,6 +6,7 @@ import io.stagewise.jobs.PipelineJob;
 import io.stagewise.jobs.PipelineSettings;
 import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
+import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.operators.stage.StageSettings;
 import io.stagewise.operators.stage.Workflow;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
@@ -126,6 +127,15 @@ public final class PipelineBenchmark {
      * its output topic {@code <name>.out}: for a benchmark that runs each job in a JVM of its own.
      */
     public Job pipelineJob(String name, String inputTopic, Workflow workflow, int jobParallelism, Configuration options) {
+        return pipelineJob(name, inputTopic, workflow, jobParallelism, options, 0);
+    }
+
+    /**
+     * The same, on a mini cluster that serves Flink's REST API and dashboard on {@code restPort}
+     * (0: none), so a benchmark can read the job's metrics ({@code FlinkRest}).
+     */
+    public Job pipelineJob(String name, String inputTopic, Workflow workflow, int jobParallelism, Configuration options,
+                           int restPort) {
         String output = name + ".out";
         Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
         conf.addAll(options);
@@ -136,7 +146,10 @@ public final class PipelineBenchmark {
         conf.set(StagewiseOptions.TRANSACTIONAL_ID_PREFIX, name);
         PipelineSettings settings = PipelineSettings.from(conf);
         Topics.Layout layout = PipelineJob.prepareTopics(settings);
-        StreamExecutionEnvironment env = environment(name, jobParallelism);
+        StreamExecutionEnvironment env = restPort > 0 ? LocalFlink.withDashboard(
+                FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name)), restPort)
+                : environment(name, jobParallelism);
+        env.setParallelism(jobParallelism);
         env.configure(conf);
         PipelineJob.assemble(env, settings, Endpoints.production(settings, layout, workflow));
         return new Job(name, env, output);

@@ -11,6 +11,7 @@ import io.stagewise.bench.InlineRetryJob;
 import io.stagewise.bench.IsolationBenchmark;
 import io.stagewise.bench.PipelineBenchmark;
 import io.stagewise.bench.StageBenchmark;
+import io.stagewise.bench.StateBenchmark;
 import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.testkit.Directories;
 import io.stagewise.testkit.EmbeddedKafka;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code stagewise bench [pipeline|stages|isolation]}: throughput measurements on an embedded broker, in one
+ * {@code stagewise bench [pipeline|stages|isolation|peer|state|latency]}: throughput measurements on an embedded broker, in one
  * process, rounds interleaved, medians.
  *
  * <ul>
@@ -39,6 +40,9 @@ import picocli.CommandLine.Option;
  *   <li>{@code batching}: adaptive batch size against fixed sizes, see {@link BatchingBenchmark}.
  *   <li>{@code peer}: the pipeline against a Kafka Streams exactly-once application doing the same job,
  *       each in its own JVM; events/s and app CPU, see {@link BenchPeerCommand}.
+ *   <li>{@code state}: checkpoint bytes per remembered event id, full and incremental RocksDB, see
+ *       {@link StateBenchmark}.
+ *   <li>{@code latency}: end-to-end latency at several checkpoint intervals, see {@link BenchLatencyCommand}.
  * </ul>
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
@@ -48,9 +52,11 @@ import picocli.CommandLine.Option;
                 + " 'isolation' measures healthy throughput while some payments always fail, Stagewise's retry ladder"
                 + " against a Flink job that retries in line; 'peer' compares the pipeline with a Kafka Streams"
                 + " exactly_once_v2 application doing the same job (events/s and app CPU); 'batching' compares"
-                + " reactive batching with fixed batch sizes under fast, slow, saturating and stepping gateways.",
+                + " reactive batching with fixed batch sizes under fast, slow, saturating and stepping gateways;"
+                + " 'state' measures checkpoint bytes per remembered event id; 'latency' end-to-end latency at several"
+                + " checkpoint intervals.",
         subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class,
-                BenchCommand.Batching.class, BenchPeerCommand.class})
+                BenchCommand.Batching.class, BenchPeerCommand.class, BenchCommand.State.class, BenchLatencyCommand.class})
 public final class BenchCommand implements Callable<Integer> {
     @Mixin
     PipelineFlags flags = new PipelineFlags();
@@ -326,6 +332,67 @@ public final class BenchCommand implements Callable<Integer> {
                     maxBatchesInFlight, callTimeout, latency, fastItem, slowItem, capacity, checkpointInterval, seed,
                     accounts), System.out);
             return 0;
+        }
+    }
+
+    /** {@code stagewise bench state}: {@link StateBenchmark}. */
+    @Command(name = "state", mixinStandardHelpOptions = true,
+            description = "Checkpoint bytes per remembered event id: the dedup-only pipeline reads --ids distinct ids"
+                    + " and runs until a checkpoint holds them all, once with full and once with incremental RocksDB"
+                    + " checkpoints; sizes from the checkpoint's own metadata (whole job and the stage operator, which"
+                    + " holds the dedup entries). Goal: <= 150 bytes per id.")
+    static final class State implements Callable<Integer> {
+        private static final int PRODUCE_SLICE = 20_000;
+
+        @Option(names = "--ids", defaultValue = "1000000",
+                description = "Distinct event ids to load (default: ${DEFAULT-VALUE}).")
+        int ids;
+
+        @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism of the job (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "2s", converter = DurationConverter.class,
+                description = "Checkpoint interval (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+
+        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (business keys) (default: ${DEFAULT-VALUE}).")
+        int accounts;
+
+        @Option(names = "--seed", defaultValue = "42", description = "Random seed of the generated input (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            if (ids < 1 || parallelism < 1) {
+                throw new StagewiseException("--ids and --parallelism must be >= 1");
+            }
+            PaymentGenerator.Plan plan = PaymentGenerator.plan(new PaymentGenerator.Settings(ids, 0, 0, seed, accounts));
+            Path dir = Files.createTempDirectory("stagewise-bench-state-");
+            try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"))) {
+                String input = "bench.payments";
+                Topics.createAll(kafka.bootstrapServers(), parallelism, List.of(input));
+                System.out.printf("Producing %,d records with distinct ids to %s ...%n", plan.records().size(), input);
+                // In slices, each flushed before the next: on a loaded machine one producer with a million
+                // records queued expires batches (delivery.timeout.ms) before the broker takes them.
+                List<PaymentGenerator.Record> records = plan.records();
+                for (int from = 0; from < records.size(); from += PRODUCE_SLICE) {
+                    PaymentGenerator.send(records.subList(from, Math.min(records.size(), from + PRODUCE_SLICE)),
+                            kafka.bootstrapServers(), input, 0, n -> { });
+                }
+                StateBenchmark bench = new StateBenchmark(kafka.bootstrapServers(), input, parallelism, checkpointInterval,
+                        dir.resolve("checkpoints"));
+                List<StateBenchmark.Result> results = new ArrayList<>();
+                for (boolean incremental : new boolean[] {false, true}) {
+                    results.add(bench.measure(incremental, plan.validIds().size()));
+                    System.out.printf("%s checkpoints measured%n", incremental ? "incremental" : "full");
+                }
+                System.out.printf("%ndedup-only pipeline, %,d distinct ids over %d accounts, parallelism %d, RocksDB%n",
+                        plan.validIds().size(), accounts, parallelism);
+                StateBenchmark.print(results, System.out);
+                return 0;
+            } finally {
+                Directories.deleteRecursively(dir);
+            }
         }
     }
 
