@@ -199,7 +199,7 @@ class ReconcileITCase {
     private static ReconcileReport reconcile(PaymentsRun run, Duration settle, Optional<ReconcileState> state, String runId) {
         ReconcileSettings settings = new ReconcileSettings(run.kafka.bootstrapServers(), run.input, run.topics.output(),
                 run.topics.dlq(), Optional.of(run.ledger), Optional.empty(), Optional.of(run.ledger.jdbcUrl()),
-                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2);
+                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2, Map.of());
         Reconciliation.Options options = new Reconciliation.Options(runId, 100, false, false, 100, Optional.empty());
         return Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options, state);
     }
@@ -217,7 +217,7 @@ class ReconcileITCase {
                 run.topics.dlq(), Optional.of(run.ledger),
                 runId.startsWith("repair") ? Optional.of(run.gateway.url()) : Optional.empty(),
                 runId.startsWith("repair") ? Optional.empty() : Optional.of(run.ledger.jdbcUrl()),
-                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2);
+                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2, Map.of());
         Reconciliation.Options options = new Reconciliation.Options(runId, 100, repair, dryRun, 100, Optional.empty());
         return Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options);
     }

@@ -3,6 +3,7 @@ package io.stagewise.jobs.reconcile;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.flags.DurationConverter;
+import io.stagewise.jobs.flags.KafkaFlags;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.retry.RetryLadder;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -20,8 +22,9 @@ import picocli.CommandLine.Option;
  * {@code --retry-topics}, ...), so a reconciliation can be started with the flags of the run it checks.
  */
 public final class ReconcileFlags {
-    @Option(names = "--bootstrap-servers", required = true, description = "Kafka bootstrap servers.")
-    String bootstrapServers;
+    /** {@code --bootstrap-servers}, {@code --kafka-property}, {@code --kafka-properties}: for every Kafka client of the run. */
+    @Mixin
+    KafkaFlags kafka = new KafkaFlags();
 
     @Option(names = "--input-topic", defaultValue = "payments", description = "Input topic T (default: ${DEFAULT-VALUE}); dead letters are read from T.dlq, repairs go to T.")
     String inputTopic;
@@ -101,8 +104,9 @@ public final class ReconcileFlags {
                 jdbcUser != null ? jdbcUser : System.getenv("STAGEWISE_JDBC_USER"),
                 jdbcPassword != null ? jdbcPassword : System.getenv("STAGEWISE_JDBC_PASSWORD")));
         Duration window = settle != null ? settle : ReconcileSettings.settleWindow(ladder(), checkpointInterval);
-        return new ReconcileSettings(bootstrapServers, inputTopic, outputTopic, Topics.dlq(inputTopic), ledger,
-                Optional.ofNullable(gatewayUrl), Optional.ofNullable(gatewayJdbcUrl), window, maxEventBytes, parallelism);
+        return new ReconcileSettings(kafka.bootstrapServers, inputTopic, outputTopic, Topics.dlq(inputTopic), ledger,
+                Optional.ofNullable(gatewayUrl), Optional.ofNullable(gatewayJdbcUrl), window, maxEventBytes, parallelism,
+                kafka.clientPropertyMap());
     }
 
     public Reconciliation.Options options() {

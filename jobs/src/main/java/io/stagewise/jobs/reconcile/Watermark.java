@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -16,20 +17,26 @@ import org.apache.kafka.common.TopicPartition;
  * How far a reconciliation reads: the time it started and, per topic and partition, the end
  * offset a {@code read_committed} consumer saw then (the last stable offset). Every topic is read
  * from its beginning up to these offsets, never further, so the result describes one moment; in
- * periodic mode the input topic is read from {@code inputStart} (per partition; empty: from the beginning).
+ * periodic mode each topic is read from {@code start} (the end offsets the last run read up to, per
+ * topic and partition; a partition without one is read from its beginning).
+ *
+ * <p>The end offsets are taken in the order of {@code topics}: periodic mode passes the targets
+ * before the input, so the results of an input record past the input's end offset lie past the
+ * targets' end offsets too (docs/reconcile.md, periodic mode).
  */
-public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map<Integer, Long> inputStart) {
-    /** End offsets of {@code topics} now; a missing topic is a user error naming it. */
-    public static Watermark now(String bootstrapServers, List<String> topics, Map<Integer, Long> inputStart) {
+public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map<String, Map<Integer, Long>> start) {
+    /** End offsets of {@code topics} now, in that order; a missing topic is a user error naming it. */
+    public static Watermark now(String bootstrapServers, Properties clientProperties, List<String> topics,
+                                Map<String, Map<Integer, Long>> start) {
         long at = System.currentTimeMillis();
         Map<String, Map<Integer, Long>> ends = new LinkedHashMap<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(bootstrapServers)) {
+        try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(bootstrapServers, clientProperties)) {
             for (String topic : topics) {
                 List<PartitionInfo> infos;
                 try {
                     infos = consumer.partitionsFor(topic, Duration.ofSeconds(10));
                 } catch (RuntimeException e) {
-                    throw new StagewiseException("cannot reach Kafka at " + bootstrapServers + " (--bootstrap-servers) to read topic '"
+                    throw new StagewiseException("cannot reach Kafka at " + bootstrapServers + " (--bootstrap-servers, --kafka-property) to read topic '"
                             + topic + "': " + e.getMessage(), e);
                 }
                 if (infos == null || infos.isEmpty()) {
@@ -42,17 +49,27 @@ public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map
                 ends.put(topic, offsets);
             }
         }
-        return new Watermark(at, ends, Map.copyOf(inputStart));
+        return new Watermark(at, ends, Map.copyOf(start));
     }
 
+    /** Periodic mode after the first run: the topics are read from the last run's end offsets. */
     public boolean windowed() {
-        return !inputStart.isEmpty();
+        return !start.isEmpty();
     }
 
     public Map<TopicPartition, Long> startingOffsets(String topic) {
         Map<TopicPartition, Long> offsets = new LinkedHashMap<>();
-        inputStart.forEach((p, o) -> offsets.put(new TopicPartition(topic, p), o));
+        start.getOrDefault(topic, Map.of()).forEach((p, o) -> offsets.put(new TopicPartition(topic, p), o));
         return offsets;
+    }
+
+    /** Records this run reads of {@code topic} at most (offsets from start to end; transaction markers included). */
+    public long offsetsToRead(String topic) {
+        long total = 0;
+        for (Map.Entry<Integer, Long> e : endOffsets.getOrDefault(topic, Map.of()).entrySet()) {
+            total += Math.max(0, e.getValue() - start.getOrDefault(topic, Map.of()).getOrDefault(e.getKey(), 0L));
+        }
+        return total;
     }
 
     public Map<TopicPartition, Long> stoppingOffsets(String topic) {
