@@ -7,6 +7,7 @@ import io.stagewise.jobs.Topics;
 import io.stagewise.bench.InlineRetryJob;
 import io.stagewise.bench.IsolationBenchmark;
 import io.stagewise.bench.PipelineBenchmark;
+import io.stagewise.bench.ReconcileBenchmark;
 import io.stagewise.bench.StageBenchmark;
 import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.testkit.Directories;
@@ -33,19 +34,22 @@ import picocli.CommandLine.Option;
  *   <li>{@code stages}: the stage engine, see {@link StageBenchmark}.
  *   <li>{@code isolation}: healthy throughput while some payments always fail, retry ladder against
  *       in-line retry, see {@link IsolationBenchmark}.
+ *   <li>{@code reconcile}: ids/s of the reconcile job at parallelism 1 and 2, with the peak heap of
+ *       the JVM running it, see {@link ReconcileBenchmark}.
  *   <li>{@code peer}: the pipeline against a Kafka Streams exactly-once application doing the same job,
  *       each in its own JVM; events/s and app CPU, see {@link BenchPeerCommand}.
  * </ul>
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure throughput. Suites: 'pipeline' (the default when none is named) compares the pipeline"
+        description = "Measure throughput. Suites: 'reconcile' measures ids/s of the reconcile job and the peak heap of"
+                + " its JVM. Suites: 'pipeline' (the default when none is named) compares the pipeline"
                 + " with a bare exactly-once Kafka-to-Kafka Flink job; 'stages' measures the stage engine (local stages"
                 + " against pass-through, and remote stages against the real gateway at several in-flight limits);"
                 + " 'isolation' measures healthy throughput while some payments always fail, Stagewise's retry ladder"
                 + " against a Flink job that retries in line; 'peer' compares the pipeline with a Kafka Streams"
                 + " exactly_once_v2 application doing the same job (events/s and app CPU).",
         subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class,
-                BenchPeerCommand.class})
+                BenchCommand.Reconcile.class, BenchPeerCommand.class})
 public final class BenchCommand implements Callable<Integer> {
     @Mixin
     PipelineFlags flags = new PipelineFlags();
@@ -247,6 +251,31 @@ public final class BenchCommand implements Callable<Integer> {
             IsolationBenchmark.run(new IsolationBenchmark.Settings(new PaymentGenerator.Settings(events, 0, 0, seed, accounts),
                     failingShare, gatewayLatency, inFlight, parallelism, rounds, warmupRounds, checkpointInterval, timeCap,
                     ladder, inline), System.out);
+            return 0;
+        }
+    }
+
+    /** {@code stagewise bench reconcile}: {@link ReconcileBenchmark}. */
+    @Command(name = "reconcile", mixinStandardHelpOptions = true,
+            description = "Measure the reconcile job: ids reconciled per second at each parallelism over N generated"
+                    + " payments (input, output, DLQ, ledger, balances), each run in a child JVM with a fixed -Xmx whose"
+                    + " peak heap is shown: it stays flat as N grows.")
+    static final class Reconcile implements Callable<Integer> {
+        @Option(names = "--events", split = ",", defaultValue = "20000", paramLabel = "N",
+                description = "Input events, comma separated sizes each measured, e.g. 250000,1000000 (default: ${DEFAULT-VALUE}).")
+        List<Integer> events;
+
+        @Option(names = "--parallelism", split = ",", defaultValue = "1,2", paramLabel = "P",
+                description = "Parallelisms of the reconcile job (default: ${DEFAULT-VALUE}).")
+        List<Integer> parallelism;
+
+        @Option(names = "--heap", defaultValue = "1g",
+                description = "-Xmx of the child JVM that runs each reconciliation (default: ${DEFAULT-VALUE}).")
+        String heap;
+
+        @Override
+        public Integer call() throws Exception {
+            ReconcileBenchmark.run(new ReconcileBenchmark.Settings(events, parallelism, heap), System.out);
             return 0;
         }
     }
