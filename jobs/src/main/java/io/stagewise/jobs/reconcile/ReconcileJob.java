@@ -50,6 +50,14 @@ import picocli.CommandLine.Mixin;
  * class, accounts whose balance differs from their ledger sum, and target records of ids the input
  * never held reach the client.
  *
+ * <p>Periodic mode ({@link ReconcileState}): after a first full run, each topic is read from the
+ * last run's end offsets, the Kafka evidence of the ids the last run did not settle is merged in,
+ * and an id with a ledger row committed before the last run ({@link PgSnapshot}) counts as settled
+ * earlier; docs/reconcile.md gives the argument that no id's evidence is lost between windows.
+ *
+ * <p>Savepoint compatibility: none needed. The job is bounded and never restores state; its uids
+ * are stable all the same.
+ *
  * <p>The ledger and the gateway's charge table are read in parallel by {@link HashRangeJdbcSource}
  * (FLIP-27), one split per hash range of the primary key; it says why not
  * {@code flink-connector-jdbc-core}'s {@code JdbcSource}.

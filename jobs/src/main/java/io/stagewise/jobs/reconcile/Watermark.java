@@ -10,6 +10,7 @@ import java.util.Properties;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 
@@ -48,6 +49,13 @@ public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map
                 consumer.endOffsets(partitions).forEach((tp, offset) -> offsets.put(tp.partition(), offset));
                 ends.put(topic, offsets);
             }
+        } catch (KafkaException e) {
+            Throwable root = e;
+            while (root.getCause() != null) {
+                root = root.getCause();
+            }
+            throw new StagewiseException("cannot use Kafka at " + bootstrapServers + " (--bootstrap-servers, --kafka-property,"
+                    + " --kafka-properties): " + e.getMessage() + (root != e ? " (" + root.getMessage() + ")" : ""), e);
         }
         return new Watermark(at, ends, Map.copyOf(start));
     }
