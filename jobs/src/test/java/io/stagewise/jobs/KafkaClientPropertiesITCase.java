@@ -91,6 +91,7 @@ class KafkaClientPropertiesITCase {
     @Test
     void thePipelinesSourceAndSinksTakeTheProperties() throws Exception {
         String input = "kprops-pipeline";
+        Topics.createAll(SANDBOX.kafka().bootstrapServers(), 1, List.of(input));
         PipelineFlags flags = new PipelineFlags();
         ParseResult parsed = new CommandLine(flags).setDefaultValueProvider(new FlagBindings()).parseArgs(
                 "--bootstrap-servers", SANDBOX.kafka().bootstrapServers(), "--workflow", "dedup-only",
@@ -136,7 +137,7 @@ class KafkaClientPropertiesITCase {
                 SANDBOX.kafka().bootstrapServers(), input, 0, n -> { });
         Reconcile command = new Reconcile();
         new CommandLine(command).parseArgs("--bootstrap-servers", SANDBOX.kafka().bootstrapServers(), "--input-topic", input,
-                "--output-topic", input + ".completed", "--settle", "0s", "--parallelism", "1", "--repair",
+                "--output-topic", input + ".completed", "--settle", "1ms", "--parallelism", "1", "--repair",
                 "--kafka-properties", propertiesFile("reconcile").toString());
         StringWriter out = new StringWriter();
         int exit = command.flags.execute(new PrintWriter(out, true));

@@ -87,8 +87,8 @@ public final class Reconciliation {
         // did with an input record past (3) it did after (1) and (2), so the next run sees it.
         PgSnapshot snapshot = state.isPresent() ? ledgerSnapshot(settings.ledger().get()) : null;
         boolean windowed = previous.map(ReconcileState.Previous::windowed).orElse(false);
-        Watermark watermark = Watermark.now(settings.bootstrapServers(), settings.kafkaClientProperties(),
-                List.of(settings.outputTopic(), settings.dlqTopic(), settings.inputTopic()),
+        Watermark watermark = Watermark.now(settings.bootstrapServers(), settings.kafkaClientProperties(), settings.inputTopic(),
+                List.of(settings.outputTopic(), settings.dlqTopic()),
                 windowed ? previous.get().positions() : Map.of());
         Map<String, Integer> charges = settings.gatewayUrl().map(Reconciliation::effectiveCharges).orElse(null);
         ReconcileReport report = new ReconcileReport(options.runId(), watermark, options.examples());

@@ -3,6 +3,7 @@ package io.stagewise.jobs.reconcile;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.audit.TopicReader;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,38 +27,54 @@ import org.apache.kafka.common.TopicPartition;
  * targets' end offsets too (docs/reconcile.md, periodic mode).
  */
 public record Watermark(long at, Map<String, Map<Integer, Long>> endOffsets, Map<String, Map<Integer, Long>> start) {
-    /** End offsets of {@code topics} now, in that order; a missing topic is a user error naming it. */
-    public static Watermark now(String bootstrapServers, Properties clientProperties, List<String> topics,
+    /**
+     * End offsets of the {@code targets} now, then of the {@code input}; a missing topic is a user
+     * error naming it (the input checked first).
+     */
+    public static Watermark now(String bootstrapServers, Properties clientProperties, String input, List<String> targets,
                                 Map<String, Map<Integer, Long>> start) {
         long at = System.currentTimeMillis();
         Map<String, Map<Integer, Long>> ends = new LinkedHashMap<>();
         try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(bootstrapServers, clientProperties)) {
-            for (String topic : topics) {
-                List<PartitionInfo> infos;
-                try {
-                    infos = consumer.partitionsFor(topic, Duration.ofSeconds(10));
-                } catch (RuntimeException e) {
-                    throw new StagewiseException("cannot reach Kafka at " + bootstrapServers + " (--bootstrap-servers, --kafka-property) to read topic '"
-                            + topic + "': " + e.getMessage(), e);
-                }
-                if (infos == null || infos.isEmpty()) {
-                    throw new StagewiseException("topic '" + topic + "' does not exist on " + bootstrapServers);
-                }
-                List<TopicPartition> partitions = infos.stream().map(p -> new TopicPartition(topic, p.partition()))
-                        .collect(Collectors.toList());
+            Map<String, List<TopicPartition>> partitions = new LinkedHashMap<>();
+            partitions.put(input, partitions(consumer, bootstrapServers, input));
+            for (String topic : targets) {
+                partitions.put(topic, partitions(consumer, bootstrapServers, topic));
+            }
+            List<String> order = new ArrayList<>(targets);
+            order.add(input);
+            for (String topic : order) {
                 Map<Integer, Long> offsets = new TreeMap<>();
-                consumer.endOffsets(partitions).forEach((tp, offset) -> offsets.put(tp.partition(), offset));
+                consumer.endOffsets(partitions.get(topic)).forEach((tp, offset) -> offsets.put(tp.partition(), offset));
                 ends.put(topic, offsets);
             }
         } catch (KafkaException e) {
-            Throwable root = e;
-            while (root.getCause() != null) {
-                root = root.getCause();
-            }
             throw new StagewiseException("cannot use Kafka at " + bootstrapServers + " (--bootstrap-servers, --kafka-property,"
-                    + " --kafka-properties): " + e.getMessage() + (root != e ? " (" + root.getMessage() + ")" : ""), e);
+                    + " --kafka-properties): " + withRootCause(e), e);
         }
         return new Watermark(at, ends, Map.copyOf(start));
+    }
+
+    private static String withRootCause(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        return e.getMessage() + (root != e ? " (" + root.getMessage() + ")" : "");
+    }
+
+    private static List<TopicPartition> partitions(KafkaConsumer<byte[], byte[]> consumer, String bootstrapServers, String topic) {
+        List<PartitionInfo> infos;
+        try {
+            infos = consumer.partitionsFor(topic, Duration.ofSeconds(10));
+        } catch (RuntimeException e) {
+            throw new StagewiseException("cannot reach Kafka at " + bootstrapServers + " (--bootstrap-servers, --kafka-property,"
+                    + " --kafka-properties) to read topic '" + topic + "': " + withRootCause(e), e);
+        }
+        if (infos == null || infos.isEmpty()) {
+            throw new StagewiseException("topic '" + topic + "' does not exist on " + bootstrapServers);
+        }
+        return infos.stream().map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toList());
     }
 
     /** Periodic mode after the first run: the topics are read from the last run's end offsets. */
