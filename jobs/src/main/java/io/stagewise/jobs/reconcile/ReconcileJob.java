@@ -14,8 +14,8 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import org.apache.flink.api.common.RuntimeExecutionMode;
 import org.apache.flink.api.common.accumulators.LongCounter;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -132,8 +132,11 @@ public final class ReconcileJob {
                                 "Output (read committed)", "output"),
                         kafka(env, settings, settings.dlqTopic(), watermark, new RecordTallies.DeadLetters(), DLQ_UID,
                                 "DLQ (read committed)", "dlq"));
-        if (periodic.isPresent() && !periodic.get().carried().isEmpty()) {
-            tallies = tallies.union(env.fromData(periodic.get().carried(), TypeInformation.of(Tally.class))
+        if (periodic.isPresent() && periodic.get().carried() > 0) {
+            tallies = tallies.union(env.fromSource(new HashRangeJdbcSource<>(periodic.get().database(),
+                            ReconcileState.carriedQuery(settings.inputTopic()), settings.parallelism() * SPLITS_PER_SUBTASK,
+                            ReconcileState::carriedRow, TypeInformation.of(Tally.class)),
+                            WatermarkStrategy.noWatermarks(), "Carried ids (" + ReconcileState.CARRY + ")")
                     .uid(CARRIED_UID).name("Carried ids (" + ReconcileState.CARRY + ")")
                     .map(new CountRead<>("carried")).uid(READ_UID + "carried").name("Count carried"));
         }

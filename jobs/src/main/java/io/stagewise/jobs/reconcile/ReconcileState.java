@@ -57,12 +57,33 @@ public final class ReconcileState {
      * @param positions per topic and partition, where the next run starts reading; empty: no run yet
      *     (the next run reads everything)
      * @param ledgerSnapshot the ledger database's snapshot at the last run's watermark
-     * @param carried the Kafka evidence of the ids the last run did not find completed
+     * @param carried how many ids the last run did not find completed; the job reads their Kafka
+     *     evidence from {@value #CARRY} in parallel ({@link #carriedQuery})
+     * @param database where the tables are
      */
     public record Previous(Map<String, Map<Integer, Long>> positions, Optional<PgSnapshot> ledgerSnapshot,
-                           List<Tally> carried) {
+                           long carried, PaymentsLedger.Database database) {
         public boolean windowed() {
             return !positions.isEmpty() && ledgerSnapshot.isPresent();
+        }
+    }
+
+    /**
+     * The carried tallies of {@code inputTopic}, as {@link HashRangeJdbcSource} reads them: one split per
+     * hash range of the event id, so a large carry (dead letters waiting for a replay) never passes
+     * through the client or the job graph.
+     */
+    static String carriedQuery(String inputTopic) {
+        return HashRangeJdbcSource.byHash("SELECT tally FROM (SELECT event_id, tally FROM " + CARRY + " WHERE input_topic = '"
+                + inputTopic.replace("'", "''") + "') carried", "event_id", null);
+    }
+
+    /** One row of {@link #carriedQuery}. */
+    static Tally carriedRow(ResultSet row) throws SQLException {
+        try {
+            return JSON.readValue(row.getString(1), Tally.class);
+        } catch (JsonProcessingException e) {
+            throw new SQLException("table " + CARRY + " holds a row that is not a carried tally: " + e.getOriginalMessage(), e);
         }
     }
 
@@ -71,7 +92,7 @@ public final class ReconcileState {
 
     public Previous load(String inputTopic) {
         Map<String, Map<Integer, Long>> positions = new LinkedHashMap<>();
-        List<Tally> carried = new ArrayList<>();
+        long carried = 0;
         Optional<PgSnapshot> snapshot = Optional.empty();
         try (Connection c = connect()) {
             createTables(c);
@@ -93,21 +114,17 @@ public final class ReconcileState {
                     }
                 }
             }
-            try (PreparedStatement st = c.prepareStatement("SELECT tally FROM " + CARRY + " WHERE input_topic = ?")) {
+            try (PreparedStatement st = c.prepareStatement("SELECT count(*) FROM " + CARRY + " WHERE input_topic = ?")) {
                 st.setString(1, inputTopic);
-                st.setFetchSize(1000);
                 try (ResultSet rs = st.executeQuery()) {
-                    while (rs.next()) {
-                        carried.add(JSON.readValue(rs.getString(1), Tally.class));
-                    }
+                    rs.next();
+                    carried = rs.getLong(1);
                 }
             }
         } catch (SQLException e) {
             throw failed("read", e);
-        } catch (JsonProcessingException e) {
-            throw new StagewiseException("table " + CARRY + " holds a row that is not a carried tally: " + e.getOriginalMessage(), e);
         }
-        return new Previous(positions, snapshot, carried);
+        return new Previous(positions, snapshot, carried, database);
     }
 
     /**

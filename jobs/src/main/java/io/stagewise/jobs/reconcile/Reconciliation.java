@@ -99,7 +99,7 @@ public final class Reconciliation {
         JobClient job = null;
         try {
             DataStream<Finding> result = ReconcileJob.build(env, settings, watermark, charges,
-                    previous.map(p -> windowed ? p : new ReconcileState.Previous(Map.of(), Optional.empty(), List.of())));
+                    previous.map(p -> windowed ? p : new ReconcileState.Previous(Map.of(), Optional.empty(), 0, p.database())));
             try (CloseableIterator<Finding> findings = result.collectAsync()) {
                 job = env.executeAsync("stagewise reconcile " + settings.inputTopic() + " " + options.runId());
                 while (findings.hasNext()) {
