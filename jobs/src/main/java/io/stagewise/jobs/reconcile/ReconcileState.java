@@ -1,6 +1,7 @@
 package io.stagewise.jobs.reconcile;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.StagewiseException;
@@ -207,10 +208,9 @@ public final class ReconcileState {
                 try (ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
                         Map<IdClass, Long> counts = new EnumMap<>(IdClass.class);
-                        Map<String, Object> stored = JSON.readValue(rs.getString(3), Map.class);
+                        Map<String, Long> stored = JSON.readValue(rs.getString(3), new TypeReference<Map<String, Long>>() { });
                         for (IdClass idClass : IdClass.values()) {
-                            Object n = stored.get(idClass.name());
-                            counts.put(idClass, n instanceof Number number ? number.longValue() : 0L);
+                            counts.put(idClass, stored.getOrDefault(idClass.name(), 0L));
                         }
                         points.add(new RunPoint(rs.getString(1), rs.getTimestamp(2).getTime(), counts, rs.getLong(4), rs.getLong(5)));
                     }
