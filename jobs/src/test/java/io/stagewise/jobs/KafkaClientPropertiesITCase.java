@@ -3,12 +3,15 @@ package io.stagewise.jobs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.flags.FlagBindings;
 import io.stagewise.jobs.flags.PipelineFlags;
 import io.stagewise.jobs.reconcile.ReconcileFlags;
+import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.testkit.Sandbox;
 import java.io.PrintWriter;
+import java.io.Reader;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +19,8 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -119,6 +124,22 @@ class KafkaClientPropertiesITCase {
         } finally {
             job.cancel().get(30, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    void theAuditsConsumersTakeTheProperties() throws Exception {
+        String input = "kprops-audit";
+        Topics.createAll(SANDBOX.kafka().bootstrapServers(), 1, List.of(input, input + ".completed", Topics.dlq(input)));
+        Properties props = new Properties();
+        try (Reader in = Files.newBufferedReader(propertiesFile("audit"))) {
+            props.load(in);
+        }
+        Audit.Topics topics = new Audit.Topics(SANDBOX.kafka().bootstrapServers(), input, input + ".completed", Topics.dlq(input), props);
+        assertThat(topics.toString()).doesNotContain(SECRET);
+        Audit.run(topics, EventParser.DEFAULT_MAX_EVENT_BYTES, Optional.empty());
+        assertThat(RecordingReporter.CONFIGS).as("one consumer per topic read: input, output, DLQ")
+                .filteredOn(c -> "audit".equals(c.get("stagewise.test.marker")) && SECRET.equals(c.get("stagewise.test.secret")))
+                .hasSizeGreaterThanOrEqualTo(3);
     }
 
     /** The flags of {@code stagewise reconcile}, as its command mixes them in. */
