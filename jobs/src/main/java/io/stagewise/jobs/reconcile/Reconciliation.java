@@ -78,11 +78,11 @@ public final class Reconciliation {
      */
     public static ReconcileReport run(StreamExecutionEnvironment env, ReconcileSettings settings, Options options,
                                       Optional<ReconcileState> state) {
-        Optional<ReconcileState.Previous> previous = state.map(s -> s.load(settings.inputTopic()));
         if (state.isPresent() && settings.ledger().isEmpty()) {
             throw new StagewiseException("periodic mode (--every) needs the ledger (--jdbc-url): it tells an id settled by an"
                     + " earlier run from a new one by its ledger row");
         }
+        Optional<ReconcileState.Previous> previous = state.map(s -> s.load(settings.inputTopic()));
         // (1) The ledger's snapshot, (2) the targets' end offsets, (3) the input's: whatever the pipeline
         // did with an input record past (3) it did after (1) and (2), so the next run sees it.
         PgSnapshot snapshot = state.isPresent() ? ledgerSnapshot(settings.ledger().get()) : null;
