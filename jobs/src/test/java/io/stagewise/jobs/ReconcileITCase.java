@@ -169,7 +169,8 @@ class ReconcileITCase {
      */
     @Test
     void periodicRunsReadOnlyWhatIsNewAndCarryInFlightIds() throws Exception {
-        RetryLadder ladder = new RetryLadder(1, Duration.ofSeconds(45), 4);
+        // Long enough that run 1 starts while the failing ids wait, even on a loaded machine.
+        RetryLadder ladder = new RetryLadder(1, Duration.ofSeconds(90), 4);
         Set<String> failing = PaymentGenerator.plan(new PaymentGenerator.Settings(40, 0.05, 0.0, 403, 10)).validIds()
                 .stream().sorted().limit(3).collect(Collectors.toSet());
         // Two failed attempts in the operator, then the retry topic; the third attempt succeeds.
@@ -189,13 +190,13 @@ class ReconcileITCase {
                             && run.read(RetryLadder.topic(run.input, 1)).size() >= failing.size());
             ReconcileState state = new ReconcileState(run.ledger);
 
-            ReconcileReport first = reconcile(run, Duration.ofMinutes(2), Optional.of(state), "periodic-1");
+            ReconcileReport first = reconcile(run, Duration.ofMinutes(3), Optional.of(state), "periodic-1");
             assertThat(ids(first, IdClass.IN_FLIGHT)).as(first.render()).containsExactlyInAnyOrderElementsOf(failing);
             assertThat(first.count(IdClass.COMPLETED)).isEqualTo(ids - failing.size());
             assertThat(first.readCounts()).containsEntry("input", (long) run.plan.records().size())
                     .containsEntry("output", (long) (ids - failing.size())).containsEntry("carried", 0L);
 
-            await("the failing payments complete from the retry topic").atMost(Duration.ofSeconds(120))
+            await("the failing payments complete from the retry topic").atMost(Duration.ofSeconds(240))
                     .pollInterval(Duration.ofSeconds(1))
                     .until(() -> run.read(run.topics.output()).size() == ids && ledgerRows(run) == ids);
             PaymentGenerator.Plan more = PaymentGenerator.plan(new PaymentGenerator.Settings(20, 0.0, 0.0, 404, 10));
