@@ -17,6 +17,7 @@ import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.retry.RetryLadder;
 import io.stagewise.testkit.PaymentGenerator;
 import io.stagewise.testkit.Sandbox;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -160,31 +161,84 @@ class ReconcileITCase {
         }
     }
 
+    /**
+     * Periodic mode reads each topic from the last run's end offsets, and carries what it could not
+     * settle: ids waiting in the retry ladder are in-flight in run 1 and completed in run 2 (their
+     * input record is not read again); a duplicate of an id completed before run 2 is completed in
+     * run 3, from its ledger row older than run 2's snapshot.
+     */
     @Test
-    void periodicRunsReadOnlyTheInputSinceTheLastRun() throws Exception {
-        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), GatewaySettings.builder(),
-                40, 403)) {
-            run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> { });
+    void periodicRunsReadOnlyWhatIsNewAndCarryInFlightIds() throws Exception {
+        // Long enough that run 1 starts while the failing ids wait, even on a loaded machine.
+        RetryLadder ladder = new RetryLadder(1, Duration.ofSeconds(90), 4);
+        Set<String> failing = PaymentGenerator.plan(new PaymentGenerator.Settings(40, 0.05, 0.0, 403, 10)).validIds()
+                .stream().sorted().limit(3).collect(Collectors.toSet());
+        // Two failed attempts in the operator, then the retry topic; the third attempt succeeds.
+        GatewaySettings.Builder gateway = GatewaySettings.builder().faults(FaultPolicy.firstRequests("charges",
+                key -> failing.contains(key.substring(0, key.indexOf(':'))), 2, Fault.TRANSIENT));
+        try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 40, 403)) {
+            run.start(PaymentsWorkflow.create(run.gateway.url()), conf -> {
+                conf.set(StagewiseOptions.RETRY_ATTEMPTS, 2);
+                conf.set(StagewiseOptions.RETRY_TOPICS, ladder.steps());
+                conf.set(StagewiseOptions.RETRY_TOPICS_INITIAL_DELAY, ladder.delay(1));
+            });
             run.produce(0);
-            assertThat(run.settle().passed()).isTrue();
             int ids = run.plan.validIds().size();
+            await("all but the failing payments complete, the failing ones wait in the retry ladder")
+                    .atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofSeconds(1))
+                    .until(() -> run.read(run.topics.output()).size() == ids - failing.size()
+                            && run.read(RetryLadder.topic(run.input, 1)).size() >= failing.size());
             ReconcileState state = new ReconcileState(run.ledger);
 
-            ReconcileReport first = reconcile(run, SETTLED, Optional.of(state), "periodic-1");
-            assertThat(first.count(IdClass.COMPLETED)).as(first.render()).isEqualTo(ids);
-            ReconcileReport second = reconcile(run, SETTLED, Optional.of(state), "periodic-2");
-            assertThat(classified(second)).as("nothing new in the input: " + second.render()).isZero();
+            ReconcileReport first = reconcile(run, Duration.ofMinutes(3), Optional.of(state), "periodic-1");
+            assertThat(ids(first, IdClass.IN_FLIGHT)).as(first.render()).containsExactlyInAnyOrderElementsOf(failing);
+            assertThat(first.count(IdClass.COMPLETED)).isEqualTo(ids - failing.size());
+            assertThat(first.readCounts()).containsEntry("input", (long) run.plan.records().size())
+                    .containsEntry("output", (long) (ids - failing.size())).containsEntry("carried", 0L);
 
-            // Another seed, other ids.
+            await("the failing payments complete from the retry topic").atMost(Duration.ofSeconds(240))
+                    .pollInterval(Duration.ofSeconds(1))
+                    .until(() -> run.read(run.topics.output()).size() == ids && ledgerRows(run) == ids);
             PaymentGenerator.Plan more = PaymentGenerator.plan(new PaymentGenerator.Settings(20, 0.0, 0.0, 404, 10));
             run.produce(more.records());
             int all = ids + more.validIds().size();
             await("the new payments completed").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofSeconds(1))
                     .until(() -> run.read(run.topics.output()).size() == all && ledgerRows(run) == all);
-            ReconcileReport third = reconcile(run, SETTLED, Optional.of(state), "periodic-3");
-            assertThat(third.count(IdClass.COMPLETED)).as(third.render()).isEqualTo(more.validIds().size());
-            assertThat(classified(third)).isEqualTo(more.validIds().size());
-            assertThat(third.exitCode()).isZero();
+
+            ReconcileReport second = reconcile(run, SETTLED, Optional.of(state), "periodic-2");
+            assertThat(second.exitCode()).as(second.render()).isZero();
+            assertThat(second.count(IdClass.COMPLETED)).as("the carried ids and the new ones: " + second.render())
+                    .isEqualTo(failing.size() + more.validIds().size());
+            assertThat(classified(second)).isEqualTo(failing.size() + more.validIds().size());
+            assertThat(second.readCounts()).as("only the new records: " + second.render())
+                    .containsEntry("input", (long) more.records().size())
+                    .containsEntry("output", (long) (failing.size() + more.validIds().size()))
+                    .containsEntry("dlq", 0L)
+                    .containsEntry("carried", (long) failing.size());
+
+            ReconcileReport idle = reconcile(run, SETTLED, Optional.of(state), "periodic-3");
+            assertThat(classified(idle)).as("nothing new: " + idle.render()).isZero();
+            assertThat(idle.readCounts()).containsEntry("input", 0L).containsEntry("output", 0L).containsEntry("carried", 0L);
+
+            // A producer duplicate of an id completed long ago: the pipeline drops it, the window holds only its input.
+            String old = run.plan.validIds().stream().filter(id -> !failing.contains(id)).sorted().findFirst().orElseThrow();
+            PaymentGenerator.Record original = run.plan.records().stream()
+                    .filter(r -> new String(r.value(), StandardCharsets.UTF_8).contains("\"" + old + "\"")).findFirst().orElseThrow();
+            run.produce(List.of(original));
+            ReconcileReport duplicate = reconcile(run, SETTLED, Optional.of(state), "periodic-4");
+            assertThat(duplicate.exitCode()).as(duplicate.render()).isZero();
+            assertThat(duplicate.count(IdClass.COMPLETED)).as(duplicate.render()).isEqualTo(1);
+            assertThat(classified(duplicate)).isEqualTo(1);
+            assertThat(duplicate.readCounts()).containsEntry("input", 1L).containsEntry("output", 0L);
+
+            String html = duplicate.toHtml();
+            assertThat(html).contains("<svg").doesNotContain("<script");
+            assertThat(html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "")).as("self-contained").doesNotContain("http");
+            for (String runId : List.of("periodic-1", "periodic-2", "periodic-3", "periodic-4")) {
+                assertThat(html).contains("data-class=\"MISSING\" data-run=\"" + runId + "\" data-count=\"0\"");
+            }
+            assertThat(duplicate.history()).extracting(ReconcileState.RunPoint::runId)
+                    .containsExactly("periodic-1", "periodic-2", "periodic-3", "periodic-4");
         }
     }
 
@@ -199,7 +253,7 @@ class ReconcileITCase {
     private static ReconcileReport reconcile(PaymentsRun run, Duration settle, Optional<ReconcileState> state, String runId) {
         ReconcileSettings settings = new ReconcileSettings(run.kafka.bootstrapServers(), run.input, run.topics.output(),
                 run.topics.dlq(), Optional.of(run.ledger), Optional.empty(), Optional.of(run.ledger.jdbcUrl()),
-                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2);
+                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2, Map.of());
         Reconciliation.Options options = new Reconciliation.Options(runId, 100, false, false, 100, Optional.empty());
         return Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options, state);
     }
@@ -217,7 +271,7 @@ class ReconcileITCase {
                 run.topics.dlq(), Optional.of(run.ledger),
                 runId.startsWith("repair") ? Optional.of(run.gateway.url()) : Optional.empty(),
                 runId.startsWith("repair") ? Optional.empty() : Optional.of(run.ledger.jdbcUrl()),
-                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2);
+                settle, EventParser.DEFAULT_MAX_EVENT_BYTES, 2, Map.of());
         Reconciliation.Options options = new Reconciliation.Options(runId, 100, repair, dryRun, 100, Optional.empty());
         return Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options);
     }

@@ -26,6 +26,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -61,8 +62,29 @@ public final class Audit {
 
     private Audit() {}
 
-    /** The topics to audit. */
-    public record Topics(String bootstrapServers, String input, String output, String dlq) {}
+    /**
+     * The topics to audit.
+     *
+     * @param clientProperties extra Kafka client properties ({@code --kafka-property}: SASL/SSL) for
+     *     the audit's consumers; never logged
+     */
+    public record Topics(String bootstrapServers, String input, String output, String dlq, Properties clientProperties) {
+        public Topics {
+            Properties copy = new Properties();
+            copy.putAll(clientProperties);
+            clientProperties = copy;
+        }
+
+        /** Without extra client properties. */
+        public Topics(String bootstrapServers, String input, String output, String dlq) {
+            this(bootstrapServers, input, output, dlq, new Properties());
+        }
+
+        @Override
+        public String toString() {
+            return "Topics{" + bootstrapServers + ", " + input + ", " + output + ", " + dlq + "}";
+        }
+    }
 
     /**
      * What the producer sent, when the audit knows it (the demo and the tests do): the number of
@@ -96,9 +118,12 @@ public final class Audit {
     public static AuditReport run(Topics topics, int maxEventBytes, Optional<Expected> plan,
                                   Optional<Map<String, Integer>> effectiveCharges,
                                   Optional<PaymentsLedger.Database> ledger) {
-        List<ConsumerRecord<byte[], byte[]>> inputs = TopicReader.readAll(topics.bootstrapServers(), topics.input(), READ_TIMEOUT);
-        List<ConsumerRecord<byte[], byte[]>> outputs = TopicReader.readAll(topics.bootstrapServers(), topics.output(), READ_TIMEOUT);
-        List<ConsumerRecord<byte[], byte[]>> deadLetters = TopicReader.readAll(topics.bootstrapServers(), topics.dlq(), READ_TIMEOUT);
+        List<ConsumerRecord<byte[], byte[]>> inputs = TopicReader.readAll(topics.bootstrapServers(), topics.clientProperties(),
+                topics.input(), READ_TIMEOUT);
+        List<ConsumerRecord<byte[], byte[]>> outputs = TopicReader.readAll(topics.bootstrapServers(), topics.clientProperties(),
+                topics.output(), READ_TIMEOUT);
+        List<ConsumerRecord<byte[], byte[]>> deadLetters = TopicReader.readAll(topics.bootstrapServers(), topics.clientProperties(),
+                topics.dlq(), READ_TIMEOUT);
         AuditReport report = check(inputs, outputs, deadLetters, maxEventBytes, plan, effectiveCharges);
         ledger.ifPresent(database -> checkLedger(report, database, outputs, plan));
         return report;

@@ -46,7 +46,13 @@ public final class TopicReader {
 
     /** Every committed record of {@code topic} up to its last stable offset at the time of the call. */
     public static List<ConsumerRecord<byte[], byte[]>> readAll(String bootstrapServers, String topic, Duration timeout) {
-        try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers)) {
+        return readAll(bootstrapServers, new Properties(), topic, timeout);
+    }
+
+    /** As {@link #readAll(String, String, Duration)}, with extra client properties ({@code --kafka-property}). */
+    public static List<ConsumerRecord<byte[], byte[]>> readAll(String bootstrapServers, Properties clientProperties, String topic,
+                                                               Duration timeout) {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers, clientProperties)) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
                     .map(p -> new TopicPartition(topic, p.partition()))
                     .collect(Collectors.toList());

@@ -7,11 +7,13 @@ import java.math.BigDecimal;
  * One row of the reconcile job's result, as the client collects it: an id that is not cleanly
  * done ({@link Kind#ID}), the number of ids in a class ({@link Kind#COUNT}), an account whose
  * balance differs from its ledger sum ({@link Kind#BALANCE}), or a record in a target whose id
- * the input never held ({@link Kind#STRAY}). A POJO: never Kryo.
+ * the input never held ({@link Kind#STRAY}), or, in periodic mode, an id the next run carries
+ * ({@link Kind#CARRY}, with its Kafka evidence in {@link #tally}; with {@code idClass} completed and
+ * no tally: a carried id that is settled now). A POJO: never Kryo.
  */
 public class Finding {
     /** What a finding reports. */
-    public enum Kind { ID, COUNT, BALANCE, STRAY }
+    public enum Kind { ID, COUNT, BALANCE, STRAY, CARRY }
 
     public Kind kind;
     public IdClass idClass;
@@ -28,6 +30,7 @@ public class Finding {
     public String account;
     public BigDecimal balance;
     public BigDecimal ledgerSum;
+    public Tally tally;
 
     public Finding() {}
 

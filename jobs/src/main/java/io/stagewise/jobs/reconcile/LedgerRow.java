@@ -10,16 +10,19 @@ public class LedgerRow {
     public String eventId;
     public String account;
     public BigDecimal amount;
+    /** Committed before the previous periodic run's snapshot ({@link PgSnapshot}); false in a full run. */
+    public boolean before;
 
     public LedgerRow() {}
 
-    /** From {@code SELECT payment_id, event_id, account, amount}. */
+    /** From {@code SELECT payment_id, event_id, account, amount, <before>}. */
     static LedgerRow read(ResultSet row) throws SQLException {
         LedgerRow ledger = new LedgerRow();
         ledger.paymentId = row.getString(1);
         ledger.eventId = row.getString(2);
         ledger.account = row.getString(3);
         ledger.amount = row.getBigDecimal(4);
+        ledger.before = row.getBoolean(5);
         return ledger;
     }
 
@@ -28,6 +31,8 @@ public class LedgerRow {
         Tally tally = Tally.of(eventId);
         tally.ledgerRows = 1;
         tally.ledgerPaymentIds = paymentId;
+        tally.ledgerRowsBefore = before ? 1 : 0;
+        tally.window = !before;
         return tally;
     }
 }

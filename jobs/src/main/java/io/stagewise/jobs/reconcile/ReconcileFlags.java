@@ -1,16 +1,22 @@
 package io.stagewise.jobs.reconcile;
 
 import io.stagewise.jobs.StagewiseException;
+import io.stagewise.jobs.StagewiseOptions;
 import io.stagewise.jobs.Topics;
 import io.stagewise.jobs.flags.DurationConverter;
+import io.stagewise.jobs.flags.KafkaFlags;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.retry.RetryLadder;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -20,8 +26,9 @@ import picocli.CommandLine.Option;
  * {@code --retry-topics}, ...), so a reconciliation can be started with the flags of the run it checks.
  */
 public final class ReconcileFlags {
-    @Option(names = "--bootstrap-servers", required = true, description = "Kafka bootstrap servers.")
-    String bootstrapServers;
+    /** {@code --bootstrap-servers}, {@code --kafka-property}, {@code --kafka-properties}: for every Kafka client of the run. */
+    @Mixin
+    KafkaFlags kafka = new KafkaFlags();
 
     @Option(names = "--input-topic", defaultValue = "payments", description = "Input topic T (default: ${DEFAULT-VALUE}); dead letters are read from T.dlq, repairs go to T.")
     String inputTopic;
@@ -96,13 +103,20 @@ public final class ReconcileFlags {
     @Option(names = "--run-id", description = "Names the run in reports, the stagewise.repair-of header and the transactional id (default: time + random).")
     String runId;
 
-    public ReconcileSettings settings() {
+    /**
+     * @param flink the Flink configuration the job runs with: its {@code stagewise.kafka.properties}
+     *     (config.yaml, {@code -D}) apply under {@code --kafka-properties} and {@code --kafka-property}
+     */
+    public ReconcileSettings settings(ReadableConfig flink) {
+        Map<String, String> kafkaProperties = new LinkedHashMap<>(flink.getOptional(StagewiseOptions.KAFKA_PROPERTIES).orElse(Map.of()));
+        kafkaProperties.putAll(kafka.clientPropertyMap());
         Optional<PaymentsLedger.Database> ledger = Optional.ofNullable(jdbcUrl).map(url -> new PaymentsLedger.Database(url,
                 jdbcUser != null ? jdbcUser : System.getenv("STAGEWISE_JDBC_USER"),
                 jdbcPassword != null ? jdbcPassword : System.getenv("STAGEWISE_JDBC_PASSWORD")));
         Duration window = settle != null ? settle : ReconcileSettings.settleWindow(ladder(), checkpointInterval);
-        return new ReconcileSettings(bootstrapServers, inputTopic, outputTopic, Topics.dlq(inputTopic), ledger,
-                Optional.ofNullable(gatewayUrl), Optional.ofNullable(gatewayJdbcUrl), window, maxEventBytes, parallelism);
+        return new ReconcileSettings(kafka.bootstrapServers, inputTopic, outputTopic, Topics.dlq(inputTopic), ledger,
+                Optional.ofNullable(gatewayUrl), Optional.ofNullable(gatewayJdbcUrl), window, maxEventBytes, parallelism,
+                kafkaProperties);
     }
 
     public Reconciliation.Options options() {
@@ -129,11 +143,12 @@ public final class ReconcileFlags {
     /** Runs what the flags ask, prints, and returns the exit code: 0 clean, 1 discrepancies. */
     public int execute(PrintWriter out) {
         Reconciliation.Options options = options();
-        ReconcileSettings settings = settings();
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        ReconcileSettings settings = settings(env.getConfiguration());
         if (every != null) {
             return Reconciliation.every(every, settings, options, state(), json, out);
         }
-        ReconcileReport report = Reconciliation.run(StreamExecutionEnvironment.getExecutionEnvironment(), settings, options);
+        ReconcileReport report = Reconciliation.run(env, settings, options);
         return Reconciliation.print(report, options, json, out);
     }
 

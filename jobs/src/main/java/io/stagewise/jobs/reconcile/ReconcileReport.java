@@ -7,6 +7,7 @@ import io.stagewise.jobs.audit.Classification.IdClass;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,6 +28,8 @@ public final class ReconcileReport {
     private final List<Finding> strays = new ArrayList<>();
     private long strayCount;
     private Repairer.Result repair;
+    private final Map<String, Long> read = new LinkedHashMap<>();
+    private List<ReconcileState.RunPoint> history = List.of();
 
     public ReconcileReport(String runId, Watermark watermark, int examples) {
         this.runId = runId;
@@ -56,6 +59,8 @@ public final class ReconcileReport {
                     balances.add(finding);
                 }
                 break;
+            case CARRY:
+                break; // periodic mode's bookkeeping (Reconciliation), not a result
             case STRAY:
                 strayCount++;
                 if (strays.size() < examples) {
@@ -73,6 +78,29 @@ public final class ReconcileReport {
 
     public String runId() {
         return runId;
+    }
+
+    /** The watermark's time, epoch ms. */
+    public long at() {
+        return watermark.at();
+    }
+
+    void read(String source, long records) {
+        read.put(source, records);
+    }
+
+    /** Records read per source ({@code input}, {@code output}, {@code dlq}: valid records; {@code ledger} rows, {@code charges} rows, {@code carried} ids). */
+    public Map<String, Long> readCounts() {
+        return Map.copyOf(read);
+    }
+
+    /** Periodic mode: the last runs, this one included, oldest first (the HTML chart). */
+    void history(List<ReconcileState.RunPoint> runs) {
+        this.history = List.copyOf(runs);
+    }
+
+    public List<ReconcileState.RunPoint> history() {
+        return history;
     }
 
     public long count(IdClass idClass) {
@@ -118,6 +146,12 @@ public final class ReconcileReport {
         StringBuilder out = new StringBuilder();
         out.append("Reconciliation ").append(runId).append(" at ").append(Instant.ofEpochMilli(watermark.at()))
                 .append(", read up to end offsets ").append(watermark.endOffsets()).append('\n');
+        if (watermark.windowed()) {
+            out.append("  periodic: topics read from the last run's end offsets ").append(watermark.start()).append('\n');
+        }
+        if (!read.isEmpty()) {
+            out.append("  records read: ").append(read).append('\n');
+        }
         for (IdClass idClass : IdClass.values()) {
             out.append(String.format("  %-22s %,12d%n", idClass.label(), counts.get(idClass)));
         }
@@ -159,6 +193,15 @@ public final class ReconcileReport {
             ObjectNode t = offsets.putObject(topic);
             parts.forEach((p, o) -> t.put(Integer.toString(p), o));
         });
+        if (watermark.windowed()) {
+            ObjectNode starts = mark.putObject("startOffsets");
+            watermark.start().forEach((topic, parts) -> {
+                ObjectNode t = starts.putObject(topic);
+                parts.forEach((p, o) -> t.put(Integer.toString(p), o));
+            });
+        }
+        ObjectNode readNode = node.putObject("read");
+        read.forEach(readNode::put);
         ObjectNode countNode = node.putObject("counts");
         counts.forEach((c, n) -> countNode.put(c.label(), n));
         countNode.put("balance-mismatches", balanceMismatches);
@@ -205,6 +248,10 @@ public final class ReconcileReport {
         }
         out.append("<tr><td>balance mismatches</td><td>").append(balanceMismatches).append("</td></tr>\n");
         out.append("<tr><td>not from the input</td><td>").append(strayCount).append("</td></tr>\n</table>\n");
+        if (!history.isEmpty()) {
+            out.append("<h2>Discrepancies over time (last ").append(history.size()).append(" runs)</h2>\n");
+            out.append(chart(history));
+        }
         for (IdClass idClass : IdClass.values()) {
             List<Finding> list = shown.get(idClass);
             if (list.isEmpty()) {
@@ -233,6 +280,74 @@ public final class ReconcileReport {
         }
         out.append("</body></html>\n");
         return out.toString();
+    }
+
+    /** Chart series: every discrepancy class, balance mismatches and records not from the input. */
+    private static final String[] COLORS = {"#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#1f77b4", "#2ca02c"};
+
+    /**
+     * Discrepancy counts per class over the runs, as inline SVG (no script, no external resource):
+     * one line per class that was ever non-zero, a point per run with a tooltip ({@code <title>}).
+     */
+    static String chart(List<ReconcileState.RunPoint> runs) {
+        Map<String, long[]> series = new LinkedHashMap<>();
+        for (IdClass idClass : IdClass.values()) {
+            if (idClass.isDiscrepancy()) {
+                series.put(idClass.label(), runs.stream().mapToLong(r -> r.counts().getOrDefault(idClass, 0L)).toArray());
+            }
+        }
+        series.put("balance mismatches", runs.stream().mapToLong(ReconcileState.RunPoint::balanceMismatches).toArray());
+        series.put("not from the input", runs.stream().mapToLong(ReconcileState.RunPoint::strays).toArray());
+        long max = 1;
+        for (long[] values : series.values()) {
+            for (long v : values) {
+                max = Math.max(max, v);
+            }
+        }
+        int width = 640;
+        int height = 240;
+        int left = 48;
+        int bottom = 24;
+        int top = 12;
+        int plotWidth = width - left - 150;
+        int plotHeight = height - bottom - top;
+        StringBuilder svg = new StringBuilder();
+        svg.append("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"history\" width=\"").append(width).append("\" height=\"")
+                .append(height).append("\" role=\"img\" aria-label=\"discrepancies per class over the last runs\">\n");
+        svg.append("<line x1=\"").append(left).append("\" y1=\"").append(top + plotHeight).append("\" x2=\"")
+                .append(left + plotWidth).append("\" y2=\"").append(top + plotHeight).append("\" stroke=\"#888\"/>\n");
+        svg.append("<line x1=\"").append(left).append("\" y1=\"").append(top).append("\" x2=\"").append(left)
+                .append("\" y2=\"").append(top + plotHeight).append("\" stroke=\"#888\"/>\n");
+        svg.append("<text x=\"").append(left - 6).append("\" y=\"").append(top + 10).append("\" text-anchor=\"end\" font-size=\"11\">")
+                .append(max).append("</text>\n");
+        svg.append("<text x=\"").append(left - 6).append("\" y=\"").append(top + plotHeight).append("\" text-anchor=\"end\" font-size=\"11\">0</text>\n");
+        svg.append("<text x=\"").append(left).append("\" y=\"").append(height - 6).append("\" font-size=\"11\">")
+                .append(escape(Instant.ofEpochMilli(runs.get(0).at()).toString())).append("</text>\n");
+        svg.append("<text x=\"").append(left + plotWidth).append("\" y=\"").append(height - 6)
+                .append("\" text-anchor=\"end\" font-size=\"11\">").append(escape(Instant.ofEpochMilli(runs.get(runs.size() - 1).at()).toString()))
+                .append("</text>\n");
+        int color = 0;
+        int legend = 0;
+        for (Map.Entry<String, long[]> e : series.entrySet()) {
+            String stroke = COLORS[color++ % COLORS.length];
+            long[] values = e.getValue();
+            StringBuilder points = new StringBuilder();
+            StringBuilder dots = new StringBuilder();
+            for (int i = 0; i < values.length; i++) {
+                long x = left + (runs.size() == 1 ? plotWidth / 2 : (long) i * plotWidth / (runs.size() - 1));
+                long y = top + plotHeight - values[i] * plotHeight / max;
+                points.append(i == 0 ? "" : " ").append(x).append(',').append(y);
+                dots.append("<circle cx=\"").append(x).append("\" cy=\"").append(y).append("\" r=\"3\" fill=\"").append(stroke)
+                        .append("\" data-class=\"").append(escape(e.getKey())).append("\" data-run=\"").append(escape(runs.get(i).runId()))
+                        .append("\" data-count=\"").append(values[i]).append("\"><title>").append(escape(runs.get(i).runId())).append(' ')
+                        .append(escape(e.getKey())).append(": ").append(values[i]).append("</title></circle>\n");
+            }
+            svg.append("<polyline fill=\"none\" stroke=\"").append(stroke).append("\" stroke-width=\"1.5\" points=\"")
+                    .append(points).append("\"/>\n").append(dots);
+            svg.append("<text x=\"").append(left + plotWidth + 12).append("\" y=\"").append(top + 12 + 14 * legend++)
+                    .append("\" font-size=\"11\" fill=\"").append(stroke).append("\">").append(escape(e.getKey())).append("</text>\n");
+        }
+        return svg.append("</svg>\n").toString();
     }
 
     private static String escape(String text) {

@@ -4,7 +4,10 @@ import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.operators.retry.RetryLadder;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeSet;
 
 /**
  * Validated settings of one reconciliation: where the source and each target are, and the settle
@@ -14,12 +17,16 @@ import java.util.Optional;
  * @param gatewayUrl base URL of the gateway, for {@code GET /audit/charges}; or
  * @param gatewayJdbcUrl the gateway's PostgreSQL (its {@code gateway_charges} table), read in parallel
  * @param settle ids whose newest input record is younger than this are {@code in-flight} when not done
+ * @param kafkaProperties extra client properties ({@code --kafka-property}, {@code --kafka-properties})
+ *     for every Kafka client of the run: the job's sources, the watermark's consumer, the repair
+ *     producer; never logged
  */
 public record ReconcileSettings(String bootstrapServers, String inputTopic, String outputTopic, String dlqTopic,
                                 Optional<PaymentsLedger.Database> ledger, Optional<String> gatewayUrl,
                                 Optional<String> gatewayJdbcUrl, Duration settle, int maxEventBytes,
-                                int parallelism) {
+                                int parallelism, Map<String, String> kafkaProperties) {
     public ReconcileSettings {
+        kafkaProperties = Map.copyOf(kafkaProperties);
         if (gatewayUrl.isPresent() && gatewayJdbcUrl.isPresent()) {
             throw new StagewiseException("give --gateway-url or --gateway-jdbc-url, not both");
         }
@@ -29,6 +36,19 @@ public record ReconcileSettings(String bootstrapServers, String inputTopic, Stri
         if (parallelism < 1) {
             throw new StagewiseException("--parallelism must be positive, got " + parallelism);
         }
+    }
+
+    /** {@link #kafkaProperties} as client properties, to be overlaid by what a client must set itself. */
+    public Properties kafkaClientProperties() {
+        Properties props = new Properties();
+        props.putAll(kafkaProperties);
+        return props;
+    }
+
+    @Override
+    public String toString() {
+        return "ReconcileSettings{" + bootstrapServers + ", input " + inputTopic + ", output " + outputTopic + ", ledger "
+                + ledger + ", kafka properties " + new TreeSet<>(kafkaProperties.keySet()) + "}";
     }
 
     public boolean chargesKnown() {

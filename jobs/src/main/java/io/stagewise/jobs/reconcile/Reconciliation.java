@@ -3,7 +3,7 @@ package io.stagewise.jobs.reconcile;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.StagewiseException;
-import io.stagewise.jobs.audit.Classification.IdClass;
+import io.stagewise.jobs.payments.PaymentsLedger;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -13,6 +13,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
@@ -21,8 +24,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
+import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.CloseableIterator;
 import org.slf4j.Logger;
@@ -67,43 +72,85 @@ public final class Reconciliation {
     }
 
     /**
-     * @param state periodic mode: the input is read from the offsets the last run stored, and this
-     *     run stores where the next one starts (its earliest in-flight id, else the end offsets)
+     * @param state periodic mode: every topic is read from the end offsets the last run stored, the
+     *     ids it carried are merged in, and this run stores its end offsets, the ids to carry on and
+     *     its counts (docs/reconcile.md, periodic mode)
      */
     public static ReconcileReport run(StreamExecutionEnvironment env, ReconcileSettings settings, Options options,
                                       Optional<ReconcileState> state) {
-        Map<Integer, Long> start = state.map(s -> s.load(settings.inputTopic())).orElse(Map.of());
-        Watermark watermark = Watermark.now(settings.bootstrapServers(),
-                List.of(settings.inputTopic(), settings.outputTopic(), settings.dlqTopic()), start);
-        Map<Integer, Long> next = new TreeMap<>(watermark.endOffsets().get(settings.inputTopic()));
+        if (state.isPresent() && settings.ledger().isEmpty()) {
+            throw new StagewiseException("periodic mode (--every) needs the ledger (--jdbc-url): it tells an id settled by an"
+                    + " earlier run from a new one by its ledger row");
+        }
+        Optional<ReconcileState.Previous> previous = state.map(s -> s.load(settings.inputTopic()));
+        // (1) The ledger's snapshot, (2) the targets' end offsets, (3) the input's: whatever the pipeline
+        // did with an input record past (3) it did after (1) and (2), so the next run sees it.
+        PgSnapshot snapshot = state.isPresent() ? ledgerSnapshot(settings.ledger().get()) : null;
+        boolean windowed = previous.map(ReconcileState.Previous::windowed).orElse(false);
+        Watermark watermark = Watermark.now(settings.bootstrapServers(), settings.kafkaClientProperties(), settings.inputTopic(),
+                List.of(settings.outputTopic(), settings.dlqTopic()),
+                windowed ? previous.get().positions() : Map.of());
         Map<String, Integer> charges = settings.gatewayUrl().map(Reconciliation::effectiveCharges).orElse(null);
         ReconcileReport report = new ReconcileReport(options.runId(), watermark, options.examples());
         List<Finding> repairable = new ArrayList<>();
+        List<Tally> carry = new ArrayList<>();
+        List<String> settled = new ArrayList<>();
         env.setParallelism(settings.parallelism());
-        try (CloseableIterator<Finding> findings = ReconcileJob.build(env, settings, watermark, charges)
-                .executeAndCollect("stagewise reconcile " + settings.inputTopic() + " " + options.runId())) {
-            while (findings.hasNext()) {
-                Finding finding = findings.next();
-                report.add(finding);
-                if (finding.kind == Finding.Kind.ID && finding.idClass == IdClass.IN_FLIGHT && finding.partition >= 0) {
-                    next.merge(finding.partition, finding.offset, Math::min);
+        JobClient job = null;
+        try {
+            DataStream<Finding> result = ReconcileJob.build(env, settings, watermark, charges,
+                    previous.map(p -> windowed ? p : new ReconcileState.Previous(Map.of(), Optional.empty(), 0, p.database())));
+            try (CloseableIterator<Finding> findings = result.collectAsync()) {
+                job = env.executeAsync("stagewise reconcile " + settings.inputTopic() + " " + options.runId());
+                while (findings.hasNext()) {
+                    Finding finding = findings.next();
+                    if (finding.kind == Finding.Kind.CARRY) {
+                        if (finding.tally != null) {
+                            carry.add(finding.tally);
+                        } else {
+                            settled.add(finding.id);
+                        }
+                        continue;
+                    }
+                    report.add(finding);
+                    if (options.repair() && Repairer.wanted(finding)) {
+                        repairable.add(finding);
+                    }
                 }
-                if (options.repair() && Repairer.wanted(finding)) {
-                    repairable.add(finding);
-                }
+            }
+            JobExecutionResult done = job.getJobExecutionResult().get();
+            for (String source : ReconcileJob.SOURCES) {
+                Long read = done.getAccumulatorResult(ReconcileJob.CountRead.accumulator(source));
+                report.read(source, read == null ? 0 : read);
             }
         } catch (StagewiseException e) {
             throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("reconcile job " + options.runId() + " interrupted", e);
         } catch (Exception e) {
             throw new IllegalStateException("reconcile job " + options.runId() + " failed: " + e.getMessage(), e);
         }
         if (options.repair()) {
             report.repaired(Repairer.repair(settings, options.runId(), repairable, options.dryRun(), options.batchSize()));
         }
-        state.ifPresent(s -> s.store(settings.inputTopic(), next, options.runId()));
-        LOG.info("Reconciliation {}: {} discrepancies; input read from {} to {}", options.runId(), report.discrepancies(),
-                start.isEmpty() ? "the beginning" : start, watermark.endOffsets().get(settings.inputTopic()));
+        if (state.isPresent()) {
+            state.get().store(settings.inputTopic(), report, watermark.endOffsets(), snapshot, carry, settled);
+            report.history(state.get().history(settings.inputTopic(), ReconcileState.HISTORY));
+        }
+        LOG.info("Reconciliation {}: {} discrepancies; read {} (records per source); topics from {} to {}", options.runId(),
+                report.discrepancies(), report.readCounts(), windowed ? watermark.start() : "the beginning",
+                watermark.endOffsets());
         return report;
+    }
+
+    private static PgSnapshot ledgerSnapshot(PaymentsLedger.Database db) {
+        try (Connection c = DriverManager.getConnection(db.jdbcUrl(), db.user(), db.password())) {
+            return PgSnapshot.take(c);
+        } catch (SQLException e) {
+            throw new StagewiseException("cannot read the ledger database's snapshot at " + db + " (--jdbc-url): "
+                    + e.getMessage(), e);
+        }
     }
 
     /**

@@ -44,6 +44,7 @@ final class RecordTallies {
             }
             Tally tally = Tally.of(event.id);
             tally.inputs = 1;
+            tally.window = true;
             tally.newestInputAt = record.timestamp();
             String repairOf = headers.get(REPAIR_OF);
             if (repairOf != null) {
@@ -75,6 +76,7 @@ final class RecordTallies {
         public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Tally> out) {
             Tally tally = Tally.of(EventDeserializer.stagewiseHeaders(record.headers()).getOrDefault(StagewiseHeaders.EVENT_ID, ""));
             tally.outputs = 1;
+            tally.window = true;
             out.collect(tally);
         }
 
@@ -96,6 +98,7 @@ final class RecordTallies {
                 return;
             }
             Tally tally = Tally.of(id);
+            tally.window = true;
             tally.letters = record.topic() + "/" + record.partition() + "/" + record.offset();
             String progress = headers.get(StagewiseHeaders.PROGRESS);
             try {

@@ -81,7 +81,7 @@ public final class Repairer {
         long written = 0;
         int transactions = 0;
         String transactionalId = "stagewise-repair-" + settings.inputTopic() + "-" + runId;
-        try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(settings.bootstrapServers());
+        try (KafkaConsumer<byte[], byte[]> consumer = TopicReader.consumer(settings.bootstrapServers(), settings.kafkaClientProperties());
                 KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProperties(settings, transactionalId),
                         new ByteArraySerializer(), new ByteArraySerializer())) {
             producer.initTransactions();
@@ -144,7 +144,8 @@ public final class Repairer {
     }
 
     private static Properties producerProperties(ReconcileSettings settings, String transactionalId) {
-        Properties props = new Properties();
+        // The extra client properties (--kafka-property: SASL/SSL) first; what a repair must set wins.
+        Properties props = settings.kafkaClientProperties();
         props.setProperty(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         props.setProperty(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         props.setProperty(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");

@@ -32,6 +32,12 @@ public class Tally {
     public int ledgerRows;
     public String ledgerPaymentIds;
     public int charges;
+    /** Periodic mode: ledger rows of the id that were committed before the previous run's snapshot. */
+    public int ledgerRowsBefore;
+    /** Periodic mode: evidence of this run's window (a Kafka record read now, a ledger row committed since the last run). */
+    public boolean window;
+    /** Periodic mode: the id's Kafka evidence carried from earlier runs ({@link ReconcileState}). */
+    public boolean carried;
 
     public Tally() {}
 
@@ -61,7 +67,37 @@ public class Tally {
         m.ledgerPaymentIds = a.ledgerPaymentIds == null ? b.ledgerPaymentIds
                 : b.ledgerPaymentIds == null ? a.ledgerPaymentIds : a.ledgerPaymentIds + "," + b.ledgerPaymentIds;
         m.charges = a.charges + b.charges;
+        m.ledgerRowsBefore = a.ledgerRowsBefore + b.ledgerRowsBefore;
+        m.window = a.window || b.window;
+        m.carried = a.carried || b.carried;
         return m;
+    }
+
+    /**
+     * The Kafka evidence of this id, to carry into the next periodic run: the tables are read again
+     * by every run, so their evidence is left out (it would count twice).
+     */
+    Tally carry() {
+        Tally c = merge(this, of(id));
+        c.ledgerRows = 0;
+        c.ledgerPaymentIds = null;
+        c.ledgerRowsBefore = 0;
+        c.charges = 0;
+        c.window = false;
+        c.carried = true;
+        return c;
+    }
+
+    /**
+     * Periodic mode: an id no run carried, with a ledger row older than the last run, was found
+     * {@code completed} by an earlier run (every other class is carried), so before this window it
+     * had an input record and one output record, and no unresolved dead letter. Adds that evidence.
+     */
+    Tally withCompletedBefore() {
+        Tally before = of(id);
+        before.inputs = 1;
+        before.outputs = 1;
+        return merge(this, before);
     }
 
     /**

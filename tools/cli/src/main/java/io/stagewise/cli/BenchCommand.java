@@ -10,6 +10,7 @@ import io.stagewise.bench.BatchingBenchmark;
 import io.stagewise.bench.InlineRetryJob;
 import io.stagewise.bench.IsolationBenchmark;
 import io.stagewise.bench.PipelineBenchmark;
+import io.stagewise.bench.ReconcileBenchmark;
 import io.stagewise.bench.StageBenchmark;
 import io.stagewise.bench.StateBenchmark;
 import io.stagewise.testkit.PaymentGenerator;
@@ -38,6 +39,8 @@ import picocli.CommandLine.Option;
  *   <li>{@code isolation}: healthy throughput while some payments always fail, retry ladder against
  *       in-line retry, see {@link IsolationBenchmark}.
  *   <li>{@code batching}: adaptive batch size against fixed sizes, see {@link BatchingBenchmark}.
+ *   <li>{@code reconcile}: ids/s of the reconcile job at parallelism 1 and 2, with the peak heap of
+ *       the JVM running it, see {@link ReconcileBenchmark}.
  *   <li>{@code peer}: the pipeline against a Kafka Streams exactly-once application doing the same job,
  *       each in its own JVM; events/s and app CPU, see {@link BenchPeerCommand}.
  *   <li>{@code state}: checkpoint bytes per remembered event id, full and incremental RocksDB, see
@@ -54,9 +57,10 @@ import picocli.CommandLine.Option;
                 + " exactly_once_v2 application doing the same job (events/s and app CPU); 'batching' compares"
                 + " reactive batching with fixed batch sizes under fast, slow, saturating and stepping gateways;"
                 + " 'state' measures checkpoint bytes per remembered event id; 'latency' end-to-end latency at several"
-                + " checkpoint intervals.",
+                + " checkpoint intervals; 'reconcile' ids/s of the reconcile job and the peak heap of its JVM.",
         subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class,
-                BenchCommand.Batching.class, BenchPeerCommand.class, BenchCommand.State.class, BenchLatencyCommand.class})
+                BenchCommand.Batching.class, BenchCommand.Reconcile.class, BenchPeerCommand.class, BenchCommand.State.class,
+                BenchLatencyCommand.class})
 public final class BenchCommand implements Callable<Integer> {
     @Mixin
     PipelineFlags flags = new PipelineFlags();
@@ -331,6 +335,31 @@ public final class BenchCommand implements Callable<Integer> {
             BatchingBenchmark.run(new BatchingBenchmark.Settings(events, parallelism, sizes, maxBatch, latencyTarget,
                     maxBatchesInFlight, callTimeout, latency, fastItem, slowItem, capacity, checkpointInterval, seed,
                     accounts), System.out);
+            return 0;
+        }
+    }
+
+    /** {@code stagewise bench reconcile}: {@link ReconcileBenchmark}. */
+    @Command(name = "reconcile", mixinStandardHelpOptions = true,
+            description = "Measure the reconcile job: ids reconciled per second at each parallelism over N generated"
+                    + " payments (input, output, DLQ, ledger, balances), each run in a child JVM with a fixed -Xmx whose"
+                    + " peak heap is shown: it stays flat as N grows.")
+    static final class Reconcile implements Callable<Integer> {
+        @Option(names = "--events", split = ",", defaultValue = "20000", paramLabel = "N",
+                description = "Input events, comma separated sizes each measured, e.g. 250000,1000000 (default: ${DEFAULT-VALUE}).")
+        List<Integer> events;
+
+        @Option(names = "--parallelism", split = ",", defaultValue = "1,2", paramLabel = "P",
+                description = "Parallelisms of the reconcile job (default: ${DEFAULT-VALUE}).")
+        List<Integer> parallelism;
+
+        @Option(names = "--heap", defaultValue = "1g",
+                description = "-Xmx of the child JVM that runs each reconciliation (default: ${DEFAULT-VALUE}).")
+        String heap;
+
+        @Override
+        public Integer call() throws Exception {
+            ReconcileBenchmark.run(new ReconcileBenchmark.Settings(events, parallelism, heap), System.out);
             return 0;
         }
     }

@@ -96,6 +96,11 @@ class CliErrorsITCase {
                 "--gateway-url", "http://127.0.0.1:1", "--gateway-jdbc-url", "jdbc:postgresql://127.0.0.1:1/x");
         assertThat(bothGateways.exitCode()).isEqualTo(2);
         assertThat(bothGateways.err()).contains("not both");
+
+        CliRun periodicWithoutLedger = CliRun.stagewise("reconcile", "--bootstrap-servers", kafka.bootstrapServers(),
+                "--every", "1min", "--state-jdbc-url", "jdbc:postgresql://127.0.0.1:1/x");
+        assertThat(periodicWithoutLedger.exitCode()).isEqualTo(2);
+        assertThat(periodicWithoutLedger.err()).contains("--every").contains("needs the ledger (--jdbc-url)");
     }
 
     @Test

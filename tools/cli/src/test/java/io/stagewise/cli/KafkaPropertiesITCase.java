@@ -72,6 +72,16 @@ class KafkaPropertiesITCase {
     }
 
     @Test
+    void reconcileUsesThePropertiesFileAndNeverPrintsItsSecrets() throws Exception {
+        Topics.createAll(kafka.bootstrapServers(), 1, List.of("payments.completed"));
+        CliRun reconcile = CliRun.stagewise("reconcile", "--bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka-properties", sslProperties().toString());
+        assertThat(reconcile.exitCode()).as(reconcile.err()).isEqualTo(2);
+        assertThat(reconcile.err()).contains("--kafka-properties").contains("SSL key store is not specified");
+        assertThat(reconcile.out() + reconcile.err()).doesNotContain(SECRET);
+    }
+
+    @Test
     void aMissingPropertiesFileIsNamed() {
         CliRun list = CliRun.stagewise("dlq", "list", "--bootstrap-servers", kafka.bootstrapServers(),
                 "--kafka-properties", tmp.resolve("absent.properties").toString());
