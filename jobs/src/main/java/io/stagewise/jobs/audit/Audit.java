@@ -4,7 +4,6 @@ import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.ledger.LedgerAudit;
 import java.math.BigDecimal;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -134,7 +133,7 @@ public final class Audit {
                             List<ConsumerRecord<byte[], byte[]>> outputs, Optional<Expected> plan) {
         Set<String> ledgerIds = new HashSet<>();
         LedgerAudit.Result internal;
-        try (Connection connection = DriverManager.getConnection(database.jdbcUrl(), database.user(), database.password());
+        try (Connection connection = database.connect("stagewise-audit");
                 Statement statement = connection.createStatement();
                 ResultSet rows = statement.executeQuery("SELECT payment_id FROM ledger")) {
             while (rows.next()) {

@@ -9,6 +9,8 @@ import io.stagewise.jobs.payments.ledger.LedgerEntrySerializer;
 import io.stagewise.jobs.payments.ledger.LedgerWriter;
 import java.io.IOException;
 import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Instant;
 import org.apache.flink.api.connector.sink2.Sink;
 
@@ -20,6 +22,14 @@ public final class PaymentsLedger {
 
     /** JDBC coordinates of the ledger database; the password is never logged or printed. */
     public record Database(String jdbcUrl, String user, String password) {
+        /**
+         * A connection for reads and bookkeeping (audit, reconcile), through the driver instance:
+         * never {@code DriverManager}, which finds no driver on a session cluster's second submission.
+         */
+        public Connection connect(String applicationName) throws SQLException {
+            return PostgresSink.connect(jdbcUrl, user, password, applicationName);
+        }
+
         @Override
         public String toString() {
             return "Database{" + jdbcUrl + ", user=" + user + ", password=" + (password == null ? "none" : "***") + "}";

@@ -8,7 +8,6 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.Serializable;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -232,13 +231,7 @@ final class HashRangeJdbcSource<T> implements Source<T, HashRangeJdbcSource.Spli
         }
 
         private void open(Split split) throws SQLException {
-            try {
-                // Loaded explicitly: DriverManager misses a driver inside a user jar on a second submission.
-                Class.forName("org.postgresql.Driver");
-            } catch (ClassNotFoundException e) {
-                throw new IllegalStateException("the PostgreSQL driver is not on the classpath", e);
-            }
-            connection = DriverManager.getConnection(database.jdbcUrl(), database.user(), database.password());
+            connection = database.connect("stagewise-reconcile-read");
             connection.setAutoCommit(false);
             connection.setReadOnly(true);
             statement = connection.prepareStatement(sql);

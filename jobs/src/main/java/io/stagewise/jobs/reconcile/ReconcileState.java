@@ -8,7 +8,6 @@ import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.audit.Classification.IdClass;
 import io.stagewise.jobs.payments.PaymentsLedger;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -226,7 +225,7 @@ public final class ReconcileState {
     }
 
     private Connection connect() throws SQLException {
-        return DriverManager.getConnection(database.jdbcUrl(), database.user(), database.password());
+        return database.connect("stagewise-reconcile");
     }
 
     private static void createTables(Connection c) throws SQLException {

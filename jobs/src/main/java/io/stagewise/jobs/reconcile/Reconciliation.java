@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.LocalDateTime;
@@ -145,7 +144,7 @@ public final class Reconciliation {
     }
 
     private static PgSnapshot ledgerSnapshot(PaymentsLedger.Database db) {
-        try (Connection c = DriverManager.getConnection(db.jdbcUrl(), db.user(), db.password())) {
+        try (Connection c = db.connect("stagewise-reconcile")) {
             return PgSnapshot.take(c);
         } catch (SQLException e) {
             throw new StagewiseException("cannot read the ledger database's snapshot at " + db + " (--jdbc-url): "

@@ -106,6 +106,17 @@ public final class PostgresSink<T>
      * transactions of a sink at {@code parallelism}: {@code max_prepared_transactions >= 2 x
      * parallelism}. Throws {@link IllegalStateException} naming the setting and how to change it.
      */
+    /**
+     * A plain connection to the sink's database for work outside the sink (audits, reconciliation,
+     * bookkeeping tables), opened through the driver instance rather than {@code DriverManager}, so
+     * it works on a session cluster's second submission too (sinks/README.md). Credentials travel
+     * only in the driver properties.
+     */
+    public static Connection connect(String jdbcUrl, String username, String password, String applicationName)
+            throws SQLException {
+        return Postgres.open(jdbcUrl, username, password, applicationName);
+    }
+
     public static void checkServer(String jdbcUrl, String username, String password, int parallelism) throws SQLException {
         if (parallelism < 1) {
             throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);

@@ -81,6 +81,32 @@ public final class Postgres {
      */
     public static Connection connect(String jdbcUrl, String username, String password, String applicationName,
             Timeouts timeouts) throws SQLException {
+        Properties props = properties(username, password, applicationName);
+        props.setProperty("socketTimeout", Long.toString(ceilSeconds(timeouts.socket())));
+        Connection connection = open(jdbcUrl, props);
+        try (PreparedStatement st = connection.prepareStatement(
+                "SELECT set_config('lock_timeout', ?, false), set_config('statement_timeout', ?, false)")) {
+            st.setString(1, timeouts.lock().toMillis() + "ms");
+            st.setString(2, timeouts.statement().toMillis() + "ms");
+            st.execute();
+        } catch (SQLException e) {
+            closeQuietly(connection);
+            throw e;
+        }
+        return connection;
+    }
+
+    /**
+     * Opens a connection through the driver instance (never {@code DriverManager}) with a 10 s
+     * connect timeout and no session timeouts: for reads and bookkeeping outside the sink's
+     * transactions (audit, reconcile), whose statements may run long.
+     */
+    public static Connection open(String jdbcUrl, String username, String password, String applicationName)
+            throws SQLException {
+        return open(jdbcUrl, properties(username, password, applicationName));
+    }
+
+    private static Properties properties(String username, String password, String applicationName) {
         Properties props = new Properties();
         if (username != null) {
             props.setProperty("user", username);
@@ -91,20 +117,14 @@ public final class Postgres {
         props.setProperty("ApplicationName", applicationName);
         props.setProperty("connectTimeout", "10");
         props.setProperty("tcpKeepAlive", "true");
-        props.setProperty("socketTimeout", Long.toString(ceilSeconds(timeouts.socket())));
+        return props;
+    }
+
+    private static Connection open(String jdbcUrl, Properties props) throws SQLException {
         Connection connection = DRIVER.connect(jdbcUrl, props);
         if (connection == null) {
             throw new SQLException("not a PostgreSQL JDBC URL: " + redact(jdbcUrl) + " (expected jdbc:postgresql://host:port/db)",
                     "08001");
-        }
-        try (PreparedStatement st = connection.prepareStatement(
-                "SELECT set_config('lock_timeout', ?, false), set_config('statement_timeout', ?, false)")) {
-            st.setString(1, timeouts.lock().toMillis() + "ms");
-            st.setString(2, timeouts.statement().toMillis() + "ms");
-            st.execute();
-        } catch (SQLException e) {
-            closeQuietly(connection);
-            throw e;
         }
         return connection;
     }
