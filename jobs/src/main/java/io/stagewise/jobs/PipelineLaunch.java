@@ -8,7 +8,6 @@ import io.stagewise.sinks.postgres.PostgresSink;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.HashMap;
@@ -250,7 +249,6 @@ public final class PipelineLaunch {
     /** Fails within seconds, without the password, when the ledger database is unusable. */
     private static void checkLedgerDatabase(PipelineSettings.Ledger ledger, int parallelism) {
         try {
-            DriverManager.setLoginTimeout(10);
             PostgresSink.checkServer(ledger.jdbcUrl(), ledger.user(), ledger.password(), parallelism);
         } catch (SQLException e) {
             throw new StagewiseException("cannot use the ledger database " + PipelineSettings.redact(ledger.jdbcUrl())
