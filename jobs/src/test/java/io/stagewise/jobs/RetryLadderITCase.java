@@ -139,7 +139,9 @@ class RetryLadderITCase {
         GatewaySettings.Builder gateway = GatewaySettings.builder()
                 .faults(FaultPolicy.firstRequests("charges", key -> key.equals(target + ":charge"), 1, Fault.TRANSIENT));
         try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 60, 204)) {
-            run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(3))
+            // The retry waits 30 s: every other key's payments complete long before it, however loaded the
+            // machine, unless they wait for it (a 3 s wait was shorter than 59 payments take at load 40).
+            run.start(PaymentsWorkflow.create(run.gateway.url()), ladder(Duration.ofSeconds(30))
                     .andThen(conf -> conf.set(StagewiseOptions.ORDERING, StagewiseOptions.Ordering.PER_KEY)));
             run.produce(0);
             AuditReport report = run.settle();
