@@ -13,6 +13,7 @@ import io.stagewise.jobs.audit.Audit;
 import io.stagewise.jobs.audit.AuditReport;
 import io.stagewise.jobs.audit.TopicReader;
 import io.stagewise.jobs.payments.PaymentsLedger;
+import io.stagewise.jobs.payments.ledger.LedgerWriter;
 import io.stagewise.operators.event.StagewiseHeaders;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.retry.RetryLadder;
@@ -167,6 +168,7 @@ class ClusterITCase {
     void killAndRescaleTwiceOnOneSessionCluster() throws Exception {
         List<PaymentGenerator.Record> records = plan.records();
         Map<String, SavepointInspection> inspected = new LinkedHashMap<>();
+        Map<String, List<String>> carried = new LinkedHashMap<>();
         List<PaymentGenerator.Record> extraDuplicates = new ArrayList<>();
 
         // 1. Parallelism 2; a TaskManager is killed with SIGKILL while input arrives.
@@ -198,6 +200,7 @@ class ClusterITCase {
         long savepoint1At = System.currentTimeMillis();
         progress("stopped with savepoint " + savepoint1);
         inspected.put(savepoint1, inspect(savepoint1, designated.get(1)));
+        carried.put(savepoint1, LedgerSinkState.carriedRows(savepoint1));
         Set<String> completedBefore1 = outputIds();
         String job2 = submit(3, savepoint1);
         awaitRunning(job2);
@@ -216,6 +219,7 @@ class ClusterITCase {
         long savepoint2At = System.currentTimeMillis();
         progress("stopped with savepoint " + savepoint2);
         inspected.put(savepoint2, inspect(savepoint2, designated.get(2)));
+        carried.put(savepoint2, LedgerSinkState.carriedRows(savepoint2));
         Set<String> completedBefore2 = outputIds();
         String job3 = submit(1, savepoint2);
         awaitRunning(job3);
@@ -280,8 +284,20 @@ class ClusterITCase {
                 assertThat(settled).as("%s's events parked at %s, settled", key, savepoint.getKey()).containsAll(expected);
             });
         }
-        assertThat(outputCounts.keySet()).as("designated payments completed after their retries")
+        assertThat(settled).as("designated payments settled (their fourth tier succeeds, unless random faults fail it too)")
                 .containsAll(designated.get(1)).containsAll(designated.get(2));
+
+        // Deferred ledger rows: a stop-with-savepoint whose barrier reaches a ledger writer while the
+        // subtask's previous transaction is still prepared (its commit notification not processed
+        // yet) carries that checkpoint's rows in the savepoint (the lock trap, docs/payments.md).
+        // They are applied once, at the restore. Whether a barrier finds a transaction still
+        // prepared is timing: the first two runs carried 16 and 2 rows, then 35 and 0. At least one
+        // of the two must, or this run did not exercise the restore of carried rows.
+        carried.forEach((savepoint, rows) -> progress("ledger rows carried in " + savepoint + ": " + rows.size()));
+        assertThat(carried.values().stream().mapToInt(List::size).sum()).as("ledger rows carried in the savepoints").isPositive();
+        Set<String> ledgerRows = ledgerPaymentIds();
+        carried.forEach((savepoint, rows) -> assertThat(ledgerRows).as("carried rows of %s, applied after the restore", savepoint)
+                .containsAll(rows));
 
         // Resubmissions to the same session cluster run on TaskManagers that ran the job before.
         // ISSUE 10 ITEM 4 (the sink helper's fix, PostgresSink connecting through its own
@@ -373,11 +389,10 @@ class ClusterITCase {
             step.getValue().forEach(w -> waiting.add(w.path("id").asText()));
         });
         int parked = inspection.parkedByKey().values().stream().mapToInt(List::size).sum();
-        int carried = LedgerSinkState.carriedRows(savepoint);
         long prepared = preparedTransactions();
         progress("savepoint inspect --json " + savepoint + ": " + waiting.size() + " waiting in the ladder " + perStep + ", " + parked
-                + " parked under " + inspection.parkedByKey().size() + " keys, dedup " + json.path("dedup") + "; ledger rows carried in"
-                + " the sink's writer state: " + carried + ", prepared transactions now: " + prepared);
+                + " parked under " + inspection.parkedByKey().size() + " keys, dedup " + json.path("dedup")
+                + "; prepared transactions after the stop: " + prepared);
         // Between two ladder steps a payment runs its next tier of attempts for a moment: under way.
         Set<String> underWay = new HashSet<>(waiting);
         json.path("underWay").forEach(w -> underWay.add(w.path("id").asText()));
@@ -390,6 +405,18 @@ class ClusterITCase {
             assertThat(inspection.parkedByKey().get(accountOf.get(id))).as("payments parked behind %s at %s", id, savepoint).isNotEmpty();
         }
         return inspection;
+    }
+
+    private Set<String> ledgerPaymentIds() throws SQLException {
+        Set<String> ids = new HashSet<>();
+        try (Connection connection = new Driver().connect(jdbcUrl, new Properties());
+             Statement statement = connection.createStatement();
+             ResultSet rows = statement.executeQuery("SELECT payment_id FROM " + LedgerWriter.LEDGER_TABLE)) {
+            while (rows.next()) {
+                ids.add(rows.getString(1));
+            }
+        }
+        return ids;
     }
 
     private long preparedTransactions() throws SQLException {

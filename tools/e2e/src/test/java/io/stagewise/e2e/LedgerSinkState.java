@@ -5,6 +5,8 @@ import io.stagewise.jobs.payments.PaymentsLedger;
 import io.stagewise.jobs.payments.ledger.LedgerEntry;
 import io.stagewise.sinks.postgres.PostgresSink;
 import io.stagewise.sinks.postgres.internal.PostgresWriterState;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.io.SimpleVersionedSerialization;
@@ -28,8 +30,8 @@ final class LedgerSinkState {
 
     private LedgerSinkState() {}
 
-    /** Rows carried in the ledger sink's writer state of the savepoint or checkpoint at {@code path}. */
-    static int carriedRows(String path) throws Exception {
+    /** Payment ids of the rows carried in the ledger sink's writer state of the savepoint or checkpoint at {@code path}. */
+    static List<String> carriedRows(String path) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(new Configuration());
         env.setParallelism(1);
         SavepointReader savepoint = SavepointReader.read(env, path, new EmbeddedRocksDBStateBackend());
@@ -37,11 +39,13 @@ final class LedgerSinkState {
         PostgresSink<LedgerEntry> sink = (PostgresSink<LedgerEntry>) PaymentsLedger.sink(
                 new PaymentsLedger.Database("jdbc:postgresql://127.0.0.1/unused", null, null), "unused");
         SimpleVersionedSerializer<PostgresWriterState<LedgerEntry>> serializer = sink.getWriterStateSerializer();
-        int rows = 0;
+        List<String> rows = new ArrayList<>();
         try (CloseableIterator<byte[]> states = savepoint.readListState(OperatorIdentifier.forUid(PipelineJob.LEDGER_SINK_UID),
                 WRITER_STATE, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO).executeAndCollect("ledger sink state")) {
             while (states.hasNext()) {
-                rows += SimpleVersionedSerialization.readVersionAndDeSerialize(serializer, states.next()).bufferedRows().size();
+                for (LedgerEntry row : SimpleVersionedSerialization.readVersionAndDeSerialize(serializer, states.next()).bufferedRows()) {
+                    rows.add(row.paymentId);
+                }
             }
         }
         return rows;
