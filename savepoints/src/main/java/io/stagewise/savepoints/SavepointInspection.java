@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -29,6 +30,7 @@ import org.apache.flink.core.fs.Path;
 import org.apache.flink.state.api.OperatorIdentifier;
 import org.apache.flink.state.api.SavepointReader;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.CloseableIterator;
 
@@ -41,8 +43,13 @@ import org.apache.flink.util.CloseableIterator;
  * ({@link StageStateDescriptors}) and never writes to the savepoint. See docs/cli.md.
  *
  * <p>Ages are measured at inspection time from the input record's Kafka timestamp (in flight,
- * parked) or from the failure that sent the event to the retry ladder; dedup records keep no
- * timestamp of their own, so they have no age.
+ * parked), from the failure that sent the event to the retry ladder, or, for dedup records, from
+ * their last write (the timestamp Flink's state TTL keeps with every TTL'd value: when the record
+ * became IN_PROGRESS, COMPLETED or DEAD_LETTERED). Due times of waits are the operator's
+ * processing-time timers as it records them next to each timer in the event's state (call
+ * deadline, backoff, slot re-check, ladder watchdog); the State Processor API's
+ * {@code registeredProcessingTimeTimers()} reads only the timers of a {@code KeyedProcessFunction},
+ * not the stage operator's own named timer service.
  */
 @PublicEvolving
 public final class SavepointInspection {
@@ -86,20 +93,26 @@ public final class SavepointInspection {
         env.setParallelism(1);
         SavepointReader savepoint = SavepointReader.read(env, path, new EmbeddedRocksDBStateBackend());
         List<StageStateEntry> entries = new ArrayList<>();
-        try (CloseableIterator<StageStateEntry> it = savepoint.readKeyedState(
-                OperatorIdentifier.forUid(StageOperator.UID), new StageStateReader(),
-                Types.STRING, TypeInformation.of(StageStateEntry.class)).executeAndCollect("stagewise savepoint inspect")) {
-            it.forEachRemaining(entry -> {
-                if (eventId == null || eventId.equals(entry.eventId)) {
-                    entries.add(entry);
-                }
-            });
-        } catch (RuntimeException e) {
+        DataStream<StageStateEntry> read;
+        try {
+            read = savepoint.readKeyedState(OperatorIdentifier.forUid(StageOperator.UID), new StageStateReader(eventId),
+                    Types.STRING, TypeInformation.of(StageStateEntry.class));
+        } catch (IOException | RuntimeException e) {
             if (String.valueOf(e.getMessage()).contains(StageOperator.UID)) {
                 throw new NotASavepointException(path + " holds no state of the stage operator (uid "
                         + StageOperator.UID + "): not a savepoint of the Stagewise pipeline");
             }
             throw e;
+        }
+        // The keyed state input hands on a null for every key its reader emitted nothing for
+        // (most keys under --id); a null reaching the collect sink loses the job's results.
+        try (CloseableIterator<StageStateEntry> it = read.filter(Objects::nonNull).name("entries")
+                .executeAndCollect("stagewise savepoint inspect")) {
+            it.forEachRemaining(entry -> {
+                if (eventId == null || eventId.equals(entry.eventId)) {
+                    entries.add(entry);
+                }
+            });
         }
         return new SavepointInspection(path, System.currentTimeMillis(), entries);
     }
@@ -136,6 +149,17 @@ public final class SavepointInspection {
         TreeMap<String, Long> counts = new TreeMap<>();
         of(Kind.STATUS).forEach(e -> counts.merge(e.status, 1L, Long::sum));
         return counts;
+    }
+
+    /**
+     * Per dedup status, the age in millis (at inspection time) of its oldest record: the longest
+     * time since a record of that status was last written. Records of savepoints without the TTL
+     * timestamp have none.
+     */
+    public SortedMap<String, Long> dedupOldestAge() {
+        TreeMap<String, Long> ages = new TreeMap<>();
+        of(Kind.STATUS).filter(e -> e.since > 0).forEach(e -> ages.merge(e.status, inspectedAt - e.since, Math::max));
+        return ages;
     }
 
     /** Per key, the ids of its parked events in queue order. */
@@ -180,6 +204,9 @@ public final class SavepointInspection {
                 w.put("stage", e.stage);
                 w.put("dueAt", e.dueAt);
                 w.put("in", e.kind == Kind.WORKFLOW ? "timer" : "retry topic");
+                if (e.kind == Kind.LADDER_WAIT && e.timer > 0) {
+                    w.put("watchdogAt", e.timer);
+                }
             });
         });
         ObjectNode parked = root.putObject("parked");
@@ -189,6 +216,22 @@ public final class SavepointInspection {
         });
         ObjectNode dedup = root.putObject("dedup");
         dedupByStatus().forEach(dedup::put);
+        ObjectNode dedupAges = root.putObject("dedupOldestAgeMillis");
+        dedupOldestAge().forEach(dedupAges::put);
+        ArrayNode underWay = root.putArray("underWay");
+        of(Kind.WORKFLOW).filter(e -> e.phase != null && !e.inRetryStep())
+                .sorted(Comparator.comparing((StageStateEntry e) -> e.phase).thenComparing(e -> e.eventId)).forEach(e -> {
+                    ObjectNode w = underWay.addObject();
+                    w.put("id", e.eventId);
+                    w.put("key", e.key);
+                    w.put("stage", e.stage);
+                    w.put("phase", e.phase);
+                    w.put("tierAttempts", e.tierAttempts);
+                    if (e.timer > 0) {
+                        w.put("timer", timerKind(e.phase));
+                        w.put("timerAt", e.timer);
+                    }
+                });
         ObjectNode oldest = root.putObject("oldestAgeMillis");
         oldestAge(Kind.WORKFLOW, "IN_FLIGHT").ifPresent(a -> oldest.put("inFlight", a));
         oldestAge(Kind.WORKFLOW, "BACKOFF").ifPresent(a -> oldest.put("backoff", a));
@@ -210,6 +253,14 @@ public final class SavepointInspection {
         }
         json.get("stages").fields().forEachRemaining(s -> out.append(String.format("  %-18s %9d %8d %17d%n", s.getKey(),
                 s.getValue().path("inFlight").asInt(), s.getValue().path("backoff").asInt(), s.getValue().path("waitingForSlot").asInt())));
+        if (!json.get("underWay").isEmpty()) {
+            out.append("\nunder way\n");
+        }
+        for (JsonNode w : json.get("underWay")) {
+            out.append(String.format("  %-28s %-12s %-10s %s%n", w.path("id").asText(), w.path("stage").asText("?"),
+                    w.path("phase").asText(), w.has("timerAt")
+                            ? w.path("timer").asText() + " " + Instant.ofEpochMilli(w.path("timerAt").asLong()) : "no timer"));
+        }
         out.append("\nretry ladder\n");
         if (json.get("retrySteps").isEmpty()) {
             out.append("  (nothing waiting)\n");
@@ -232,7 +283,9 @@ public final class SavepointInspection {
         if (json.get("dedup").isEmpty()) {
             out.append("  (none)\n");
         }
-        json.get("dedup").fields().forEachRemaining(s -> out.append(String.format("  %-14s %d%n", s.getKey(), s.getValue().asLong())));
+        json.get("dedup").fields().forEachRemaining(s -> out.append(String.format("  %-14s %d%s%n", s.getKey(), s.getValue().asLong(),
+                json.get("dedupOldestAgeMillis").has(s.getKey())
+                        ? "  (oldest written " + json.get("dedupOldestAgeMillis").get(s.getKey()).asLong() + " ms ago)" : "")));
         out.append("\noldest entry (age)\n");
         if (json.get("oldestAgeMillis").isEmpty()) {
             out.append("  (none)\n");
@@ -264,6 +317,9 @@ public final class SavepointInspection {
                     w.put("stage", e.stage);
                     w.put("tierAttempts", e.tierAttempts);
                     w.put("timer", e.timer);
+                    if (e.timer > 0 && !e.inRetryStep() && e.phase != null) {
+                        w.put("timerKind", timerKind(e.phase));
+                    }
                     progress(record, e.progress);
                 }
                 case LADDER_WAIT -> {
@@ -323,6 +379,15 @@ public final class SavepointInspection {
 
     private static String stageName(StageStateEntry e) {
         return e.stage == null ? "(none)" : e.stage;
+    }
+
+    /** What a workflow's timer means in {@code phase}. */
+    private static String timerKind(String phase) {
+        return switch (phase) {
+            case "IN_FLIGHT" -> "callDeadline";
+            case "BACKOFF" -> "backoffDue";
+            default -> "slotRecheck";
+        };
     }
 
     private static String phaseField(String phase) {

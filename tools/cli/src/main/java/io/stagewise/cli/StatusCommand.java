@@ -26,6 +26,11 @@ import picocli.CommandLine.Option;
  * cluster or the local one: job state, uptime, restarts, the last checkpoint, input throughput and
  * the {@code stagewise} metrics summed over subtasks (histograms: the worst subtask's percentiles).
  * Read-only: it never changes the job. An unreachable URL or an ambiguous job exits 2.
+ *
+ * <p>{@code --watch} prints a screen (or a JSON line) every {@code --interval} and ends (1) with
+ * exit 0 after the screen that shows the job FINISHED, CANCELED, FAILED or SUSPENDED, (2) with exit
+ * 0 when its thread is interrupted, (3) with exit 2 and one line on stderr when the REST API stops
+ * answering for the job between two screens (the cluster went away with it).
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Show a running Stagewise job from Flink's REST API: state, uptime, restarts, last checkpoint,"
@@ -64,18 +69,39 @@ public final class StatusCommand implements Callable<Integer> {
         FlinkRest.JobOverview job = pick(FlinkRest.jobs(base));
         FlinkRest rest = new FlinkRest(base, job.id());
         boolean clear = watch && !json && System.console() != null;
-        while (true) {
+        String lastState = job.state();
+        for (int screen = 0; ; screen++) {
+            if (screen > 0 && rest.details().isEmpty()) {
+                if (Thread.currentThread().isInterrupted()) {
+                    return 0; // (2), during the request
+                }
+                // (3) The cluster stopped answering (or forgot the job) between two screens: a
+                // session cluster shut down, or a local run that ended with its job.
+                spec.commandLine().getErr().println("status: " + restUrl + " no longer answers for job " + job.id()
+                        + " (last state " + lastState + "); stopped watching");
+                return 2;
+            }
             ObjectNode status = read(rest, job);
+            if (Thread.currentThread().isInterrupted()) {
+                return 0; // (2): a screen read half-way (its requests cut short) is not shown
+            }
+            lastState = status.path("job").path("state").asText();
             if (clear) {
                 out.print("\u001b[H\u001b[2J");
             }
             out.println(json ? status.toString() : render(status));
             out.flush();
-            if (!watch || TERMINAL.contains(status.path("job").path("state").asText())) {
+            if (!watch || TERMINAL.contains(lastState)) {
+                return 0; // (1) one screen, or the job ended: its last screen shows how
+            }
+            try {
+                // Refresh pacing for a console screen, not a wait for a condition.
+                TimeUnit.MILLISECONDS.sleep(interval.toMillis());
+            } catch (InterruptedException e) {
+                // (2) Interrupted: the last screen stands, nothing half-printed.
+                Thread.currentThread().interrupt();
                 return 0;
             }
-            // Refresh pacing for a console screen, not a wait for a condition.
-            TimeUnit.MILLISECONDS.sleep(interval.toMillis());
         }
     }
 

@@ -8,6 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.jobs.local.FlinkRest;
 import io.stagewise.jobs.local.LocalFlink;
 import io.stagewise.testkit.FreePorts;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -15,8 +18,10 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -28,15 +33,21 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * A running demo pipeline seen from outside: Prometheus scrape of every metric the Grafana dashboard
  * uses, {@code stagewise status} against its REST API, and the Flink dashboard in a real headless
  * Chromium (job graph with the named operators, a {@code stagewise} metric above zero, a screenshot
- * in {@code target/flink-dashboard.png}).
+ * in {@code target/flink-dashboard.png}). {@code status --watch} refreshes while the job runs, stops
+ * cleanly when interrupted, and ends when the job is cancelled (the last test: it ends the demo).
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ObservabilityITCase {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newHttpClient();
@@ -274,5 +285,83 @@ class ObservabilityITCase {
     private static String lastLine(CliRun run) {
         String[] lines = run.out().strip().split("\n");
         return lines[lines.length - 1];
+    }
+
+    /** {@code status --watch} in a thread of its own, its output as it grows. */
+    private record Watch(Thread thread, CompletableFuture<Integer> exit, StringWriter out, StringWriter err) {
+        static Watch start(String... args) {
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            CommandLine cli = Stagewise.commandLine(new Stagewise());
+            cli.setOut(new PrintWriter(out, true));
+            cli.setErr(new PrintWriter(err, true));
+            CompletableFuture<Integer> exit = new CompletableFuture<>();
+            Thread thread = new Thread(() -> exit.complete(cli.execute(args)), "status-watch");
+            thread.start();
+            return new Watch(thread, exit, out, err);
+        }
+
+        List<JsonNode> screens() throws IOException {
+            List<JsonNode> screens = new ArrayList<>();
+            for (String line : out.toString().split("\n")) {
+                if (!line.isBlank()) {
+                    screens.add(JSON.readTree(line));
+                }
+            }
+            return screens;
+        }
+    }
+
+    @Test
+    void statusWatchRefreshesWhileTheJobRunsAndStopsWhenInterrupted() throws Exception {
+        Watch watch = Watch.start("status", "--rest-url", dashboard(), "--watch", "--json", "--interval", "500ms");
+        await("three screens, the last checkpoint advancing between them").atMost(PATIENCE).pollInterval(Duration.ofMillis(500))
+                .failFast("the watch ended", watch.exit()::isDone)
+                .until(() -> {
+                    List<JsonNode> screens = watch.screens();
+                    return screens.size() >= 3 && screens.stream().map(s -> s.path("checkpoint").path("last").path("id").asLong())
+                            .distinct().count() >= 2;
+                });
+        watch.thread().interrupt();
+        assertThat(watch.exit().get(30, TimeUnit.SECONDS)).as("exit code after an interrupt; stderr: " + watch.err()).isZero();
+        assertThat(watch.err().toString()).isEmpty();
+        List<JsonNode> screens = watch.screens();
+        long uptime = -1;
+        long checkpoint = 0;
+        for (JsonNode screen : screens) {
+            assertThat(screen.path("job").path("state").asText()).isEqualTo("RUNNING");
+            assertThat(screen.path("job").path("uptimeMs").asLong()).as("uptime grows from screen to screen").isGreaterThan(uptime);
+            assertThat(screen.path("checkpoint").path("last").path("id").asLong()).as("checkpoints never go back")
+                    .isGreaterThanOrEqualTo(checkpoint);
+            uptime = screen.path("job").path("uptimeMs").asLong();
+            checkpoint = screen.path("checkpoint").path("last").path("id").asLong();
+        }
+        assertThat(screens.stream().map(s -> s.path("job").path("id").asText()).distinct()).hasSize(1);
+    }
+
+    /** Runs last: cancelling the job ends the demo, and with it the cluster. */
+    @Test
+    @Order(Integer.MAX_VALUE)
+    void statusWatchEndsWhenTheJobEnds() throws Exception {
+        FlinkRest.JobOverview job = running().orElseThrow();
+        Watch watch = Watch.start("status", "--rest-url", dashboard(), "--watch", "--json", "--interval", "200ms");
+        await("a first screen").atMost(PATIENCE).failFast("the watch ended", watch.exit()::isDone)
+                .until(() -> !watch.screens().isEmpty());
+        HTTP.send(HttpRequest.newBuilder(URI.create(dashboard() + "/jobs/" + job.id() + "?mode=cancel"))
+                .method("PATCH", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        int exit = watch.exit().get(2, TimeUnit.MINUTES);
+        List<JsonNode> screens = watch.screens();
+        String last = screens.get(screens.size() - 1).path("job").path("state").asText();
+        // Either the watch saw the job CANCELED (exit 0), or the demo shut its cluster down right after
+        // the cancellation, between two screens (exit 2, one line naming the job).
+        if (exit == 0) {
+            assertThat(last).as("the last screen shows the job's end").isEqualTo("CANCELED");
+            assertThat(watch.err().toString()).isEmpty();
+        } else {
+            assertThat(exit).as("stdout: %s%nstderr: %s", watch.out(), watch.err()).isEqualTo(2);
+            assertThat(watch.err().toString().strip()).startsWith("status: " + dashboard() + " no longer answers for job " + job.id())
+                    .doesNotContain("Exception").hasLineCount(1);
+        }
+        assertThat(watch.thread().isAlive()).isFalse();
     }
 }
