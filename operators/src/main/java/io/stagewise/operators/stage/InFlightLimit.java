@@ -9,8 +9,8 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The in-flight limit of one remote stage on one subtask: how many calls to that stage may run at
- * once. Fixed ({@code --concurrency fixed}): always {@code --max-in-flight}. Adaptive (the
- * default): follows the dependency between {@code --min-in-flight} and {@code --max-in-flight}
+ * once. Fixed ({@code --concurrency fixed}, the default): always {@code --max-in-flight}.
+ * Adaptive: follows the dependency between {@code --min-in-flight} and {@code --max-in-flight}
  * (README.md, "Adaptive concurrency"; docs/operations.md).
  *
  * <p>The adaptive limit is the lower of two algorithms of Netflix {@code concurrency-limits-core},
