@@ -75,7 +75,8 @@ public record Endpoints(Source<Event, ?, ?> input, Sink<CompletedEvent> output, 
             case PAYMENTS:
                 return PaymentsWorkflow.create(settings.gatewayUrl().orElseThrow(() -> new StagewiseException(
                         "the payments workflow needs --gateway-url ("
-                        + StagewiseOptions.GATEWAY_URL.key() + "), or --workflow dedup-only for no stages")));
+                        + StagewiseOptions.GATEWAY_URL.key() + "), or --workflow dedup-only for no stages")),
+                        settings.batching().orElse(null));
             case DEDUP_ONLY:
                 return Workflow.named(StagewiseOptions.WorkflowName.DEDUP_ONLY.toString()).build();
             default:

@@ -3,6 +3,7 @@ package io.stagewise.jobs;
 import io.stagewise.jobs.StagewiseOptions.Ordering;
 import io.stagewise.jobs.StagewiseOptions.WorkflowName;
 import io.stagewise.operators.retry.RetryLadder;
+import io.stagewise.operators.stage.BatchSettings;
 import io.stagewise.operators.stage.RetrySettings;
 import io.stagewise.operators.stage.StageSettings;
 import java.time.Duration;
@@ -22,6 +23,7 @@ import org.apache.flink.configuration.ReadableConfig;
  * touches anything. {@link PipelineJob#assemble} and the endpoints read only this value object.
  *
  * @param kafkaProperties extra client properties for every Kafka client (SASL/SSL); never logged
+ * @param batching how the workflow's batching stages batch, or empty for single calls ({@code --batching off})
  * @param ledger the ledger database, or empty when no ledger is written
  */
 @PublicEvolving
@@ -36,6 +38,7 @@ public record PipelineSettings(
         WorkflowName workflow,
         Optional<String> gatewayUrl,
         StageSettings stages,
+        Optional<BatchSettings> batching,
         Optional<Ledger> ledger,
         String ledgerTransactionPrefix,
         Optional<Integer> replicationFactor,
@@ -108,12 +111,26 @@ public record PipelineSettings(
                 workflow,
                 gateway,
                 stageSettings(conf),
+                batchSettings(conf),
                 ledger,
                 conf.getOptional(StagewiseOptions.LEDGER_TRANSACTION_PREFIX).orElse("stagewise-" + input + "-ledger"),
                 replication,
                 conf.getOptional(StagewiseOptions.KAFKA_PROPERTIES).orElse(Map.of()),
                 get(conf, StagewiseOptions.BOUNDED),
                 get(conf, StagewiseOptions.INJECT_FAILURE_AFTER));
+    }
+
+    private static Optional<BatchSettings> batchSettings(ReadableConfig conf) {
+        if (get(conf, StagewiseOptions.BATCHING) == StagewiseOptions.Batching.OFF) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new BatchSettings(get(conf, StagewiseOptions.BATCH_LINGER), get(conf, StagewiseOptions.MIN_BATCH),
+                    get(conf, StagewiseOptions.MAX_BATCH), get(conf, StagewiseOptions.BATCH_LATENCY_TARGET),
+                    get(conf, StagewiseOptions.MAX_BATCHES_IN_FLIGHT)));
+        } catch (IllegalArgumentException e) {
+            throw new StagewiseException("batching (stagewise.batch.*): " + e.getMessage());
+        }
     }
 
     private static StageSettings stageSettings(ReadableConfig conf) {
@@ -191,6 +208,15 @@ public record PipelineSettings(
         params.put(StagewiseOptions.MAX_IN_FLIGHT.key(), Integer.toString(stages.maxInFlight()));
         params.put(StagewiseOptions.MIN_IN_FLIGHT.key(), Integer.toString(stages.minInFlight()));
         params.put(StagewiseOptions.CONCURRENCY.key(), StagewiseOptions.Concurrency.of(stages.concurrency()).toString());
+        params.put(StagewiseOptions.BATCHING.key(), (batching.isPresent() ? StagewiseOptions.Batching.ON
+                : StagewiseOptions.Batching.OFF).toString());
+        batching.ifPresent(b -> {
+            params.put(StagewiseOptions.BATCH_LINGER.key(), b.linger().toString());
+            params.put(StagewiseOptions.MIN_BATCH.key(), Integer.toString(b.minBatch()));
+            params.put(StagewiseOptions.MAX_BATCH.key(), Integer.toString(b.maxBatch()));
+            params.put(StagewiseOptions.BATCH_LATENCY_TARGET.key(), b.latencyTarget().toString());
+            params.put(StagewiseOptions.MAX_BATCHES_IN_FLIGHT.key(), Integer.toString(b.maxBatchesInFlight()));
+        });
         params.put(StagewiseOptions.RETRY_ATTEMPTS.key(), Integer.toString(stages.retry().maxAttempts()));
         params.put(StagewiseOptions.RETRY_INITIAL_BACKOFF.key(), stages.retry().initialBackoff().toString());
         params.put(StagewiseOptions.RETRY_MULTIPLIER.key(), Double.toString(stages.retry().multiplier()));

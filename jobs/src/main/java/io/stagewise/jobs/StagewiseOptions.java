@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import io.stagewise.operators.retry.RetryLadder;
+import io.stagewise.operators.stage.BatchSettings;
 import io.stagewise.operators.stage.RetrySettings;
 import io.stagewise.operators.stage.StageSettings;
 import io.stagewise.sinks.kafka.ExactlyOnceKafkaSinks;
@@ -128,6 +129,40 @@ public final class StagewiseOptions {
             .withDescription("'adaptive' (each remote stage's in-flight limit follows its round-trip times, timeouts "
                     + "and 429/503 answers, between min-in-flight and max-in-flight) or 'fixed' (always max-in-flight).");
 
+    public static final ConfigOption<Batching> BATCHING = ConfigOptions.key("stagewise.batching")
+            .enumType(Batching.class)
+            .defaultValue(Batching.ON)
+            .withDescription("'on': the payments workflow's notify stage sends batches to POST /notifications/batch, "
+                    + "sized from latency and backlog; 'off': one POST /notifications per event.");
+
+    public static final ConfigOption<Duration> BATCH_LINGER = ConfigOptions.key("stagewise.batch.linger")
+            .durationType()
+            .defaultValue(BatchSettings.DEFAULT_LINGER)
+            .withDescription("A batch goes out when full or this long after its first item, whichever comes first.");
+
+    public static final ConfigOption<Integer> MIN_BATCH = ConfigOptions.key("stagewise.batch.min-size")
+            .intType()
+            .defaultValue(BatchSettings.DEFAULT_MIN_BATCH)
+            .withDescription("Smallest batch size the controller goes down to.");
+
+    public static final ConfigOption<Integer> MAX_BATCH = ConfigOptions.key("stagewise.batch.max-size")
+            .intType()
+            .defaultValue(BatchSettings.DEFAULT_MAX_BATCH)
+            .withDescription("Largest batch size the controller goes up to (= min-size: a fixed size). A batch's items "
+                    + "hold call slots, so a batch never exceeds stagewise.stage.max-in-flight.");
+
+    public static final ConfigOption<Duration> BATCH_LATENCY_TARGET = ConfigOptions.key("stagewise.batch.latency-target")
+            .durationType()
+            .defaultValue(BatchSettings.DEFAULT_LATENCY_TARGET)
+            .withDescription("Batch latency the size controller aims at: it grows the size while batches are faster "
+                    + "and backlog waits, and shrinks it when they are slower or items fail retryably.");
+
+    public static final ConfigOption<Integer> MAX_BATCHES_IN_FLIGHT = ConfigOptions.key("stagewise.batch.max-in-flight")
+            .intType()
+            .defaultValue(BatchSettings.DEFAULT_MAX_BATCHES_IN_FLIGHT)
+            .withDescription("Batches of one stage in flight at once per subtask; further items wait for a batch, so "
+                    + "a slow dependency gets bigger batches rather than more requests.");
+
     public static final ConfigOption<Integer> RETRY_ATTEMPTS = ConfigOptions.key("stagewise.retry.attempts")
             .intType()
             .defaultValue(RetrySettings.DEFAULTS.maxAttempts())
@@ -241,6 +276,23 @@ public final class StagewiseOptions {
 
         static Concurrency of(StageSettings.Concurrency mode) {
             return mode == StageSettings.Concurrency.FIXED ? FIXED : ADAPTIVE;
+        }
+
+        @Override
+        public String toString() {
+            return value;
+        }
+    }
+
+    /** Values of {@link #BATCHING}; the configuration value is {@link #toString()}. */
+    public enum Batching {
+        ON("on"),
+        OFF("off");
+
+        private final String value;
+
+        Batching(String value) {
+            this.value = value;
         }
 
         @Override

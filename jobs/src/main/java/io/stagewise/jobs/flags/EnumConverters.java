@@ -2,6 +2,7 @@ package io.stagewise.jobs.flags;
 
 import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.jobs.StagewiseOptions.Concurrency;
+import io.stagewise.jobs.StagewiseOptions.Batching;
 import io.stagewise.jobs.StagewiseOptions.Ordering;
 import io.stagewise.jobs.StagewiseOptions.WorkflowName;
 import java.util.Arrays;
@@ -36,6 +37,14 @@ public final class EnumConverters {
         @Override
         public Concurrency convert(String value) {
             return parse("concurrency", Concurrency.class, value);
+        }
+    }
+
+    /** {@code --batching}. */
+    public static final class BatchingConverter implements CommandLine.ITypeConverter<Batching> {
+        @Override
+        public Batching convert(String value) {
+            return parse("batching", Batching.class, value);
         }
     }
 

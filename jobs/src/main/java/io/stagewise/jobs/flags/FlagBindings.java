@@ -44,6 +44,12 @@ public final class FlagBindings implements CommandLine.IDefaultValueProvider {
         bind("--max-in-flight", StagewiseOptions.MAX_IN_FLIGHT);
         bind("--min-in-flight", StagewiseOptions.MIN_IN_FLIGHT);
         bind("--concurrency", StagewiseOptions.CONCURRENCY);
+        bind("--batching", StagewiseOptions.BATCHING);
+        bind("--batch-linger", StagewiseOptions.BATCH_LINGER);
+        bind("--min-batch", StagewiseOptions.MIN_BATCH);
+        bind("--max-batch", StagewiseOptions.MAX_BATCH);
+        bind("--batch-latency-target", StagewiseOptions.BATCH_LATENCY_TARGET);
+        bind("--max-batches-in-flight", StagewiseOptions.MAX_BATCHES_IN_FLIGHT);
         bind("--retry-attempts", StagewiseOptions.RETRY_ATTEMPTS);
         bind("--retry-initial-backoff", StagewiseOptions.RETRY_INITIAL_BACKOFF);
         bind("--retry-topics", StagewiseOptions.RETRY_TOPICS);

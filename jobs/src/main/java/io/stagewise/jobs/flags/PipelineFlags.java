@@ -1,6 +1,7 @@
 package io.stagewise.jobs.flags;
 
 import io.stagewise.jobs.StagewiseOptions.Concurrency;
+import io.stagewise.jobs.StagewiseOptions.Batching;
 import io.stagewise.jobs.StagewiseOptions.Ordering;
 import io.stagewise.jobs.StagewiseOptions.WorkflowName;
 import java.time.Duration;
@@ -96,6 +97,26 @@ public final class PipelineFlags {
     @Option(names = "--concurrency", converter = EnumConverters.ConcurrencyConverter.class,
             description = "adaptive: each remote stage's in-flight limit follows its round-trip times, timeouts and 429/503 answers, between --min-in-flight and --max-in-flight; fixed: always --max-in-flight (default: ${DEFAULT-VALUE}).")
     public Concurrency concurrency;
+    @Option(names = "--batching", converter = EnumConverters.BatchingConverter.class,
+            description = "on: notify sends batches to POST /notifications/batch, sized from latency and backlog; off: one call per event (default: ${DEFAULT-VALUE}).")
+    public Batching batching;
+
+    @Option(names = "--batch-linger", converter = NonNegativeDurationConverter.class,
+            description = "A batch goes out when full or this long after its first item (default: ${DEFAULT-VALUE}).")
+    public Duration batchLinger;
+
+    @Option(names = "--min-batch", description = "Smallest adaptive batch size (default: ${DEFAULT-VALUE}).")
+    public Integer minBatch;
+
+    @Option(names = "--max-batch", description = "Largest adaptive batch size; = --min-batch fixes the size (default: ${DEFAULT-VALUE}).")
+    public Integer maxBatch;
+
+    @Option(names = "--batch-latency-target", converter = DurationConverter.class,
+            description = "Batch latency the size controller aims at (default: ${DEFAULT-VALUE}).")
+    public Duration batchLatencyTarget;
+
+    @Option(names = "--max-batches-in-flight", description = "Batches of a stage in flight at once per subtask (default: ${DEFAULT-VALUE}).")
+    public Integer maxBatchesInFlight;
 
     @Option(names = "--ordering", converter = EnumConverters.OrderingConverter.class,
             description = "unordered, or per-key: one event per business key at a time, later events of the key wait while it runs or retries (default: ${DEFAULT-VALUE}).")

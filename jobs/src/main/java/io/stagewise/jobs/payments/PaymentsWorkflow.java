@@ -3,17 +3,21 @@ package io.stagewise.jobs.payments;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.stagewise.operators.stage.BatchSettings;
 import io.stagewise.operators.stage.PermanentStageException;
 import io.stagewise.operators.stage.StageContext;
 import io.stagewise.operators.stage.Workflow;
+import io.stagewise.operators.stage.http.HttpBatchCall;
 import io.stagewise.operators.stage.http.HttpStage;
 import java.math.BigDecimal;
 import java.util.Set;
 
 /**
  * The reference workflow (docs/payments.md): {@code validate} (local) → {@code charge}
- * ({@code POST /charges}) → {@code notify} ({@code POST /notifications}), each call carrying
- * {@code Idempotency-Key: <event id>:<stage>}.
+ * ({@code POST /charges}) → {@code notify} ({@code POST /notifications}, or batched through
+ * {@code POST /notifications/batch}), each call (each batch item) carrying the idempotency key
+ * {@code <event id>:<stage>}. Both notify endpoints store one response per key and replay each
+ * other's, so turning batching on or off across a restore keeps every notification single.
  */
 public final class PaymentsWorkflow {
     public static final String NAME = "payments";
@@ -26,13 +30,27 @@ public final class PaymentsWorkflow {
 
     private PaymentsWorkflow() {}
 
+    /** With single calls for every stage ({@code --batching off}). */
     public static Workflow create(String gatewayUrl) {
+        return create(gatewayUrl, null);
+    }
+
+    /**
+     * @param batching how {@code notify} batches its calls to {@code POST /notifications/batch}, or
+     *     null for one {@code POST /notifications} per event
+     */
+    public static Workflow create(String gatewayUrl, BatchSettings batching) {
         String base = gatewayUrl.endsWith("/") ? gatewayUrl.substring(0, gatewayUrl.length() - 1) : gatewayUrl;
-        return Workflow.named(NAME)
+        Workflow.Builder workflow = Workflow.named(NAME)
                 .local(VALIDATE, PaymentsWorkflow::validate)
-                .remote(CHARGE, new HttpStage(base + "/charges", PaymentsWorkflow::chargeRequest))
-                .remote(NOTIFY, new HttpStage(base + "/notifications", PaymentsWorkflow::notifyRequest))
-                .build();
+                .remote(CHARGE, new HttpStage(base + "/charges", PaymentsWorkflow::chargeRequest));
+        if (batching == null) {
+            workflow.remote(NOTIFY, new HttpStage(base + "/notifications", PaymentsWorkflow::notifyRequest));
+        } else {
+            workflow.batched(NOTIFY, new HttpBatchCall(base + "/notifications/batch", PaymentsWorkflow::notifyRequest),
+                    batching);
+        }
+        return workflow.build();
     }
 
     /**

@@ -2,6 +2,7 @@ package io.stagewise.operators.stage;
 
 import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.metrics.MetricGroup;
 import java.io.Serializable;
 import java.util.concurrent.CompletableFuture;
 
@@ -18,6 +19,14 @@ import java.util.concurrent.CompletableFuture;
 public interface RemoteStage extends Serializable {
     /** Called once per subtask before the first call: create clients here. */
     default void open() throws Exception {}
+
+    /**
+     * Called once per subtask before the first call, with this stage's metric group
+     * ({@code stagewise.stage.<name>}) for metrics of its own; by default {@link #open()}.
+     */
+    default void open(MetricGroup stageMetrics) throws Exception {
+        open();
+    }
 
     CompletableFuture<JsonNode> call(StageContext context);
 

@@ -146,7 +146,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 () -> slots.oldestWaitingRetryAgeMillis(System.currentTimeMillis()));
         for (Workflow.Stage stage : workflow.stages()) {
             if (!stage.isLocal()) {
-                stage.remote().open();
+                stage.remote().open(getMetricGroup().addGroup("stagewise").addGroup("stage", stage.name()));
             }
         }
         reissueLostCalls();

@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  * Workflow payments = Workflow.named("payments")
  *         .local("validate", ctx -> validate(ctx.payload()))
  *         .remote("charge", new HttpStage(gatewayUrl + "/charges", ChargeRequest::of))
- *         .remote("notify", new HttpStage(gatewayUrl + "/notifications", NotifyRequest::of))
+ *         .batched("notify", new HttpBatchCall(gatewayUrl + "/notifications/batch", NotifyRequest::of),
+ *                 BatchSettings.defaults())
  *         .build();
  * }</pre>
  */
@@ -114,6 +115,16 @@ public final class Workflow implements Serializable {
 
         public Builder remote(String stage, RemoteStage call) {
             return add(new Stage(stage, null, Objects.requireNonNull(call, "remote stage call")));
+        }
+
+        /**
+         * A remote stage whose calls are grouped into batches for {@code call} (a batch endpoint),
+         * each item with its own idempotency key and its own result; the batch size adapts as
+         * {@code settings} say ({@link BatchingStage}).
+         */
+        public Builder batched(String stage, BatchCall call, BatchSettings settings) {
+            return remote(stage, new BatchingStage(stage, Objects.requireNonNull(call, "batch call"),
+                    Objects.requireNonNull(settings, "batch settings")));
         }
 
         private Builder add(Stage stage) {

@@ -6,6 +6,7 @@ import io.stagewise.jobs.flags.EnumConverters;
 import io.stagewise.jobs.flags.NonNegativeDurationConverter;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.jobs.Topics;
+import io.stagewise.bench.BatchingBenchmark;
 import io.stagewise.bench.InlineRetryJob;
 import io.stagewise.bench.IsolationBenchmark;
 import io.stagewise.bench.PipelineBenchmark;
@@ -35,6 +36,7 @@ import picocli.CommandLine.Option;
  *   <li>{@code stages}: the stage engine, see {@link StageBenchmark}.
  *   <li>{@code isolation}: healthy throughput while some payments always fail, retry ladder against
  *       in-line retry, see {@link IsolationBenchmark}.
+ *   <li>{@code batching}: adaptive batch size against fixed sizes, see {@link BatchingBenchmark}.
  *   <li>{@code peer}: the pipeline against a Kafka Streams exactly-once application doing the same job,
  *       each in its own JVM; events/s and app CPU, see {@link BenchPeerCommand}.
  * </ul>
@@ -45,9 +47,10 @@ import picocli.CommandLine.Option;
                 + " against pass-through, and remote stages against the real gateway at several in-flight limits);"
                 + " 'isolation' measures healthy throughput while some payments always fail, Stagewise's retry ladder"
                 + " against a Flink job that retries in line; 'peer' compares the pipeline with a Kafka Streams"
-                + " exactly_once_v2 application doing the same job (events/s and app CPU).",
+                + " exactly_once_v2 application doing the same job (events/s and app CPU); 'batching' compares"
+                + " reactive batching with fixed batch sizes under fast, slow, saturating and stepping gateways.",
         subcommands = {BenchCommand.Pipeline.class, BenchCommand.Stages.class, BenchCommand.Isolation.class,
-                BenchPeerCommand.class})
+                BenchCommand.Batching.class, BenchPeerCommand.class})
 public final class BenchCommand implements Callable<Integer> {
     @Mixin
     PipelineFlags flags = new PipelineFlags();
@@ -255,6 +258,73 @@ public final class BenchCommand implements Callable<Integer> {
             IsolationBenchmark.run(new IsolationBenchmark.Settings(new PaymentGenerator.Settings(events, 0, 0, seed, accounts),
                     failingShare, gatewayLatency, inFlight, parallelism, rounds, warmupRounds, checkpointInterval, timeCap,
                     ladder, inline), System.out);
+            return 0;
+        }
+    }
+
+    /** {@code stagewise bench batching}: {@link BatchingBenchmark}. */
+    @Command(name = "batching", mixinStandardHelpOptions = true,
+            description = "Measure reactive batching: payments/s and retry rate of a batched notify stage against the"
+                    + " gateway's POST /notifications/batch, for fixed batch sizes and the adaptive size, under a fast,"
+                    + " a slow and a saturating gateway and a step from fast to slow mid-run. One broker, one"
+                    + " generated input, one run per cell.")
+    static final class Batching implements Callable<Integer> {
+        @Option(names = "--events", defaultValue = "2000", description = "Payments in the input (default: ${DEFAULT-VALUE}).")
+        int events;
+
+        @Option(names = "--sizes", defaultValue = "1,10,100,500,adaptive", split = ",",
+                description = "Fixed batch sizes and 'adaptive' (default: ${DEFAULT-VALUE}).")
+        List<String> sizes;
+
+        @Option(names = "--max-batch", defaultValue = "500", description = "Adaptive upper bound (default: ${DEFAULT-VALUE}).")
+        int maxBatch;
+
+        @Option(names = "--batch-latency-target", defaultValue = "200ms", converter = DurationConverter.class,
+                description = "Adaptive latency target (default: ${DEFAULT-VALUE}).")
+        Duration latencyTarget;
+
+        @Option(names = "--max-batches-in-flight", defaultValue = "4",
+                description = "Batches in flight per subtask (default: ${DEFAULT-VALUE}).")
+        int maxBatchesInFlight;
+
+        @Option(names = "--call-timeout", defaultValue = "5s", converter = DurationConverter.class,
+                description = "Timeout of one batch (default: ${DEFAULT-VALUE}).")
+        Duration callTimeout;
+
+        @Option(names = "--gateway-latency", defaultValue = "20ms", converter = NonNegativeDurationConverter.class,
+                description = "Gateway latency per batch request (default: ${DEFAULT-VALUE}).")
+        Duration latency;
+
+        @Option(names = "--fast-item-latency", defaultValue = "0ms", converter = NonNegativeDurationConverter.class,
+                description = "Gateway latency per item, fast regime (default: ${DEFAULT-VALUE}).")
+        Duration fastItem;
+
+        @Option(names = "--slow-item-latency", defaultValue = "20ms", converter = NonNegativeDurationConverter.class,
+                description = "Gateway latency per item, slow regime (default: ${DEFAULT-VALUE}).")
+        Duration slowItem;
+
+        @Option(names = "--capacity", defaultValue = "400",
+                description = "Items/s the saturating gateway takes; a batch over it gets 503 (default: ${DEFAULT-VALUE}).")
+        long capacity;
+
+        @Option(names = "--parallelism", defaultValue = "1", description = "Job parallelism (default: ${DEFAULT-VALUE}).")
+        int parallelism;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "1s", converter = DurationConverter.class,
+                description = "Checkpoint interval (default: ${DEFAULT-VALUE}).")
+        Duration checkpointInterval;
+
+        @Option(names = "--seed", defaultValue = "42", description = "Random seed of the input (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
+        int accounts;
+
+        @Override
+        public Integer call() throws Exception {
+            BatchingBenchmark.run(new BatchingBenchmark.Settings(events, parallelism, sizes, maxBatch, latencyTarget,
+                    maxBatchesInFlight, callTimeout, latency, fastItem, slowItem, capacity, checkpointInterval, seed,
+                    accounts), System.out);
             return 0;
         }
     }

@@ -51,6 +51,18 @@ public final class GatewayCommand implements Callable<Integer> {
             description = "Added to every POST before it is answered, e.g. 20ms (default: none).")
     Duration latency;
 
+    @Option(names = "--item-latency", converter = DurationConverter.class,
+            description = "Added per item to a POST /notifications/batch: a batch of n takes --latency + n x this (default: none).")
+    Duration itemLatency;
+
+    @Option(names = "--capacity", defaultValue = "0",
+            description = "Items per second POST /notifications/batch takes; a batch over it gets 503 (0 = unlimited; default: ${DEFAULT-VALUE}).")
+    long capacity;
+
+    @Option(names = "--control",
+            description = "Serve POST/GET /control/latency, which changes --latency, --item-latency and --capacity while running (tests, benchmarks).")
+    boolean control;
+
     @Option(names = "--decline-accounts", split = ",", paramLabel = "ACCOUNT",
             description = "Accounts whose charges get a definitive 402 card_declined, e.g. acct-3,acct-9.")
     List<String> declineAccounts = new ArrayList<>();
@@ -73,6 +85,9 @@ public final class GatewayCommand implements Callable<Integer> {
                     .threads(threads)
                     .randomFaults(transientFailureRate, timeoutRate, faultSeed)
                     .latency(latency != null ? latency : Duration.ZERO)
+                    .itemLatency(itemLatency != null ? itemLatency : Duration.ZERO)
+                    .capacityPerSecond(capacity)
+                    .control(control)
                     .declineAccounts(declineAccounts)
                     .build();
         } catch (IllegalArgumentException e) {

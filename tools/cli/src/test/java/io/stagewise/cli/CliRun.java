@@ -2,6 +2,10 @@ package io.stagewise.cli;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine;
 
 /** One launcher invocation in-process, as a user would run it: exit code and what it printed. */
@@ -20,5 +24,23 @@ public record CliRun(int exitCode, String out, String err) {
         cli.setErr(new PrintWriter(err, true));
         int exitCode = cli.execute(args);
         return new CliRun(exitCode, out.toString(), err.toString());
+    }
+
+    /**
+     * The command line of {@code stagewise <args>} as its own JVM (768 MiB heap, this test's class
+     * path and module opens), for tests that kill or restart the launcher's process.
+     */
+    public static List<String> processCommand(List<String> args) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(arg -> arg.startsWith("--add-opens") || arg.startsWith("--add-exports"))
+                .forEach(command::add);
+        command.add("-Xmx768m");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(Stagewise.class.getName());
+        command.addAll(args);
+        return command;
     }
 }

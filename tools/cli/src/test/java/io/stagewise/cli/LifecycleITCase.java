@@ -28,7 +28,6 @@ import io.stagewise.testkit.EmbeddedPostgres;
 import io.stagewise.testkit.FreePorts;
 import io.stagewise.testkit.PaymentGenerator;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -288,17 +287,8 @@ class LifecycleITCase {
         }
 
         Run start(String name, int parallelism, String restore) throws IOException {
-            List<String> command = new ArrayList<>();
-            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                    .filter(arg -> arg.startsWith("--add-opens") || arg.startsWith("--add-exports"))
-                    .collect(Collectors.toList()));
-            command.add("-Xmx768m");
-            command.add("-cp");
-            command.add(System.getProperty("java.class.path"));
-            command.add(Stagewise.class.getName());
             int port = FreePorts.pick();
-            command.addAll(List.of("run", "--bootstrap-servers", bootstrap,
+            List<String> args = new ArrayList<>(List.of("run", "--bootstrap-servers", bootstrap,
                     "--input-topic", INPUT, "--output-topic", OUTPUT,
                     "--workflow", "payments", "--gateway-url", gatewayUrl, "--jdbc-url", database,
                     "--checkpoint-dir", checkpoints.toString(), "--checkpoint-interval", "500ms",
@@ -309,10 +299,10 @@ class LifecycleITCase {
                     "--dedup-ttl", DEDUP_TTL.toMillis() + "ms",
                     "--dashboard-port", Integer.toString(port)));
             if (restore != null) {
-                command.addAll(List.of("--restore", restore));
+                args.addAll(List.of("--restore", restore));
             }
             Path out = tmp.resolve(name + ".out");
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            Process process = new ProcessBuilder(CliRun.processCommand(args)).redirectErrorStream(true).redirectOutput(out.toFile()).start();
             started.add(process);
             return new Run(process, out, LocalFlink.dashboardUrl(port));
         }

@@ -11,7 +11,6 @@ import io.stagewise.testkit.EmbeddedKafka;
 import io.stagewise.testkit.FreePorts;
 import io.stagewise.savepoints.Checkpoints;
 import java.io.File;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -21,7 +20,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,26 +87,17 @@ class ProcessCrashITCase {
     }
 
     private Process startRun(String bootstrap, Path checkpoints, String restore, String name) throws Exception {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .filter(arg -> arg.startsWith("--add-opens") || arg.startsWith("--add-exports"))
-                .collect(Collectors.toList()));
-        command.add("-Xmx768m");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(Stagewise.class.getName());
-        command.addAll(List.of("run", "--bootstrap-servers", bootstrap,
+        List<String> args = new ArrayList<>(List.of("run", "--bootstrap-servers", bootstrap,
                 "--checkpoint-dir", checkpoints.toString(),
                 "--checkpoint-interval", "300ms",
                 "--parallelism", "2",
                 "--workflow", "dedup-only",
                 "--dashboard-port", Integer.toString(FreePorts.pick())));
         if (restore != null) {
-            command.addAll(List.of("--restore", restore));
+            args.addAll(List.of("--restore", restore));
         }
         File out = tmp.resolve(name + ".out").toFile();
-        return new ProcessBuilder(command)
+        return new ProcessBuilder(CliRun.processCommand(args))
                 .redirectErrorStream(true)
                 .redirectOutput(out)
                 .start();

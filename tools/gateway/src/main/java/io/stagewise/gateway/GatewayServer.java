@@ -3,17 +3,20 @@ package io.stagewise.gateway;
 import com.sun.net.httpserver.HttpServer;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.stagewise.gateway.internal.ControlHandler;
 import io.stagewise.gateway.internal.Effects;
 import io.stagewise.gateway.internal.Endpoint;
 import io.stagewise.gateway.internal.GatewayHandler;
 import io.stagewise.gateway.internal.IdempotencyStore;
 import io.stagewise.gateway.internal.JdbcUrls;
+import io.stagewise.gateway.internal.LoadModel;
 import io.stagewise.gateway.internal.RequestCounters;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadFactory;
@@ -69,16 +72,18 @@ public final class GatewayServer implements AutoCloseable {
     private final RequestCounters counters;
     private final HttpServer server;
     private final ThreadPoolExecutor executor;
+    private final LoadModel load;
     private final String url;
     private boolean closed;
 
     private GatewayServer(HikariDataSource dataSource, IdempotencyStore store, RequestCounters counters,
-            HttpServer server, ThreadPoolExecutor executor) {
+            HttpServer server, ThreadPoolExecutor executor, LoadModel load) {
         this.dataSource = dataSource;
         this.store = store;
         this.counters = counters;
         this.server = server;
         this.executor = executor;
+        this.load = load;
         this.url = "http://" + urlHost(server.getAddress().getAddress()) + ":" + server.getAddress().getPort();
     }
 
@@ -136,10 +141,14 @@ public final class GatewayServer implements AutoCloseable {
             }
             executor = requestExecutor(settings.threads());
             server.setExecutor(executor);
+            LoadModel load = new LoadModel(settings.latency(), settings.itemLatency(), settings.capacityPerSecond());
             server.createContext("/", new GatewayHandler(store, new Effects(settings.declineAccounts()), counters,
-                    settings.faults(), settings.latency(), settings.executionHook()));
+                    settings.faults(), load, settings.executionHook()));
+            if (settings.control()) {
+                server.createContext(ControlHandler.PATH, new ControlHandler(load));
+            }
             server.start();
-            GatewayServer gateway = new GatewayServer(dataSource, store, counters, server, executor);
+            GatewayServer gateway = new GatewayServer(dataSource, store, counters, server, executor, load);
             LOG.info("Gateway listening on {} (keys in {}; {})", gateway.url(), safeUrl, settings);
             return gateway;
         } catch (RuntimeException e) {
@@ -228,6 +237,15 @@ public final class GatewayServer implements AutoCloseable {
         }
     }
 
+    /** Committed notifications per payment id, read from PostgreSQL, sorted by payment id. */
+    public Map<String, Integer> effectiveNotifications() {
+        try {
+            return store.effectiveNotifications();
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot read " + IdempotencyStore.NOTIFICATIONS_TABLE + ": " + e.getMessage(), e);
+        }
+    }
+
     /**
      * HTTP requests received since start, per idempotency key, sorted by key.
      *
@@ -236,6 +254,15 @@ public final class GatewayServer implements AutoCloseable {
     public Map<String, Integer> requestCounts(String endpoint) {
         return counters.snapshot(Endpoint.byId(endpoint).orElseThrow(() -> new IllegalArgumentException(
                 "endpoint must be charges or notifications, got " + endpoint)));
+    }
+
+    /**
+     * Changes how slow the gateway is and how much the batch endpoint takes, at once (what
+     * {@code POST /control/latency} does over HTTP): the latency added to every request, the cost of
+     * each batch item, the batch capacity in items per second (0 = unlimited).
+     */
+    public void setLoad(Duration latency, Duration itemLatency, long capacityPerSecond) {
+        load.set(latency, itemLatency, capacityPerSecond);
     }
 
     /** Stops listening, interrupts requests in flight (their transactions roll back), closes the pool. */

@@ -24,6 +24,9 @@ public final class GatewaySettings {
     private final int maxDbConnections;
     private final FaultPolicy faults;
     private final Duration latency;
+    private final Duration itemLatency;
+    private final long capacityPerSecond;
+    private final boolean control;
     private final Set<String> declineAccounts;
     private final Duration staleExecutionTimeout;
     private final ExecutionHook executionHook;
@@ -35,6 +38,9 @@ public final class GatewaySettings {
         this.maxDbConnections = b.maxDbConnections;
         this.faults = b.faults;
         this.latency = b.latency;
+        this.itemLatency = b.itemLatency;
+        this.capacityPerSecond = b.capacityPerSecond;
+        this.control = b.control;
         this.declineAccounts = Set.copyOf(b.declineAccounts);
         this.staleExecutionTimeout = b.staleExecutionTimeout;
         this.executionHook = b.executionHook;
@@ -82,6 +88,24 @@ public final class GatewaySettings {
         return latency;
     }
 
+    /** Added per item to a batch request: a batch of n items takes {@code latency + n x itemLatency}. Default zero. */
+    public Duration itemLatency() {
+        return itemLatency;
+    }
+
+    /**
+     * Items per second the batch endpoint takes (a token bucket of one second's worth); a batch that
+     * does not fit is answered 503 before anything executes. 0 (the default) = unlimited.
+     */
+    public long capacityPerSecond() {
+        return capacityPerSecond;
+    }
+
+    /** Serve {@code /control/latency} (tests and benchmarks: change the latencies and capacity at run time). Default off. */
+    public boolean control() {
+        return control;
+    }
+
     /** Accounts whose charges are declined with a stored 402 {@code card_declined}. */
     public Set<String> declineAccounts() {
         return declineAccounts;
@@ -105,6 +129,7 @@ public final class GatewaySettings {
     public String toString() {
         return "GatewaySettings{bindAddress=" + bindAddress + ", port=" + port + ", threads=" + threads
                 + ", maxDbConnections=" + maxDbConnections + ", faults=" + faults + ", latency=" + latency
+                + ", itemLatency=" + itemLatency + ", capacityPerSecond=" + capacityPerSecond + ", control=" + control
                 + ", declineAccounts=" + declineAccounts + ", staleExecutionTimeout=" + staleExecutionTimeout + "}";
     }
 
@@ -116,6 +141,9 @@ public final class GatewaySettings {
         private int maxDbConnections = DEFAULT_MAX_DB_CONNECTIONS;
         private FaultPolicy faults = FaultPolicy.none();
         private Duration latency = Duration.ZERO;
+        private Duration itemLatency = Duration.ZERO;
+        private long capacityPerSecond;
+        private boolean control;
         private final Set<String> declineAccounts = new LinkedHashSet<>();
         private Duration staleExecutionTimeout = DEFAULT_STALE_EXECUTION_TIMEOUT;
         private ExecutionHook executionHook = ExecutionHook.NONE;
@@ -154,6 +182,21 @@ public final class GatewaySettings {
 
         public Builder latency(Duration latency) {
             this.latency = Objects.requireNonNull(latency, "latency");
+            return this;
+        }
+
+        public Builder itemLatency(Duration itemLatency) {
+            this.itemLatency = Objects.requireNonNull(itemLatency, "itemLatency");
+            return this;
+        }
+
+        public Builder capacityPerSecond(long capacityPerSecond) {
+            this.capacityPerSecond = capacityPerSecond;
+            return this;
+        }
+
+        public Builder control(boolean control) {
+            this.control = control;
             return this;
         }
 
@@ -196,6 +239,12 @@ public final class GatewaySettings {
             }
             if (latency.isNegative()) {
                 throw new IllegalArgumentException("latency must be >= 0, got " + latency);
+            }
+            if (itemLatency.isNegative()) {
+                throw new IllegalArgumentException("itemLatency must be >= 0, got " + itemLatency);
+            }
+            if (capacityPerSecond < 0) {
+                throw new IllegalArgumentException("capacityPerSecond must be >= 0 (0 = unlimited), got " + capacityPerSecond);
             }
             if (staleExecutionTimeout.isNegative() || staleExecutionTimeout.isZero()) {
                 throw new IllegalArgumentException("staleExecutionTimeout must be positive, got " + staleExecutionTimeout);

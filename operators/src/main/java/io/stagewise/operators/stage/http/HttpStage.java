@@ -76,16 +76,20 @@ public final class HttpStage implements RemoteStage {
     }
 
     static JsonNode interpret(StageContext context, HttpResponse<String> response) {
-        int code = response.statusCode();
+        return interpret(context, response.statusCode(), response.body());
+    }
+
+    /** Sorts one response (or one item's result in a batch response) as the class Javadoc says. */
+    static JsonNode interpret(StageContext context, int code, String body) {
         String what = context.stage() + " of " + context.eventId() + " (" + context.idempotencyKey() + ")";
         if (code >= 200 && code < 300) {
             try {
-                return JSON.readTree(response.body());
+                return JSON.readTree(body);
             } catch (IOException e) {
                 throw new RetryableStageException(what + ": unreadable 2xx response: " + e.getMessage(), e);
             }
         }
-        String detail = "HTTP " + code + " " + errorOf(response.body());
+        String detail = "HTTP " + code + " " + errorOf(body);
         if (code == 409 || code == 429 || code >= 500) {
             throw new RetryableStageException(what + ": " + detail, code);
         }
@@ -97,7 +101,7 @@ public final class HttpStage implements RemoteStage {
         throw new PermanentStageException(what + ": " + detail);
     }
 
-    private static String errorOf(String body) {
+    static String errorOf(String body) {
         try {
             JsonNode error = JSON.readTree(body).path("error");
             if (error.isObject()) {

@@ -1,5 +1,9 @@
 package io.stagewise.gateway.internal;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import io.stagewise.gateway.Fault;
@@ -10,7 +14,9 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,21 +32,24 @@ public final class GatewayHandler implements HttpHandler {
     public static final String IDEMPOTENT_REPLAYED = "Idempotent-Replayed";
     /** Event ids are up to 255 characters and keys add {@code :<stage>:<n>}. */
     public static final int MAX_KEY_LENGTH = 1024;
+    public static final String BATCH_PATH = "/notifications/batch";
+    public static final int MAX_BATCH_ITEMS = 1000;
+    public static final int MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 
     private final IdempotencyStore store;
     private final Effects effects;
     private final RequestCounters counters;
     private final FaultPolicy faults;
-    private final Duration latency;
+    private final LoadModel load;
     private final ExecutionHook hook;
 
     public GatewayHandler(IdempotencyStore store, Effects effects, RequestCounters counters, FaultPolicy faults,
-            Duration latency, ExecutionHook hook) {
+            LoadModel load, ExecutionHook hook) {
         this.store = store;
         this.effects = effects;
         this.counters = counters;
         this.faults = faults;
-        this.latency = latency;
+        this.load = load;
         this.hook = hook;
     }
 
@@ -73,6 +82,9 @@ public final class GatewayHandler implements HttpHandler {
     private Optional<Reply> route(HttpExchange exchange) throws IOException {
         String path = exchange.getRequestURI().getPath();
         String method = exchange.getRequestMethod();
+        if (path.equals(BATCH_PATH)) {
+            return method.equals("POST") ? postBatch(exchange) : Optional.of(notAllowed(exchange, "POST"));
+        }
         Optional<Endpoint> endpoint = Endpoint.byId(path.substring(1));
         if (endpoint.isPresent()) {
             return method.equals("POST")
@@ -104,7 +116,7 @@ public final class GatewayHandler implements HttpHandler {
             return Optional.of(invalid("header " + IDEMPOTENCY_KEY + " is longer than " + MAX_KEY_LENGTH + " characters"));
         }
         int requestNumber = counters.record(endpoint, key);
-        Latency pause = new Latency(latency);
+        Latency pause = new Latency(load.requestLatency());
 
         GatewayRequest request;
         try {
@@ -131,6 +143,108 @@ public final class GatewayHandler implements HttpHandler {
             return Optional.empty();
         }
         return Optional.of(reply);
+    }
+
+    /**
+     * {@code POST /notifications/batch}: every item is a notification with its own
+     * {@code idempotency_key}, served exactly as {@code POST /notifications} with that key would be
+     * (same request hash, so a key first used on either endpoint replays on the other), each in its
+     * own transaction; one item's failure never touches another. The whole batch is refused, with
+     * nothing executed, when it is malformed (400, not counted) or over the capacity (503, each item
+     * counted as a request received); an injected timeout on
+     * any item loses the whole response after every item executed (the ambiguous ack of a batch).
+     * The batch spends {@code latency + n x itemLatency} once.
+     */
+    private Optional<Reply> postBatch(HttpExchange exchange) throws IOException {
+        byte[] body;
+        try (InputStream in = exchange.getRequestBody()) {
+            body = in.readNBytes(MAX_BATCH_BODY_BYTES + 1);
+        }
+        JsonNode items;
+        try {
+            items = batchItems(body);
+        } catch (InvalidRequestException e) {
+            return Optional.of(invalid(e.getMessage()));
+        }
+        // Every item counts as a request received for its key, a refused batch's too.
+        int[] requestNumbers = new int[items.size()];
+        for (int i = 0; i < items.size(); i++) {
+            requestNumbers[i] = counters.record(Endpoint.NOTIFICATIONS, items.get(i).get("idempotency_key").textValue());
+        }
+        if (!load.admit(items.size())) {
+            // (1) Over capacity: shed the whole batch before anything is recorded; a retry executes normally.
+            return Optional.of(Reply.of(503, Json.error("service_unavailable", "the gateway is over its capacity of "
+                    + load.capacityPerSecond() + " items/s; retry with a smaller batch or later")));
+        }
+        Latency pause = new Latency(load.batchLatency(items.size()));
+        pause.spend();
+        ArrayNode results = Json.MAPPER.createArrayNode();
+        boolean lose = false;
+        for (int i = 0; i < items.size(); i++) {
+            JsonNode item = items.get(i);
+            String key = item.get("idempotency_key").textValue();
+            int requestNumber = requestNumbers[i];
+            Reply reply;
+            Fault fault = Fault.NONE;
+            try {
+                GatewayRequest request = GatewayRequest.parse(Endpoint.NOTIFICATIONS, Json.bytes(item));
+                fault = faults.decide(Endpoint.NOTIFICATIONS.id(), key, requestNumber);
+                // (2) Per item, as the single endpoint: a transient 503, or the idempotency protocol.
+                reply = fault == Fault.TRANSIENT
+                        ? Reply.of(503, Json.error("service_unavailable", "the gateway is temporarily unavailable; retry"))
+                        : serve(Endpoint.NOTIFICATIONS, key, request, new Latency(Duration.ZERO));
+            } catch (InvalidRequestException e) {
+                reply = invalid(e.getMessage());
+            }
+            lose |= fault == Fault.TIMEOUT;
+            ObjectNode result = results.addObject()
+                    .put("idempotency_key", key)
+                    .put("status", reply.status());
+            if (reply.replayed()) {
+                result.put("replayed", true);
+            }
+            result.set("body", Json.MAPPER.readTree(reply.body()));
+        }
+        if (lose) {
+            // (3) The batch's ambiguous ack: every item ran, the response is lost; retries replay.
+            LOG.debug("Injected timeout: dropping the response of a batch of {} notifications", items.size());
+            return Optional.empty();
+        }
+        ObjectNode response = Json.object();
+        response.set("results", results);
+        return Optional.of(Reply.of(200, Json.bytes(response)));
+    }
+
+    /** The {@code items} of a batch body; each an object with a non-blank {@code idempotency_key}. */
+    private static JsonNode batchItems(byte[] body) throws InvalidRequestException {
+        if (body.length > MAX_BATCH_BODY_BYTES) {
+            throw new InvalidRequestException("the body is larger than " + MAX_BATCH_BODY_BYTES + " bytes");
+        }
+        JsonNode json;
+        try {
+            json = Json.MAPPER.readTree(body);
+        } catch (JacksonException e) {
+            throw new InvalidRequestException("the body is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new InvalidRequestException("the body cannot be read: " + e.getMessage());
+        }
+        JsonNode items = json == null ? null : json.get("items");
+        if (items == null || !items.isArray() || items.isEmpty() || items.size() > MAX_BATCH_ITEMS) {
+            throw new InvalidRequestException("the body must be {\"items\": [...]} with 1 to " + MAX_BATCH_ITEMS + " items");
+        }
+        Set<String> keys = new HashSet<>();
+        for (JsonNode item : items) {
+            JsonNode key = item.get("idempotency_key");
+            if (!item.isObject() || key == null || !key.isTextual() || key.textValue().isBlank()
+                    || key.textValue().length() > MAX_KEY_LENGTH) {
+                throw new InvalidRequestException("every item needs an idempotency_key of 1 to " + MAX_KEY_LENGTH
+                        + " characters");
+            }
+            if (!keys.add(key.textValue())) {
+                throw new InvalidRequestException("idempotency_key " + key.textValue() + " appears twice in the batch");
+            }
+        }
+        return items;
     }
 
     private Reply serve(Endpoint endpoint, String key, GatewayRequest request, Latency pause) {

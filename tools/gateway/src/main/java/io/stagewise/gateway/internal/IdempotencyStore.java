@@ -222,10 +222,19 @@ public final class IdempotencyStore {
 
     /** Committed charges per payment id, sorted by payment id. */
     public Map<String, Integer> effectiveCharges() throws SQLException {
+        return countByPayment(CHARGES_TABLE);
+    }
+
+    /** Committed notifications per payment id, sorted by payment id. */
+    public Map<String, Integer> effectiveNotifications() throws SQLException {
+        return countByPayment(NOTIFICATIONS_TABLE);
+    }
+
+    private Map<String, Integer> countByPayment(String table) throws SQLException {
         Map<String, Integer> charges = new TreeMap<>();
         try (Connection c = dataSource.getConnection();
                 Statement s = c.createStatement();
-                ResultSet rs = s.executeQuery("SELECT payment_id, count(*) FROM " + CHARGES_TABLE + " GROUP BY payment_id")) {
+                ResultSet rs = s.executeQuery("SELECT payment_id, count(*) FROM " + table + " GROUP BY payment_id")) {
             while (rs.next()) {
                 charges.put(rs.getString(1), rs.getInt(2));
             }

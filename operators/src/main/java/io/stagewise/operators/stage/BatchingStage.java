@@ -1,0 +1,283 @@
+package io.stagewise.operators.stage;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MeterView;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A remote stage that groups the calls of one subtask into batches for a {@link BatchCall}
+ * (docs/failures.md, "Reactive batching"). Each {@link #call} adds its item, with its own
+ * idempotency key, to the pending batch and returns that item's own future.
+ *
+ * <p>Guarantee: exactly what a single-call stage gives. Every item gets its own result (success,
+ * retryable, permanent or error), so one failing item never fails the others; a whole-batch
+ * failure fails each item with that failure (a timeout, a 503 for the batch, an I/O error:
+ * retryable). Nothing about a batch is state: an item in flight at a checkpoint is an event whose
+ * stage is pending in the engine's keyed state, and after a restore the engine calls the stage
+ * again for it with the same idempotency key, so it joins a new batch and its effect happens once.
+ *
+ * <p>When a batch goes: when the pending items reach the current size ({@link BatchSizeController},
+ * on the calling task thread), or {@link BatchSettings#linger()} after the first pending item (on a
+ * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
+ * {@link #close()}), whichever comes first; but never more than
+ * {@link BatchSettings#maxBatchesInFlight()} at once: then items wait, and the next batch goes
+ * when one is answered. That waiting is the backlog that grows the size. Items complete on the client's or the timer's thread;
+ * the engine moves each result back to the task thread through its mailbox.
+ *
+ * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
+ * current size), {@code batchLatencyMs} (histogram), {@code batchPending} (items waiting for a
+ * batch), {@code batchItemsPerSecond}.
+ */
+@Internal
+public final class BatchingStage implements RemoteStage {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(BatchingStage.class);
+
+    private final String stage;
+    private final BatchCall call;
+    private final BatchSettings settings;
+
+    private transient Object lock;
+    private transient ArrayDeque<Item> pending;
+    private transient ScheduledFuture<?> lingerTask;
+    /** Batches sent and not yet answered; at most {@link BatchSettings#maxBatchesInFlight()}. */
+    private transient int inFlight;
+    private transient ScheduledExecutorService timer;
+    private transient BatchSizeController controller;
+    private transient DescriptiveStatisticsHistogram latency;
+    private transient Counter items;
+
+    BatchingStage(String stage, BatchCall call, BatchSettings settings) {
+        this.stage = stage;
+        this.call = call;
+        this.settings = settings;
+    }
+
+    /** One call waiting for, or riding in, a batch. */
+    private record Item(StageContext context, CompletableFuture<JsonNode> result) {}
+
+    public BatchSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public void open() throws Exception {
+        open(null);
+    }
+
+    @Override
+    public void open(MetricGroup stageMetrics) throws Exception {
+        lock = new Object();
+        pending = new ArrayDeque<>();
+        controller = new BatchSizeController(settings.minBatch(), settings.maxBatch(),
+                settings.latencyTarget().toNanos() / 1000);
+        latency = new DescriptiveStatisticsHistogram(1000);
+        timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "stagewise-batch-" + stage);
+            thread.setDaemon(true);
+            return thread;
+        });
+        if (stageMetrics != null) {
+            stageMetrics.gauge("batchSize", this::size);
+            stageMetrics.gauge("batchPending", this::pendingItems);
+            stageMetrics.histogram("batchLatencyMs", latency);
+            items = stageMetrics.counter("batchItems");
+            stageMetrics.meter("batchItemsPerSecond", new MeterView(items));
+        }
+        call.open();
+    }
+
+    /** The current batch size (the controller's). */
+    public int size() {
+        synchronized (lock) {
+            return controller.size();
+        }
+    }
+
+    int pendingItems() {
+        synchronized (lock) {
+            return pending.size();
+        }
+    }
+
+    @Override
+    public CompletableFuture<JsonNode> call(StageContext context) {
+        Item item = new Item(context, new CompletableFuture<>());
+        List<Item> batch = null;
+        long epoch;
+        synchronized (lock) {
+            pending.add(item);
+            epoch = controller.epoch();
+            if (pending.size() >= controller.size() && inFlight < settings.maxBatchesInFlight()) {
+                batch = take(controller.size());
+            } else if (lingerTask == null && inFlight < settings.maxBatchesInFlight()) {
+                lingerTask = timer.schedule(this::linger, settings.linger().toNanos(), TimeUnit.NANOSECONDS);
+            }
+        }
+        if (batch != null) {
+            send(batch, true, epoch);
+        }
+        return item.result();
+    }
+
+    /**
+     * The linger timer, and the end of every batch: whatever waits goes now, in batches of at most
+     * the current size, while fewer than the maximum batches are in flight.
+     */
+    private void linger() {
+        while (true) {
+            List<Item> batch;
+            long epoch;
+            boolean full;
+            synchronized (lock) {
+                lingerTask = null;
+                if (pending.isEmpty() || inFlight >= settings.maxBatchesInFlight()) {
+                    return; // what waits goes when a batch in flight is answered
+                }
+                int size = controller.size();
+                full = pending.size() >= size;
+                epoch = controller.epoch();
+                batch = take(size);
+            }
+            send(batch, full, epoch);
+        }
+    }
+
+    /** Under the lock: the first {@code size} pending items, counted as a batch in flight. */
+    private List<Item> take(int size) {
+        inFlight++;
+        List<Item> batch = new ArrayList<>(Math.min(size, pending.size()));
+        while (batch.size() < size && !pending.isEmpty()) {
+            batch.add(pending.poll());
+        }
+        if (lingerTask != null && pending.isEmpty()) {
+            lingerTask.cancel(false);
+            lingerTask = null;
+        }
+        return batch;
+    }
+
+    private void send(List<Item> batch, boolean full, long epoch) {
+        // An item whose future is done was given up by the engine (its call timed out): leave it out.
+        batch.removeIf(item -> item.result().isDone());
+        if (batch.isEmpty()) {
+            synchronized (lock) {
+                inFlight--;
+            }
+            linger();
+            return;
+        }
+        List<StageContext> contexts = new ArrayList<>(batch.size());
+        Instant deadline = Instant.MAX;
+        for (Item item : batch) {
+            contexts.add(item.context());
+            if (item.context().deadline().isBefore(deadline)) {
+                deadline = item.context().deadline();
+            }
+        }
+        long started = System.nanoTime();
+        CompletableFuture<List<BatchCall.Result>> results;
+        try {
+            results = call.send(contexts, deadline);
+            if (results == null) {
+                results = CompletableFuture.failedFuture(new IllegalStateException("batch call of stage " + stage
+                        + " returned no future"));
+            }
+        } catch (RuntimeException | LinkageError e) {
+            results = CompletableFuture.failedFuture(e);
+        }
+        long waitMillis = Math.max(1, deadline.toEpochMilli() - System.currentTimeMillis());
+        results.orTimeout(waitMillis, TimeUnit.MILLISECONDS)
+                .whenComplete((outcomes, failure) -> complete(batch, outcomes, failure, started, full, epoch));
+    }
+
+    private void complete(List<Item> batch, List<BatchCall.Result> outcomes, Throwable failure, long started,
+                          boolean full, long epoch) {
+        long micros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - started);
+        latency.update(micros / 1000);
+        int retryable = 0;
+        if (failure == null && (outcomes == null || outcomes.size() != batch.size())) {
+            failure = new IllegalStateException("batch call of stage " + stage + " returned "
+                    + (outcomes == null ? "no" : outcomes.size()) + " results for " + batch.size() + " items");
+        }
+        if (failure != null) {
+            Throwable cause = FailureClass.unwrap(failure);
+            if (cause instanceof TimeoutException && cause.getMessage() == null) {
+                cause = new TimeoutException("no response to a batch of " + batch.size() + " items of stage " + stage
+                        + " by the earliest item's deadline");
+            }
+            if (FailureClass.of(cause) == FailureClass.RETRYABLE) {
+                retryable = batch.size();
+            } else {
+                LOG.warn("A batch of {} items of stage {} failed as a whole (first event {}): {}", batch.size(), stage,
+                        batch.get(0).context().eventId(), cause.toString());
+            }
+            for (Item item : batch) {
+                item.result().completeExceptionally(cause);
+            }
+        } else {
+            for (int i = 0; i < batch.size(); i++) {
+                BatchCall.Result outcome = outcomes.get(i);
+                Item item = batch.get(i);
+                if (outcome == null) {
+                    item.result().completeExceptionally(new IllegalStateException("batch call of stage " + stage
+                            + " returned no result for event " + item.context().eventId()));
+                } else if (outcome.failure() == null) {
+                    item.result().complete(outcome.output());
+                } else {
+                    if (FailureClass.of(outcome.failure()) == FailureClass.RETRYABLE) {
+                        retryable++;
+                    }
+                    item.result().completeExceptionally(outcome.failure());
+                }
+            }
+        }
+        if (items != null) {
+            items.inc(batch.size());
+        }
+        synchronized (lock) {
+            controller.onBatch(epoch, batch.size(), full, micros, retryable);
+            inFlight--;
+        }
+        // Items that waited for a free batch slot go now (a full batch, if the backlog allows).
+        try {
+            timer.execute(this::linger);
+        } catch (RejectedExecutionException closed) {
+            // closed with the task: waiting items are re-issued after the restore
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (timer != null) {
+                timer.shutdownNow();
+            }
+            // Items still pending are dropped with the task: their events are pending in keyed state,
+            // and a restore calls the stage again for them, with the same keys.
+            if (pending != null) {
+                synchronized (lock) {
+                    pending.clear();
+                }
+            }
+        } finally {
+            call.close();
+        }
+    }
+}

@@ -1,0 +1,256 @@
+package io.stagewise.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stagewise.gateway.GatewayServer;
+import io.stagewise.gateway.GatewaySettings;
+import io.stagewise.jobs.StagewiseException;
+import io.stagewise.jobs.StagewiseOptions;
+import io.stagewise.jobs.Topics;
+import io.stagewise.jobs.audit.TopicReader;
+import io.stagewise.jobs.payments.PaymentsWorkflow;
+import io.stagewise.operators.stage.BatchSettings;
+import io.stagewise.operators.stage.StageContext;
+import io.stagewise.operators.stage.Workflow;
+import io.stagewise.operators.stage.http.HttpBatchCall;
+import io.stagewise.testkit.Directories;
+import io.stagewise.testkit.EmbeddedKafka;
+import io.stagewise.testkit.EmbeddedPostgres;
+import io.stagewise.testkit.PaymentGenerator;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.configuration.Configuration;
+
+/**
+ * Reactive batching against fixed batch sizes ({@code stagewise bench batching}): a workflow of
+ * {@code validate} (local) and a batched {@code notify} against the real gateway's
+ * {@code POST /notifications/batch} (idempotency keys in an embedded PostgreSQL, a fresh database
+ * per run), one embedded broker, one generated input, each batch configuration under each gateway
+ * regime, one run each:
+ *
+ * <ul>
+ *   <li>fast: {@code latency} per batch, {@code fastItem} per item, no capacity limit;
+ *   <li>slow: the same per batch, {@code slowItem} per item, so a large batch outlives the call timeout;
+ *   <li>saturating: fast, but a capacity of {@code capacity} items/s; a batch that does not fit is
+ *       answered 503 (a batch larger than one second's capacity never fits);
+ *   <li>step: fast, switched to slow when half the payments are notified.
+ * </ul>
+ *
+ * <p>Per run: payments notified per second (from the first to the last notification the gateway
+ * committed, so job start-up does not count), the retry rate (batch item requests the gateway
+ * received beyond the first per payment, over payments; a batch refused over capacity counts), and
+ * the share of payments dead-lettered ({@code exhausted}: the retry topics are off here, so a
+ * configuration that keeps failing loses payments to the DLQ). Every run is checked: no payment
+ * notified twice.
+ */
+public final class BatchingBenchmark {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What to measure; validated on construction. */
+    public record Settings(int events, int parallelism, List<String> sizes, int maxBatch, Duration latencyTarget,
+                           int maxBatchesInFlight, Duration callTimeout, Duration latency, Duration fastItem,
+                           Duration slowItem, long capacity, Duration checkpointInterval, long seed, int accounts) {
+        public Settings {
+            if (events < 10 || parallelism < 1) {
+                throw new StagewiseException("--events must be >= 10 and --parallelism >= 1");
+            }
+            sizes = List.copyOf(sizes);
+            for (String size : sizes) {
+                if (!size.equals("adaptive") && !size.matches("[1-9]\\d{0,3}")) {
+                    throw new StagewiseException("--sizes takes fixed sizes (1..9999) and 'adaptive', got " + size);
+                }
+            }
+            if (capacity < 1) {
+                throw new StagewiseException("--capacity must be >= 1 items/s, got " + capacity);
+            }
+        }
+    }
+
+    private record Regime(String name, Duration item, long capacity, Duration stepTo) {}
+
+    private record Result(double perSecond, double retryRate, double deadLetteredShare, double seconds) {}
+
+    private final Settings settings;
+    private final PrintStream out;
+    private int runs;
+
+    private BatchingBenchmark(Settings settings, PrintStream out) {
+        this.settings = settings;
+        this.out = out;
+    }
+
+    public static void run(Settings settings, PrintStream out) throws Exception {
+        new BatchingBenchmark(settings, out).run();
+    }
+
+    /** {@code validate}, then {@code notify} batched to the gateway, with no charge before it. */
+    static Workflow workflow(String gatewayUrl, BatchSettings batching) {
+        return Workflow.named("bench-batching")
+                .local(PaymentsWorkflow.VALIDATE, PaymentsWorkflow::validate)
+                .batched(PaymentsWorkflow.NOTIFY, new HttpBatchCall(gatewayUrl + "/notifications/batch",
+                        BatchingBenchmark::notifyRequest), batching)
+                .build();
+    }
+
+    static JsonNode notifyRequest(StageContext ctx) {
+        return JSON.createObjectNode()
+                .put("payment_id", ctx.eventId())
+                .put("account", ctx.output(PaymentsWorkflow.VALIDATE).path("account").asText())
+                .put("charge_id", "ch_bench");
+    }
+
+    private BatchSettings batching(String size) {
+        int min = size.equals("adaptive") ? 1 : Integer.parseInt(size);
+        int max = size.equals("adaptive") ? settings.maxBatch() : min;
+        return new BatchSettings(BatchSettings.DEFAULT_LINGER, min, max, settings.latencyTarget(),
+                settings.maxBatchesInFlight());
+    }
+
+    private void run() throws Exception {
+        String noDelay = StageBenchmark.gatewayNoDelay();
+        List<Regime> regimes = List.of(
+                new Regime("fast", settings.fastItem(), 0, null),
+                new Regime("slow", settings.slowItem(), 0, null),
+                new Regime("saturating", settings.fastItem(), settings.capacity(), null),
+                new Regime("step fast->slow", settings.fastItem(), 0, settings.slowItem()));
+        Path dir = Files.createTempDirectory("stagewise-bench-batching-");
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"));
+                EmbeddedPostgres postgres = EmbeddedPostgres.start(dir.resolve("postgres"))) {
+            String bootstrap = kafka.bootstrapServers();
+            String input = "bench.batching";
+            Topics.createAll(bootstrap, settings.parallelism(), List.of(input));
+            PaymentGenerator.Plan plan = PaymentGenerator.plan(new PaymentGenerator.Settings(settings.events(), 0, 0,
+                    settings.seed(), settings.accounts()));
+            PaymentGenerator.send(plan, bootstrap, input, 0, n -> { });
+            int payments = plan.validIds().size();
+            out.printf("Gateway sockets: %s=%s; %,d payments in %s; per batch %d ms + per item: fast %s, slow %s; "
+                            + "saturating capacity %,d items/s%n", GatewayServer.NO_DELAY_PROPERTY, noDelay, payments, input,
+                    settings.latency().toMillis(), settings.fastItem(), settings.slowItem(), settings.capacity());
+            PipelineBenchmark bench = new PipelineBenchmark(bootstrap, input, settings.parallelism(),
+                    settings.checkpointInterval(), dir.resolve("checkpoints"));
+            Map<String, Map<String, Result>> results = new LinkedHashMap<>();
+            for (Regime regime : regimes) {
+                for (String size : settings.sizes()) {
+                    Result r = measure(bench, postgres, bootstrap, input, payments, regime, size);
+                    results.computeIfAbsent(regime.name(), k -> new LinkedHashMap<>()).put(size, r);
+                    out.printf("%-16s size %-9s %,8.0f payments/s  retries %6.2f%%  dead-lettered %6.2f%%  (%.1f s)%n",
+                            regime.name(), size, r.perSecond(), 100 * r.retryRate(), 100 * r.deadLetteredShare(), r.seconds());
+                    out.flush();
+                }
+            }
+            report(results);
+        } finally {
+            Directories.deleteRecursively(dir);
+        }
+    }
+
+    private Result measure(PipelineBenchmark bench, EmbeddedPostgres postgres, String bootstrap, String input, int payments,
+                           Regime regime, String size) throws Exception {
+        String database = postgres.createDatabase("bench_batching_" + (++runs));
+        GatewaySettings gatewaySettings = GatewaySettings.builder().latency(settings.latency())
+                .itemLatency(regime.item()).capacityPerSecond(regime.capacity()).build();
+        try (GatewayServer gateway = GatewayServer.start(gatewaySettings, database)) {
+            Configuration options = new Configuration();
+            options.set(StagewiseOptions.BOUNDED, true);
+            // Item slots never bound a batch here: the batcher's own limits do.
+            options.set(StagewiseOptions.MAX_IN_FLIGHT, settings.maxBatch() * settings.maxBatchesInFlight() * 2);
+            options.set(StagewiseOptions.RETRY_TOPICS, 0);
+            options.set(StagewiseOptions.CALL_TIMEOUT, settings.callTimeout());
+            PipelineBenchmark.Job job = bench.pipelineJob(input, workflow(gateway.url(), batching(size)),
+                    settings.parallelism(), options);
+            // The job's topics exist now (the DLQ is created with the first run's).
+            int deadLettersBefore = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size();
+            CompletableFuture<Void> step = regime.stepTo() == null ? CompletableFuture.completedFuture(null)
+                    : CompletableFuture.runAsync(() -> stepAtHalf(gateway, database, payments, regime.stepTo()));
+            long started = System.nanoTime();
+            job.env().execute(job.name());
+            double seconds = (System.nanoTime() - started) / 1e9;
+            step.cancel(true);
+            Map<String, Integer> notified = gateway.effectiveNotifications();
+            if (notified.values().stream().anyMatch(n -> n != 1)) {
+                throw new StagewiseException(job.name() + ": a payment was notified twice; see the log");
+            }
+            long requests = gateway.requestCounts("notifications").values().stream().mapToLong(Integer::longValue).sum();
+            double window = notificationWindowSeconds(database);
+            int deadLettered = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size()
+                    - deadLettersBefore;
+            return new Result(window > 0 ? notified.size() / window : 0, (requests - payments) / (double) payments,
+                    deadLettered / (double) payments, seconds);
+        }
+    }
+
+    /** The step regime: switch the gateway to the slow per-item cost once half the payments are notified. */
+    private void stepAtHalf(GatewayServer gateway, String database, int payments, Duration slowItem) {
+        try {
+            while (notifications(database) < payments / 2) {
+                TimeUnit.MILLISECONDS.sleep(50);
+            }
+            gateway.setLoad(settings.latency(), slowItem, 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot count notifications: " + e.getMessage(), e);
+        }
+    }
+
+    private static long notifications(String database) throws SQLException {
+        try (Connection c = DriverManager.getConnection(database); Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("SELECT count(*) FROM gateway_notifications")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static double notificationWindowSeconds(String database) throws SQLException {
+        try (Connection c = DriverManager.getConnection(database); Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("SELECT extract(epoch FROM max(created_at) - min(created_at))"
+                        + " FROM gateway_notifications")) {
+            rs.next();
+            return rs.getDouble(1);
+        }
+    }
+
+    private void report(Map<String, Map<String, Result>> results) {
+        out.printf("%npayments/s (retry rate) per regime; one run each, parallelism %d, at most %d batches in flight per "
+                        + "subtask, call timeout %d ms, latency target %d ms, adaptive 1..%d%n", settings.parallelism(),
+                settings.maxBatchesInFlight(), settings.callTimeout().toMillis(), settings.latencyTarget().toMillis(),
+                settings.maxBatch());
+        StringBuilder header = new StringBuilder(String.format("| %-16s |", "regime"));
+        for (String size : settings.sizes()) {
+            header.append(String.format(" %-18s |", size.equals("adaptive") ? "adaptive" : "fixed " + size));
+        }
+        header.append(" adaptive / best fixed |");
+        out.println(header);
+        for (Map.Entry<String, Map<String, Result>> regime : results.entrySet()) {
+            StringBuilder row = new StringBuilder(String.format("| %-16s |", regime.getKey()));
+            double bestFixed = 0;
+            for (Map.Entry<String, Result> cell : regime.getValue().entrySet()) {
+                Result r = cell.getValue();
+                String failed = r.deadLetteredShare() > 0 ? String.format(", %.0f%% dead-lettered", 100 * r.deadLetteredShare()) : "";
+                row.append(String.format(" %,6.0f (%.1f%%%s) |", r.perSecond(), 100 * r.retryRate(), failed));
+                if (!cell.getKey().equals("adaptive") && r.deadLetteredShare() == 0) {
+                    bestFixed = Math.max(bestFixed, r.perSecond());
+                }
+            }
+            Result adaptive = regime.getValue().get("adaptive");
+            row.append(adaptive == null || bestFixed == 0 ? " - |" : String.format(" %.2f |", adaptive.perSecond() / bestFixed));
+            out.println(row);
+        }
+        List<String> notes = new ArrayList<>();
+        notes.add("best fixed = the fastest fixed size that dead-lettered no payment");
+        out.println(String.join("; ", notes));
+    }
+}
