@@ -214,7 +214,7 @@ class PaymentsWorkflowITCase {
 
             assertAuditHolds(report);
             // The limit is per remote stage: two subtasks, three calls each at most per stage. With 100 ms per
-            // call and a backlog, charge reaches it (a flat RTT never lowers the adaptive limit).
+            // call and a backlog, charge reaches it.
             assertThat(Counting.MAX.get("charge").get()).isEqualTo(6);
             assertThat(Counting.MAX.get("notify").get()).isBetween(1, 6);
         }

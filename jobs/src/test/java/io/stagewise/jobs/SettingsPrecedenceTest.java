@@ -110,22 +110,22 @@ class SettingsPrecedenceTest {
     @Test
     void theInFlightLimitFlagsAndTheirConfigurationKeysSetTheStageSettings() {
         Configuration cluster = new Configuration();
-        cluster.setString("stagewise.stage.concurrency", "fixed");
+        cluster.setString("stagewise.stage.concurrency", "adaptive");
         cluster.setString("stagewise.stage.min-in-flight", "3");
         PipelineSettings fromConfig = launch(cluster).settings();
-        assertThat(fromConfig.stages().concurrency()).isEqualTo(StageSettings.Concurrency.FIXED);
+        assertThat(fromConfig.stages().concurrency()).isEqualTo(StageSettings.Concurrency.ADAPTIVE);
         assertThat(fromConfig.stages().minInFlight()).isEqualTo(3);
 
-        PipelineSettings fromFlags = launch(cluster, "--concurrency", "adaptive", "--min-in-flight", "5",
+        PipelineSettings fromFlags = launch(cluster, "--concurrency", "fixed", "--min-in-flight", "5",
                 "--max-in-flight", "20").settings();
-        assertThat(fromFlags.stages().concurrency()).isEqualTo(StageSettings.Concurrency.ADAPTIVE);
+        assertThat(fromFlags.stages().concurrency()).isEqualTo(StageSettings.Concurrency.FIXED);
         assertThat(fromFlags.stages().minInFlight()).isEqualTo(5);
         assertThat(fromFlags.stages().maxInFlight()).isEqualTo(20);
-        assertThat(fromFlags.jobParameters()).containsEntry("stagewise.stage.concurrency", "adaptive")
+        assertThat(fromFlags.jobParameters()).containsEntry("stagewise.stage.concurrency", "fixed")
                 .containsEntry("stagewise.stage.min-in-flight", "5");
 
         assertThat(launch(new Configuration()).settings().stages().concurrency())
-                .isEqualTo(StageSettings.Concurrency.ADAPTIVE);
+                .isEqualTo(StageSettings.Concurrency.FIXED);
     }
 
     @Test

@@ -9,15 +9,15 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The in-flight limit of one remote stage on one subtask: how many calls to that stage may run at
- * once. Fixed ({@code --concurrency fixed}): always {@code --max-in-flight}. Adaptive (the
- * default): follows the dependency between {@code --min-in-flight} and {@code --max-in-flight}
+ * once. Fixed ({@code --concurrency fixed}, the default): always {@code --max-in-flight}.
+ * Adaptive: follows the dependency between {@code --min-in-flight} and {@code --max-in-flight}
  * (README.md, "Adaptive concurrency"; docs/operations.md).
  *
  * <p>The adaptive limit is the lower of two algorithms of Netflix {@code concurrency-limits-core},
  * each fed on the task thread through {@link Limit#onSample} (no limiter, no extra thread):
  * <ol>
  *   <li>{@link VegasLimit} on the round-trip times of successful calls only. It keeps the lowest
- *       RTT seen as the no-load RTT (re-probed every 15-30 x limit samples, so a dependency that is
+ *       RTT seen as the no-load RTT (re-probed every 50-100 x limit samples, so a dependency that is
  *       slower for good, not overloaded, gets its limit back) and estimates the queue the
  *       dependency builds as {@code limit * (1 - rttNoLoad / rtt)}: up to 10% of the limit it
  *       grows by half again, under a third by log10(limit), over half (the RTT doubled; at least
@@ -42,6 +42,12 @@ import java.util.concurrent.TimeoutException;
 final class InFlightLimit {
     /** Multiplicative decrease on a drop (AIMD) and on queueing (Vegas). */
     static final double BACKOFF_RATIO = 0.9;
+    /**
+     * Vegas re-measures the no-load RTT after (0.5..1) x this x limit samples. The library's 30
+     * re-probes a stage cut to a limit of 3 after 45-90 calls, and the limit of a still-slow
+     * dependency would bounce straight back to the ceiling; 100 keeps it down for 150-300 calls.
+     */
+    static final int PROBE_MULTIPLIER = 100;
 
     private final int min;
     private final int max;
@@ -59,6 +65,7 @@ final class InFlightLimit {
                     .alphaFunction(limit -> Math.max(2, limit / 3))
                     .betaFunction(limit -> Math.max(3, limit / 2))
                     .decreaseFunction(limit -> limit * BACKOFF_RATIO)
+                    .probeMultiplier(PROBE_MULTIPLIER)
                     .build();
             drops = new AIMDLimit.Builder()
                     .initialLimit(max)

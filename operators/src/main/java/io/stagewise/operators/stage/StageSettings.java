@@ -23,7 +23,11 @@ public final class StageSettings implements Serializable {
     public static final int DEFAULT_MAX_IN_FLIGHT = 100;
     /** The floor of an adaptive in-flight limit: 1, so any {@code --max-in-flight} stays valid. */
     public static final int DEFAULT_MIN_IN_FLIGHT = 1;
-    public static final Concurrency DEFAULT_CONCURRENCY = Concurrency.ADAPTIVE;
+    /**
+     * Fixed, for now: under a CPU-starved machine the adaptive limit reads the job's own scheduling
+     * delay as queueing and lowers concurrency (README.md, "Adaptive concurrency").
+     */
+    public static final Concurrency DEFAULT_CONCURRENCY = Concurrency.FIXED;
 
     /** How the in-flight limit of each remote stage is set (see {@code InFlightLimit}). */
     @PublicEvolving

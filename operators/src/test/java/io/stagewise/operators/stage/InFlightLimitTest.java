@@ -38,16 +38,32 @@ class InFlightLimitTest {
 
     @Test
     void shrinksWhenLatencyRisesAndGrowsBackWhileItIsFlat() {
+        // 140 samples in all: below Vegas' earliest re-probe of the no-load RTT (0.5 x 100 x limit >= 150
+        // at a limit of 3), so nothing here depends on its random probe jitter.
         InFlightLimit limit = InFlightLimit.adaptive(1, 100);
         succeed(limit, 50, 5);
         assertThat(limit.current()).as("flat RTT at the ceiling: stays there").isEqualTo(100);
 
-        succeed(limit, 60, 100);
-        int low = limit.current();
-        assertThat(low).as("RTT x20 for 60 calls").isLessThanOrEqualTo(10);
+        int before = limit.current();
+        for (int i = 0; i < 60; i++) {
+            succeed(limit, 1, 100);
+            assertThat(limit.current()).as("never grows while the RTT is 20x").isLessThanOrEqualTo(before);
+            before = limit.current();
+        }
+        assertThat(limit.current()).as("RTT x20 for 60 calls").isLessThanOrEqualTo(5);
 
         succeed(limit, 30, 5);
         assertThat(limit.current()).as("RTT back to 5 ms for 30 calls").isEqualTo(100);
+    }
+
+    @Test
+    void aDependencyThatStaysSlowGetsItsLimitBackAfterTheNoLoadRttIsProbedAgain() {
+        InFlightLimit limit = InFlightLimit.adaptive(1, 100);
+        succeed(limit, 50, 5);
+        succeed(limit, 60, 100);
+        assertThat(limit.current()).isLessThanOrEqualTo(5);
+        succeed(limit, 600, 100); // the probe comes within 100 x limit samples
+        assertThat(limit.current()).as("100 ms is the new no-load RTT").isEqualTo(100);
     }
 
     @Test
