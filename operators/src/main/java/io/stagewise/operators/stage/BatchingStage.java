@@ -32,12 +32,14 @@ import org.slf4j.LoggerFactory;
  * stage is pending in the engine's keyed state, and after a restore the engine calls the stage
  * again for it with the same idempotency key, so it joins a new batch and its effect happens once.
  *
- * <p>When a batch goes: when the pending items reach the current size ({@link BatchSizeController},
+ * <p>When a batch goes: (1) when the pending items reach the current size ({@link BatchSizeController},
  * on the calling task thread), or {@link BatchSettings#linger()} after the first pending item (on a
  * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
- * {@link #close()}), whichever comes first; but never more than
- * {@link BatchSettings#maxBatchesInFlight()} at once: then items wait, and the next batch goes
- * when one is answered. That waiting is the backlog that grows the size. Items complete on the client's or the timer's thread;
+ * {@link #close()}), whichever comes first; (2) while {@link BatchSettings#maxBatchesInFlight()}
+ * batches are out, items wait and the next batch goes when one is answered: that waiting is the
+ * backlog that grows the size; (3) but no item waits for a batch slot longer than the latency
+ * target: then its batch goes anyway, beyond the limit, so queueing here never eats the call
+ * timeout (the engine's {@code --max-in-flight} still bounds the items). Items complete on the client's or the timer's thread;
  * the engine moves each result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
@@ -70,7 +72,7 @@ public final class BatchingStage implements RemoteStage {
     }
 
     /** One call waiting for, or riding in, a batch. */
-    private record Item(StageContext context, CompletableFuture<JsonNode> result) {}
+    private record Item(StageContext context, CompletableFuture<JsonNode> result, long queuedNanos) {}
 
     public BatchSettings settings() {
         return settings;
@@ -118,7 +120,7 @@ public final class BatchingStage implements RemoteStage {
 
     @Override
     public CompletableFuture<JsonNode> call(StageContext context) {
-        Item item = new Item(context, new CompletableFuture<>());
+        Item item = new Item(context, new CompletableFuture<>(), System.nanoTime());
         List<Item> batch = null;
         long epoch;
         synchronized (lock) {
@@ -126,8 +128,11 @@ public final class BatchingStage implements RemoteStage {
             epoch = controller.epoch();
             if (pending.size() >= controller.size() && inFlight < settings.maxBatchesInFlight()) {
                 batch = take(controller.size());
-            } else if (lingerTask == null && inFlight < settings.maxBatchesInFlight()) {
-                lingerTask = timer.schedule(this::linger, settings.linger().toNanos(), TimeUnit.NANOSECONDS);
+            } else if (lingerTask == null) {
+                // (2) With every batch slot taken, the item waits at most the latency target (3).
+                long delay = inFlight < settings.maxBatchesInFlight() ? settings.linger().toNanos()
+                        : settings.latencyTarget().toNanos();
+                lingerTask = timer.schedule(this::linger, delay, TimeUnit.NANOSECONDS);
             }
         }
         if (batch != null) {
@@ -147,8 +152,17 @@ public final class BatchingStage implements RemoteStage {
             boolean full;
             synchronized (lock) {
                 lingerTask = null;
-                if (pending.isEmpty() || inFlight >= settings.maxBatchesInFlight()) {
-                    return; // what waits goes when a batch in flight is answered
+                if (pending.isEmpty()) {
+                    return;
+                }
+                if (inFlight >= settings.maxBatchesInFlight()) {
+                    long waited = System.nanoTime() - pending.peek().queuedNanos();
+                    long left = settings.latencyTarget().toNanos() - waited;
+                    if (left > 0) {
+                        // what waits goes when a batch in flight is answered, or when overdue (3)
+                        lingerTask = timer.schedule(this::linger, left, TimeUnit.NANOSECONDS);
+                        return;
+                    }
                 }
                 int size = controller.size();
                 full = pending.size() >= size;
