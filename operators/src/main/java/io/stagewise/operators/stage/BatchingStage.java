@@ -37,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
  * {@link #close()}), whichever comes first; (2) while {@link BatchSettings#maxBatchesInFlight()}
  * batches are out, items wait and the next batch goes when one is answered: that waiting is the
- * backlog that grows the size; (3) but no item waits for a batch slot longer than the latency
- * target: then its batch goes anyway, beyond the limit, so queueing here never eats the call
- * timeout (the engine's {@code --max-in-flight} still bounds the items). Items complete on the client's or the timer's thread;
+ * backlog that grows the size; (3) but when the oldest item has waited longer than the latency
+ * target, one batch of the current size goes anyway, beyond the limit, and one more per latency
+ * target while that lasts: a gentle valve, so queueing here does not eat the call timeout of a
+ * short backlog, and never a burst of small requests into an overloaded dependency. Items complete on the client's or the timer's thread;
  * the engine moves each result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
@@ -150,11 +151,13 @@ public final class BatchingStage implements RemoteStage {
             List<Item> batch;
             long epoch;
             boolean full;
+            boolean last;
             synchronized (lock) {
                 lingerTask = null;
                 if (pending.isEmpty()) {
                     return;
                 }
+                boolean overdue = false;
                 if (inFlight >= settings.maxBatchesInFlight()) {
                     long waited = System.nanoTime() - pending.peek().queuedNanos();
                     long left = settings.latencyTarget().toNanos() - waited;
@@ -163,13 +166,22 @@ public final class BatchingStage implements RemoteStage {
                         lingerTask = timer.schedule(this::linger, left, TimeUnit.NANOSECONDS);
                         return;
                     }
+                    overdue = true;
                 }
                 int size = controller.size();
                 full = pending.size() >= size;
                 epoch = controller.epoch();
                 batch = take(size);
+                if (overdue && !pending.isEmpty()) {
+                    // (3) one batch beyond the limit per latency target, never a burst of them
+                    lingerTask = timer.schedule(this::linger, settings.latencyTarget().toNanos(), TimeUnit.NANOSECONDS);
+                }
+                last = overdue;
             }
             send(batch, full, epoch);
+            if (last) {
+                return;
+            }
         }
     }
 

@@ -279,7 +279,7 @@ public final class BenchCommand implements Callable<Integer> {
                 description = "Batches in flight per subtask (default: ${DEFAULT-VALUE}).")
         int maxBatchesInFlight;
 
-        @Option(names = "--call-timeout", defaultValue = "5s", converter = DurationConverter.class,
+        @Option(names = "--call-timeout", defaultValue = "10s", converter = DurationConverter.class,
                 description = "Timeout of one batch (default: ${DEFAULT-VALUE}).")
         Duration callTimeout;
 
