@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
@@ -197,7 +198,7 @@ class BatchingStageTest {
 
     @Test
     void itemsBeyondTheBatchesInFlightWaitAndGoWhenABatchIsAnswered() throws Exception {
-        List<CompletableFuture<List<BatchCall.Result>>> answers = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<CompletableFuture<List<BatchCall.Result>>> answers = new CopyOnWriteArrayList<>();
         ScriptedBatchCall.batch = items -> {
             CompletableFuture<List<BatchCall.Result>> answer = new CompletableFuture<>();
             answers.add(answer);
