@@ -74,11 +74,6 @@ public final class BatchSettings implements Serializable {
         return new BatchSettings(DEFAULT_LINGER, DEFAULT_MIN_BATCH, DEFAULT_MAX_BATCH, DEFAULT_LATENCY_TARGET);
     }
 
-    /** A fixed batch size (no adaptation), with the default linger and target. */
-    public static BatchSettings fixed(int size) {
-        return new BatchSettings(DEFAULT_LINGER, size, size, DEFAULT_LATENCY_TARGET);
-    }
-
     public Duration linger() {
         return linger;
     }

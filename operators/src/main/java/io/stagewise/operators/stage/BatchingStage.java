@@ -32,12 +32,15 @@ import org.slf4j.LoggerFactory;
  * stage is pending in the engine's keyed state, and after a restore the engine calls the stage
  * again for it with the same idempotency key, so it joins a new batch and its effect happens once.
  *
- * <p>When a batch goes: when the pending items reach the current size ({@link BatchSizeController},
+ * <p>When a batch goes: (1) when the pending items reach the current size ({@link BatchSizeController},
  * on the calling task thread), or {@link BatchSettings#linger()} after the first pending item (on a
  * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
- * {@link #close()}), whichever comes first; but never more than
- * {@link BatchSettings#maxBatchesInFlight()} at once: then items wait, and the next batch goes
- * when one is answered. That waiting is the backlog that grows the size. Items complete on the client's or the timer's thread;
+ * {@link #close()}), whichever comes first; (2) while {@link BatchSettings#maxBatchesInFlight()}
+ * batches are out, items wait and the next batch goes when one is answered: that waiting is the
+ * backlog that grows the size; (3) but when the oldest item has waited longer than the latency
+ * target, one batch of the current size goes anyway, beyond the limit, and one more per latency
+ * target while that lasts: a gentle valve, so queueing here does not eat the call timeout of a
+ * short backlog, and never a burst of small requests into an overloaded dependency. Items complete on the client's or the timer's thread;
  * the engine moves each result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
@@ -70,7 +73,7 @@ public final class BatchingStage implements RemoteStage {
     }
 
     /** One call waiting for, or riding in, a batch. */
-    private record Item(StageContext context, CompletableFuture<JsonNode> result) {}
+    private record Item(StageContext context, CompletableFuture<JsonNode> result, long queuedNanos) {}
 
     public BatchSettings settings() {
         return settings;
@@ -118,7 +121,7 @@ public final class BatchingStage implements RemoteStage {
 
     @Override
     public CompletableFuture<JsonNode> call(StageContext context) {
-        Item item = new Item(context, new CompletableFuture<>());
+        Item item = new Item(context, new CompletableFuture<>(), System.nanoTime());
         List<Item> batch = null;
         long epoch;
         synchronized (lock) {
@@ -126,8 +129,11 @@ public final class BatchingStage implements RemoteStage {
             epoch = controller.epoch();
             if (pending.size() >= controller.size() && inFlight < settings.maxBatchesInFlight()) {
                 batch = take(controller.size());
-            } else if (lingerTask == null && inFlight < settings.maxBatchesInFlight()) {
-                lingerTask = timer.schedule(this::linger, settings.linger().toNanos(), TimeUnit.NANOSECONDS);
+            } else if (lingerTask == null) {
+                // (2) With every batch slot taken, the item waits at most the latency target (3).
+                long delay = inFlight < settings.maxBatchesInFlight() ? settings.linger().toNanos()
+                        : settings.latencyTarget().toNanos();
+                lingerTask = timer.schedule(this::linger, delay, TimeUnit.NANOSECONDS);
             }
         }
         if (batch != null) {
@@ -145,17 +151,37 @@ public final class BatchingStage implements RemoteStage {
             List<Item> batch;
             long epoch;
             boolean full;
+            boolean last;
             synchronized (lock) {
                 lingerTask = null;
-                if (pending.isEmpty() || inFlight >= settings.maxBatchesInFlight()) {
-                    return; // what waits goes when a batch in flight is answered
+                if (pending.isEmpty()) {
+                    return;
+                }
+                boolean overdue = false;
+                if (inFlight >= settings.maxBatchesInFlight()) {
+                    long waited = System.nanoTime() - pending.peek().queuedNanos();
+                    long left = settings.latencyTarget().toNanos() - waited;
+                    if (left > 0) {
+                        // what waits goes when a batch in flight is answered, or when overdue (3)
+                        lingerTask = timer.schedule(this::linger, left, TimeUnit.NANOSECONDS);
+                        return;
+                    }
+                    overdue = true;
                 }
                 int size = controller.size();
                 full = pending.size() >= size;
                 epoch = controller.epoch();
                 batch = take(size);
+                if (overdue && !pending.isEmpty()) {
+                    // (3) one batch beyond the limit per latency target, never a burst of them
+                    lingerTask = timer.schedule(this::linger, settings.latencyTarget().toNanos(), TimeUnit.NANOSECONDS);
+                }
+                last = overdue;
             }
             send(batch, full, epoch);
+            if (last) {
+                return;
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package io.stagewise.operators.stage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 
 /** The batch size controller as pure logic, against a modelled dependency: latency = base + items x per-item cost. */
@@ -10,7 +11,7 @@ class BatchSizeControllerTest {
     private static final long TARGET = 200_000; // µs
 
     /** Sends full batches (backlog) to a dependency with {@code perItemMicros}; returns the batches until {@code done}. */
-    private static int runUntil(BatchSizeController c, long baseMicros, long perItemMicros, java.util.function.IntPredicate done,
+    private static int runUntil(BatchSizeController c, long baseMicros, long perItemMicros, IntPredicate done,
                                 int limit) {
         for (int batches = 1; batches <= limit; batches++) {
             int items = c.size();

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
@@ -197,7 +198,7 @@ class BatchingStageTest {
 
     @Test
     void itemsBeyondTheBatchesInFlightWaitAndGoWhenABatchIsAnswered() throws Exception {
-        List<CompletableFuture<List<BatchCall.Result>>> answers = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<CompletableFuture<List<BatchCall.Result>>> answers = new CopyOnWriteArrayList<>();
         ScriptedBatchCall.batch = items -> {
             CompletableFuture<List<BatchCall.Result>> answer = new CompletableFuture<>();
             answers.add(answer);
@@ -205,7 +206,7 @@ class BatchingStageTest {
                     .map(ctx -> BatchCall.Result.success(JSON.createObjectNode().put("n", ctx.eventId())))
                     .collect(Collectors.toList()));
         };
-        harness = open(workflow(new BatchSettings(Duration.ofSeconds(1), 2, 2, BatchSettings.DEFAULT_LATENCY_TARGET, 1)), null);
+        harness = open(workflow(new BatchSettings(Duration.ofSeconds(1), 2, 2, Duration.ofSeconds(5), 1)), null);
         for (String id : List.of("a", "b", "c", "d", "e")) {
             send(event(id, id));
         }
@@ -218,6 +219,24 @@ class BatchingStageTest {
         answers.get(2).complete(List.of());
         awaitDrained(() -> assertThat(completedIds()).containsExactly("a", "b", "c", "d", "e"));
         assertThat(ScriptedBatchCall.BATCHES.get(2)).as("the rest, without waiting for the linger").containsExactly("e:notify");
+    }
+
+    @Test
+    void anItemWaitingForABatchSlotLongerThanTheLatencyTargetGoesAnyway() throws Exception {
+        CompletableFuture<List<BatchCall.Result>> slow = new CompletableFuture<>(); // the only batch slot stays taken
+        ScriptedBatchCall.batch = items -> {
+            CompletableFuture<List<BatchCall.Result>> answer = CompletableFuture.completedFuture(items.stream()
+                    .map(ctx -> BatchCall.Result.success(JSON.createObjectNode().put("n", ctx.eventId())))
+                    .collect(Collectors.toList()));
+            return items.get(0).eventId().equals("a") ? slow.thenCompose(ignored -> answer) : answer;
+        };
+        harness = open(workflow(new BatchSettings(Duration.ofMillis(5), 1, 1, Duration.ofMillis(100), 1)), null);
+        send(event("a", "a"));
+        send(event("b", "b"));
+        awaitDrained(() -> assertThat(completedIds()).containsExactly("b"));
+        assertThat(ScriptedBatchCall.BATCHES).containsExactly(List.of("a:notify"), List.of("b:notify"));
+        slow.complete(List.of());
+        awaitDrained(() -> assertThat(completedIds()).containsExactly("a", "b"));
     }
 
     @Test

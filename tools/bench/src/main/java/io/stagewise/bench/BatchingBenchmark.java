@@ -165,11 +165,13 @@ public final class BatchingBenchmark {
         try (GatewayServer gateway = GatewayServer.start(gatewaySettings, database)) {
             Configuration options = new Configuration();
             options.set(StagewiseOptions.BOUNDED, true);
-            // Item slots never bound a batch here: the batcher's own limits do.
-            options.set(StagewiseOptions.MAX_IN_FLIGHT, settings.maxBatch() * settings.maxBatchesInFlight() * 2);
+            // Item slots to fill every batch slot (twice over for a fixed size, so the next batches wait ready).
+            BatchSettings batching = batching(size);
+            options.set(StagewiseOptions.MAX_IN_FLIGHT, batching.maxBatch() * settings.maxBatchesInFlight()
+                    * (batching.adaptive() ? 1 : 2));
             options.set(StagewiseOptions.RETRY_TOPICS, 0);
             options.set(StagewiseOptions.CALL_TIMEOUT, settings.callTimeout());
-            PipelineBenchmark.Job job = bench.pipelineJob(input, workflow(gateway.url(), batching(size)),
+            PipelineBenchmark.Job job = bench.pipelineJob(input, workflow(gateway.url(), batching),
                     settings.parallelism(), options);
             // The job's topics exist now (the DLQ is created with the first run's).
             int deadLettersBefore = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size();

@@ -279,7 +279,7 @@ public final class BenchCommand implements Callable<Integer> {
                     + " a slow and a saturating gateway and a step from fast to slow mid-run. One broker, one"
                     + " generated input, one run per cell.")
     static final class Batching implements Callable<Integer> {
-        @Option(names = "--events", defaultValue = "2000", description = "Payments in the input (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--events", defaultValue = "1000", description = "Payments in the input (default: ${DEFAULT-VALUE}).")
         int events;
 
         @Option(names = "--sizes", defaultValue = "1,10,100,500,adaptive", split = ",",
@@ -297,7 +297,7 @@ public final class BenchCommand implements Callable<Integer> {
                 description = "Batches in flight per subtask (default: ${DEFAULT-VALUE}).")
         int maxBatchesInFlight;
 
-        @Option(names = "--call-timeout", defaultValue = "5s", converter = DurationConverter.class,
+        @Option(names = "--call-timeout", defaultValue = "10s", converter = DurationConverter.class,
                 description = "Timeout of one batch (default: ${DEFAULT-VALUE}).")
         Duration callTimeout;
 
