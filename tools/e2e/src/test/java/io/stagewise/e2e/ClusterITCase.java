@@ -291,10 +291,11 @@ class ClusterITCase {
         // subtask's previous transaction is still prepared (its commit notification not processed
         // yet) carries that checkpoint's rows in the savepoint (the lock trap, docs/payments.md).
         // They are applied once, at the restore. Whether a barrier finds a transaction still
-        // prepared is timing: the first two runs carried 16 and 2 rows, then 35 and 0. At least one
-        // of the two must, or this run did not exercise the restore of carried rows.
+        // prepared is timing, which the suite cannot force: under load runs carried 16 and 2 rows,
+        // then 35 and 0; on a quiet CI machine 0 and 0. So carried rows are checked when there are
+        // some; PostgresSinkProtocolITCase drives the deferral deterministically (a barrier while
+        // the previous transaction is prepared) and restores carried rows after a 2 -> 3 -> 1 rescale.
         carried.forEach((savepoint, rows) -> progress("ledger rows carried in " + savepoint + ": " + rows.size()));
-        assertThat(carried.values().stream().mapToInt(List::size).sum()).as("ledger rows carried in the savepoints").isPositive();
         Set<String> ledgerRows = ledgerPaymentIds();
         carried.forEach((savepoint, rows) -> assertThat(ledgerRows).as("carried rows of %s, applied after the restore", savepoint)
                 .containsAll(rows));
