@@ -72,6 +72,8 @@ final class StageMetrics {
 
     /** One stage's counters and call latency. */
     static final class PerStage {
+        /** The stage's group ({@code stagewise.stage.<name>}): a remote stage adds its own metrics here. */
+        final MetricGroup group;
         final Counter attempts;
         final Counter successes;
         final Counter failuresRetryable;
@@ -81,6 +83,7 @@ final class StageMetrics {
         final DescriptiveStatisticsHistogram latency;
 
         PerStage(MetricGroup group) {
+            this.group = group;
             attempts = group.counter("attempts");
             successes = group.counter("successes");
             failuresRetryable = group.counter("failuresRetryable");

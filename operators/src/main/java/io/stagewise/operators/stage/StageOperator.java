@@ -149,7 +149,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
                 () -> slots.oldestWaitingRetryAgeMillis(System.currentTimeMillis()));
         for (Workflow.Stage stage : workflow.stages()) {
             if (!stage.isLocal()) {
-                stage.remote().open(getMetricGroup().addGroup("stagewise").addGroup("stage", stage.name()));
+                stage.remote().open(metrics.stage(stage.name()).group);
             }
         }
         reissueLostCalls();
