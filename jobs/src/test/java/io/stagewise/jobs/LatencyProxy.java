@@ -70,6 +70,7 @@ final class LatencyProxy implements AutoCloseable {
         String path = exchange.getRequestURI().getPath();
         boolean slow = path.equals(slowPath);
         try (exchange) {
+            boolean counted = slow;
             if (slow) {
                 concurrencyAtArrival.add(inFlight.incrementAndGet());
             }
@@ -89,6 +90,9 @@ final class LatencyProxy implements AutoCloseable {
                 }
                 HttpResponse<byte[]> response = client.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
                 byte[] body = response.body();
+                // Out of flight before the job can see the response: the job frees its slot when the response
+                // arrives and may send the next call at once, which must not find this one still counted.
+                counted = leave(counted);
                 exchange.sendResponseHeaders(response.statusCode(), body.length == 0 ? -1 : body.length);
                 try (OutputStream out = exchange.getResponseBody()) {
                     out.write(body);
@@ -97,11 +101,17 @@ final class LatencyProxy implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 exchange.sendResponseHeaders(503, -1);
             } finally {
-                if (slow) {
-                    inFlight.decrementAndGet();
-                }
+                leave(counted);
             }
         }
+    }
+
+    /** Takes a counted request out of flight once; returns false, the request's new counted state. */
+    private boolean leave(boolean counted) {
+        if (counted) {
+            inFlight.decrementAndGet();
+        }
+        return false;
     }
 
     @Override
