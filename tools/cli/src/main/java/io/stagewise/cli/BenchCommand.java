@@ -153,15 +153,12 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--malformed-rate", defaultValue = "0.001", description = "Share of malformed records (default: ${DEFAULT-VALUE}).")
         double malformedRate;
 
-        @Option(names = "--seed", defaultValue = "42", description = "Random seed of the generated input (default: ${DEFAULT-VALUE}).")
-        long seed;
-
-        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
-        int accounts;
+        @Mixin
+        InputFlags input = new InputFlags();
 
         @Override
         public Integer call() throws Exception {
-            PaymentGenerator.Settings generator = new PaymentGenerator.Settings(events, duplicateRate, malformedRate, seed, accounts);
+            PaymentGenerator.Settings generator = input.settings(events, duplicateRate, malformedRate);
             StageBenchmark.run(new StageBenchmark.Settings(generator, events, rounds, warmupRounds, parallelism, remoteParallelism,
                     inFlight, remoteEvents, gatewayLatency, checkpointInterval, concurrency), System.out);
             return 0;
@@ -245,12 +242,8 @@ public final class BenchCommand implements Callable<Integer> {
                 description = "In-line delay multiplier (default: ${DEFAULT-VALUE}).")
         double inlineMultiplier;
 
-        @Option(names = "--seed", defaultValue = "42",
-                description = "Random seed of the input and of the failing payments (default: ${DEFAULT-VALUE}).")
-        long seed;
-
-        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
-        int accounts;
+        @Mixin
+        InputFlags input = new InputFlags();
 
         @Override
         public Integer call() throws Exception {
@@ -265,7 +258,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
             InlineRetryJob.Settings inline = new InlineRetryJob.Settings(inFlight, inlineRetries, inlineInitialDelay,
                     inlineMaxDelay, inlineMultiplier, StageSettings.DEFAULT_CALL_TIMEOUT);
-            IsolationBenchmark.run(new IsolationBenchmark.Settings(new PaymentGenerator.Settings(events, 0, 0, seed, accounts),
+            IsolationBenchmark.run(new IsolationBenchmark.Settings(input.settings(events, 0, 0),
                     failingShare, gatewayLatency, inFlight, parallelism, rounds, warmupRounds, checkpointInterval, timeCap,
                     ladder, inline), System.out);
             return 0;
@@ -324,17 +317,14 @@ public final class BenchCommand implements Callable<Integer> {
                 description = "Checkpoint interval (default: ${DEFAULT-VALUE}).")
         Duration checkpointInterval;
 
-        @Option(names = "--seed", defaultValue = "42", description = "Random seed of the input (default: ${DEFAULT-VALUE}).")
-        long seed;
-
-        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
-        int accounts;
+        @Mixin
+        InputFlags input = new InputFlags();
 
         @Override
         public Integer call() throws Exception {
             BatchingBenchmark.run(new BatchingBenchmark.Settings(events, parallelism, sizes, maxBatch, latencyTarget,
-                    maxBatchesInFlight, callTimeout, latency, fastItem, slowItem, capacity, checkpointInterval, seed,
-                    accounts), System.out);
+                    maxBatchesInFlight, callTimeout, latency, fastItem, slowItem, capacity, checkpointInterval, input.seed,
+                    input.accounts), System.out);
             return 0;
         }
     }
@@ -384,31 +374,28 @@ public final class BenchCommand implements Callable<Integer> {
                 description = "Checkpoint interval (default: ${DEFAULT-VALUE}).")
         Duration checkpointInterval;
 
-        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (business keys) (default: ${DEFAULT-VALUE}).")
-        int accounts;
-
-        @Option(names = "--seed", defaultValue = "42", description = "Random seed of the generated input (default: ${DEFAULT-VALUE}).")
-        long seed;
+        @Mixin
+        InputFlags input = new InputFlags();
 
         @Override
         public Integer call() throws Exception {
             if (ids < 1 || parallelism < 1) {
                 throw new StagewiseException("--ids and --parallelism must be >= 1");
             }
-            PaymentGenerator.Plan plan = PaymentGenerator.plan(new PaymentGenerator.Settings(ids, 0, 0, seed, accounts));
+            PaymentGenerator.Plan plan = PaymentGenerator.plan(input.settings(ids, 0, 0));
             Path dir = Files.createTempDirectory("stagewise-bench-state-");
             try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"))) {
-                String input = "bench.payments";
-                Topics.createAll(kafka.bootstrapServers(), parallelism, List.of(input));
-                System.out.printf("Producing %,d records with distinct ids to %s ...%n", plan.records().size(), input);
+                String topic = "bench.payments";
+                Topics.createAll(kafka.bootstrapServers(), parallelism, List.of(topic));
+                System.out.printf("Producing %,d records with distinct ids to %s ...%n", plan.records().size(), topic);
                 // In slices, each flushed before the next: on a loaded machine one producer with a million
                 // records queued expires batches (delivery.timeout.ms) before the broker takes them.
                 List<PaymentGenerator.Record> records = plan.records();
                 for (int from = 0; from < records.size(); from += PRODUCE_SLICE) {
                     PaymentGenerator.send(records.subList(from, Math.min(records.size(), from + PRODUCE_SLICE)),
-                            kafka.bootstrapServers(), input, 0, n -> { });
+                            kafka.bootstrapServers(), topic, 0, n -> { });
                 }
-                StateBenchmark bench = new StateBenchmark(kafka.bootstrapServers(), input, parallelism, checkpointInterval,
+                StateBenchmark bench = new StateBenchmark(kafka.bootstrapServers(), topic, parallelism, checkpointInterval,
                         dir.resolve("checkpoints"));
                 List<StateBenchmark.Result> results = new ArrayList<>();
                 for (boolean incremental : new boolean[] {false, true}) {
@@ -416,7 +403,7 @@ public final class BenchCommand implements Callable<Integer> {
                     System.out.printf("%s checkpoints measured%n", incremental ? "incremental" : "full");
                 }
                 System.out.printf("%ndedup-only pipeline, %,d distinct ids over %d accounts, parallelism %d, RocksDB%n",
-                        plan.validIds().size(), accounts, parallelism);
+                        plan.validIds().size(), input.accounts, parallelism);
                 StateBenchmark.print(results, System.out);
                 return 0;
             } finally {

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code stagewise bench latency}: {@link LatencyBenchmark}. */
@@ -43,11 +44,8 @@ public final class BenchLatencyCommand implements Callable<Integer> {
             description = "Records written before the job starts, per interval (default: ${DEFAULT-VALUE}).")
     int backlog;
 
-    @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
-    int accounts;
-
-    @Option(names = "--seed", defaultValue = "42", description = "Random seed of the generated input (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Mixin
+    InputFlags input = new InputFlags();
 
     @Override
     public Integer call() throws Exception {
@@ -58,7 +56,7 @@ public final class BenchLatencyCommand implements Callable<Integer> {
         Path dir = Files.createTempDirectory("stagewise-bench-latency-");
         try {
             LatencyBenchmark.run(new LatencyBenchmark.Settings(intervals, parallelism, maxEvents, warmup, measure, backlog,
-                    accounts, seed), dir, System.out);
+                    input.accounts, input.seed), dir, System.out);
             return 0;
         } finally {
             Directories.deleteRecursively(dir);

@@ -2,13 +2,13 @@ package io.stagewise.cli;
 
 import io.stagewise.bench.peer.PeerBenchmark;
 import io.stagewise.jobs.flags.DurationConverter;
-import io.stagewise.testkit.PaymentGenerator;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code stagewise bench peer}: {@link PeerBenchmark}. */
@@ -68,15 +68,12 @@ public final class BenchPeerCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE}).")
     Duration runTimeout;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Random seed of the input (default: ${DEFAULT-VALUE}).")
-    long seed;
-
-    @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
-    int accounts;
+    @Mixin
+    InputFlags input = new InputFlags();
 
     @Override
     public Integer call() throws Exception {
-        PeerBenchmark.run(new PeerBenchmark.Settings(new PaymentGenerator.Settings(events, duplicateRate, 0, seed, accounts),
+        PeerBenchmark.run(new PeerBenchmark.Settings(input.settings(events, duplicateRate, 0),
                 partitions, intervals, rounds, parallelism, streamThreads, workflow, childHeap, rocksdbJar, runTimeout),
                 System.out);
         return 0;

@@ -123,7 +123,7 @@ public final class DemoCommand implements Callable<Integer> {
         GatewaySettings gatewaySettings;
         try {
             gatewaySettings = GatewaySettings.builder()
-                    .randomFaults(transientFailureRate, timeoutRate, generator.seed)
+                    .randomFaults(transientFailureRate, timeoutRate, generator.input.seed)
                     .latency(gatewayLatency)
                     .declineAccounts(declinedAccounts())
                     .build();
@@ -308,7 +308,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     /** The first accounts, as many as --permanent-failure-rate of them; the gateway declines their charges. */
     private Set<String> declinedAccounts() {
-        int count = (int) Math.round(permanentFailureRate * generator.accounts);
+        int count = (int) Math.round(permanentFailureRate * generator.input.accounts);
         return IntStream.range(0, count).mapToObj(i -> "acct-" + i).collect(Collectors.toCollection(TreeSet::new));
     }
 

@@ -64,7 +64,7 @@ public final class ProduceCommand implements Callable<Integer> {
             var node = new ObjectMapper().createObjectNode();
             node.put("topic", topic).put("records", total).put("distinctIds", plan.validIds().size())
                     .put("duplicates", plan.duplicates()).put("malformed", plan.malformed())
-                    .put("seed", generator.seed);
+                    .put("seed", generator.input.seed);
             System.out.println(node);
         }
         return 0;
@@ -81,14 +81,11 @@ public final class ProduceCommand implements Callable<Integer> {
         @Option(names = "--malformed-rate", defaultValue = "0.001", description = "Share of malformed records (default: ${DEFAULT-VALUE}).")
         double malformedRate;
 
-        @Option(names = "--seed", defaultValue = "42", description = "Random seed; also part of the event ids (default: ${DEFAULT-VALUE}).")
-        long seed;
-
-        @Option(names = "--accounts", defaultValue = "100", description = "Number of distinct accounts (default: ${DEFAULT-VALUE}).")
-        int accounts;
+        @Mixin
+        InputFlags input = new InputFlags();
 
         PaymentGenerator.Settings settings() {
-            return new PaymentGenerator.Settings(events, duplicateRate, malformedRate, seed, accounts);
+            return input.settings(events, duplicateRate, malformedRate);
         }
     }
 }
