@@ -176,11 +176,8 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         int moved = 0;
         for (String key : keys) {
             setCurrentKey(key);
-            List<Map.Entry<String, WorkflowState>> entries = new ArrayList<>();
+            // Iterating one state while writing another is safe on both backends; the old one is cleared after.
             for (Map.Entry<String, WorkflowState> e : legacy.entries()) {
-                entries.add(Map.entry(e.getKey(), e.getValue()));
-            }
-            for (Map.Entry<String, WorkflowState> e : entries) {
                 workflows.put(e.getKey(), WorkflowRun.from(e.getValue()));
                 moved++;
             }
