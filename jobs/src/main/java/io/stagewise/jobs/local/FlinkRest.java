@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -204,6 +205,36 @@ public final class FlinkRest {
             }
         }
         return total;
+    }
+
+    /**
+     * End-to-end durations (ms) of the job's completed checkpoints, from Flink's checkpoint statistics
+     * ({@code summary.end_to_end_duration} of {@code /jobs/<id>/checkpoints}: Flink's summary of the
+     * checkpoints completed since the job started on this JobManager, not only the few its history lists).
+     */
+    public record CheckpointDurations(long completed, long failed, long p50, long p99, long max) {
+        /** From a {@code /jobs/<id>/checkpoints} response; empty before the first completed checkpoint. */
+        public static Optional<CheckpointDurations> of(JsonNode checkpoints) {
+            long completed = checkpoints.path("counts").path("completed").asLong();
+            JsonNode duration = checkpoints.path("summary").path("end_to_end_duration");
+            if (completed < 1 || !duration.has("p99")) {
+                return Optional.empty();
+            }
+            return Optional.of(new CheckpointDurations(completed, checkpoints.path("counts").path("failed").asLong(),
+                    Math.round(duration.path("p50").asDouble()), Math.round(duration.path("p99").asDouble()),
+                    duration.path("max").asLong()));
+        }
+
+        /** E.g. {@code 85 completed (0 failed), end-to-end p50 1.5 s, p99 5.1 s, max 16.5 s}. */
+        public String render() {
+            return String.format(Locale.ROOT, "%d completed (%d failed), end-to-end p50 %.1f s, p99 %.1f s, max %.1f s",
+                    completed, failed, p50 / 1000.0, p99 / 1000.0, max / 1000.0);
+        }
+    }
+
+    /** Durations of the job's completed checkpoints so far; empty before the first. */
+    public Optional<CheckpointDurations> checkpointDurations() {
+        return checkpoints().flatMap(CheckpointDurations::of);
     }
 
     /** Id and duration (ms) of the latest completed checkpoint. */

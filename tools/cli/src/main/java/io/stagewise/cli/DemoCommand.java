@@ -31,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -186,11 +187,13 @@ public final class DemoCommand implements Callable<Integer> {
             long dropped;
             long restarts;
             Optional<long[]> checkpoint;
+            Optional<FlinkRest.CheckpointDurations> durations;
             try (TopicCounter counter = new TopicCounter(bootstrap, OUTPUT, Topics.dlq(INPUT))) {
                 outcome = follow(plan, job, rest, producing, produced, counter);
                 dropped = rest.stagewiseMetric("duplicatesDropped");
                 restarts = rest.restarts();
                 checkpoint = rest.latestCheckpoint();
+                durations = rest.checkpointDurations();
             }
             if (producing.isCompletedExceptionally()) {
                 producing.join(); // rethrows the producer's failure
@@ -211,6 +214,8 @@ public final class DemoCommand implements Callable<Integer> {
                     produced.get(), report.count("completed"), report.count("ledgerRows"), report.count("effectiveCharges"),
                     report.count("duplicatesInInput"), dropped, report.count("deadLetters"), restarts,
                     checkpoint.map(c -> c[0]).orElse(0L), seconds);
+            System.out.printf("Checkpoints (interval %s): %s%n", checkpointInterval.toString().substring(2).toLowerCase(Locale.ROOT),
+                    durations.map(FlinkRest.CheckpointDurations::render).orElse("none completed"));
             System.out.println("Audit (docs/audit.md):");
             System.out.print(report.render());
             boolean passed = outcome.caughtUp && report.passed();
@@ -223,6 +228,8 @@ public final class DemoCommand implements Callable<Integer> {
                 summary.put("produced", produced.get());
                 summary.put("restarts", restarts);
                 summary.put("checkpoints", checkpoint.map(c -> c[0]).orElse(0L));
+                durations.ifPresent(d -> summary.putObject("checkpointDurationMs").put("p50", d.p50()).put("p99", d.p99())
+                        .put("max", d.max()));
                 summary.put("duplicatesDroppedSinceLastRestart", dropped);
                 summary.put("seconds", Math.round(seconds * 10) / 10.0);
                 summary.set("audit", report.toJson(mapper));

@@ -154,6 +154,12 @@ public final class StatusCommand implements Callable<Integer> {
             last.put("fullSizeBytes", latest.path("state_size").asLong());
             last.put("ageMs", Math.max(0, now - latest.path("latest_ack_timestamp").asLong()));
         }
+        FlinkRest.CheckpointDurations.of(stats).ifPresent(durations -> {
+            ObjectNode summary = checkpoint.putObject("durationMs");
+            summary.put("p50", durations.p50());
+            summary.put("p99", durations.p99());
+            summary.put("max", durations.max());
+        });
 
         ObjectNode input = status.putObject("input");
         long read = 0;
@@ -181,6 +187,12 @@ public final class StatusCommand implements Callable<Integer> {
         return status;
     }
 
+    /** {@code "; all took p50 150 ms, p99 900 ms"}, or nothing before the summary exists. */
+    private static String durations(JsonNode durationMs) {
+        return durationMs.has("p99") ? String.format(Locale.ROOT, "; all took p50 %,d ms, p99 %,d ms",
+                durationMs.path("p50").asLong(), durationMs.path("p99").asLong()) : "";
+    }
+
     private static boolean isHistogramStatistic(String stat) {
         return stat.matches("min|max|mean|stddev|p\\d+");
     }
@@ -198,10 +210,11 @@ public final class StatusCommand implements Callable<Integer> {
         lines.add(last.isMissingNode()
                 ? String.format(Locale.ROOT, "Checkpoint  none completed yet (%d failed, %d in progress)",
                         checkpoint.path("failed").asLong(), checkpoint.path("inProgress").asLong())
-                : String.format(Locale.ROOT, "Checkpoint  #%d, %s ago, took %d ms, %s (full state %s); %d completed, %d failed",
+                : String.format(Locale.ROOT, "Checkpoint  #%d, %s ago, took %d ms, %s (full state %s); %d completed, %d failed%s",
                         last.path("id").asLong(), duration(last.path("ageMs").asLong()), last.path("durationMs").asLong(),
                         bytes(last.path("sizeBytes").asLong()), bytes(last.path("fullSizeBytes").asLong()),
-                        checkpoint.path("completed").asLong(), checkpoint.path("failed").asLong()));
+                        checkpoint.path("completed").asLong(), checkpoint.path("failed").asLong(),
+                        durations(checkpoint.path("durationMs"))));
         lines.add(String.format(Locale.ROOT, "Input       %,d records read, %.1f records/s now", input.path("records").asLong(),
                 input.path("recordsPerSecond").asDouble()));
         lines.add("Stagewise metrics (counters summed over subtasks; latencies: the slowest subtask's percentiles, ms)");

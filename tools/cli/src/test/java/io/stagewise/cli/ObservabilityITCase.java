@@ -200,6 +200,10 @@ class ObservabilityITCase {
         assertThat(status.path("job").path("name").asText()).isEqualTo("stagewise demo");
         assertThat(status.path("job").path("uptimeMs").asLong()).isPositive();
         assertThat(status.path("checkpoint").path("last").path("id").asLong()).isPositive();
+        JsonNode durations = status.path("checkpoint").path("durationMs");
+        assertThat(durations.path("p99").asLong()).as("checkpoint durations from Flink's summary: %s", durations)
+                .isPositive().isGreaterThanOrEqualTo(durations.path("p50").asLong())
+                .isLessThanOrEqualTo(durations.path("max").asLong());
         assertThat(status.path("input").path("records").asLong()).isPositive();
         assertThat(status.path("stagewise").path("completed").asLong()).isPositive();
         assertThat(status.path("stagewise").path("stage.charge.latencyMs").has("p99")).isTrue();

@@ -18,6 +18,7 @@ class StatusFormatTest {
         ObjectNode checkpoint = status.putObject("checkpoint").put("completed", 42).put("failed", 0).put("inProgress", 1);
         checkpoint.putObject("last").put("id", 42).put("durationMs", 180).put("sizeBytes", 2048).put("fullSizeBytes", 3 << 20)
                 .put("ageMs", 4_000);
+        checkpoint.putObject("durationMs").put("p50", 150).put("p99", 1_250).put("max", 1_300);
         status.putObject("input").put("records", 12_345).put("recordsPerSecond", 99.5);
         ObjectNode metrics = status.putObject("stagewise").put("completed", 12_000).put("deadLettered.permanent", 7);
         metrics.putObject("sink.output.endToEndLatencyMs").put("p50", 1_900).put("p95", 2_400).put("p99", 2_800);
@@ -27,7 +28,8 @@ class StatusFormatTest {
         assertThat(screen.lines()).containsExactly(
                 "Job         stagewise pipeline payments (abc)",
                 "State       RUNNING, up 1h 2m, 1 restart(s)",
-                "Checkpoint  #42, 4s ago, took 180 ms, 2.0 KiB (full state 3.0 MiB); 42 completed, 0 failed",
+                "Checkpoint  #42, 4s ago, took 180 ms, 2.0 KiB (full state 3.0 MiB); 42 completed, 0 failed; all took p50 150 ms,"
+                        + " p99 1,250 ms",
                 "Input       12,345 records read, 99.5 records/s now",
                 "Stagewise metrics (counters summed over subtasks; latencies: the slowest subtask's percentiles, ms)",
                 "  completed                      12,000",
