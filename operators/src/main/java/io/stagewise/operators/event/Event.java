@@ -1,5 +1,6 @@
 package io.stagewise.operators.event;
 
+import java.nio.charset.StandardCharsets;
 import org.apache.flink.annotation.PublicEvolving;
 
 /**
@@ -20,8 +21,22 @@ public class Event {
     /** The business key (an account id in the payments pipeline). */
     public String key;
     public String occurredAt;
-    /** The {@code payload} object as JSON text ({@code "{}"} when absent). */
+    /**
+     * The {@code payload} object as JSON text ({@code "{}"} when absent), or null while the payload is
+     * only known as a slice of {@link #value} ({@link #payloadStart}, {@link #payloadLength}): read it
+     * with {@link #payloadText()}.
+     */
     public String payload;
+    /**
+     * Where the payload object sits in {@link #value} (UTF-8 bytes, exactly as they arrived), when
+     * {@link #payloadLength} is positive. The parser locates it and nothing decodes it unless a stage
+     * reads the payload: the shuffle and the output writer pass the bytes on. Transient: not part of
+     * the POJO layout of the parked-events state, which keeps {@link #payload} (an event is parked with
+     * its payload decoded, {@link #payloadText()}); {@link EventSerializer} carries it explicitly.
+     */
+    public transient int payloadStart;
+    /** Length in bytes of the payload slice of {@link #value}; 0 when {@link #payload} holds the payload. */
+    public transient int payloadLength;
     /** The Kafka record key, untouched (may be null). */
     public byte[] recordKey;
     /** The Kafka record value, untouched: what a dead letter carries. */
@@ -47,6 +62,22 @@ public class Event {
     public String malformed;
 
     public Event() {}
+
+    /** True when the payload is a slice of {@link #value} ({@link #payloadStart}, {@link #payloadLength}). */
+    public boolean hasPayloadSlice() {
+        return payloadLength > 0 && value != null;
+    }
+
+    /**
+     * The payload as JSON text: {@link #payload}, decoded from its slice of {@link #value} on the first
+     * call (and kept), {@code "{}"} when there is none.
+     */
+    public String payloadText() {
+        if (payload == null) {
+            payload = hasPayloadSlice() ? new String(value, payloadStart, payloadLength, StandardCharsets.UTF_8) : "{}";
+        }
+        return payload;
+    }
 
     public boolean isMalformed() {
         return malformed != null;

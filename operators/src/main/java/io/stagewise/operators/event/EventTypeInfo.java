@@ -56,7 +56,7 @@ public final class EventTypeInfo extends TypeInformation<Event> {
 
     @Override
     public String toString() {
-        return "Event(explicit serializer v1)";
+        return "Event(explicit serializer v2)";
     }
 
     @Override

@@ -272,7 +272,7 @@ class StageOperatorTest {
 
     @Test
     void anOutputTooLargeForTheTopicIsDeadLetteredWithItsProgressAndAReplayCallsNoStageAgain() throws Exception {
-        OutputRecordCheck refusesHuge = done -> done.payload.contains("huge")
+        OutputRecordCheck refusesHuge = done -> done.payloadText().contains("huge")
                 ? Optional.of("event " + done.eventId + " is 20000 bytes, over 10240") : Optional.empty();
         harness = open(payments(), settings(10), null, refusesHuge);
         send(event("e1", "{\"amount\":5,\"note\":\"huge\"}"));
