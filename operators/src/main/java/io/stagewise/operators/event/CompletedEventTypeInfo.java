@@ -3,11 +3,9 @@ package io.stagewise.operators.event;
 import java.io.IOException;
 import java.lang.reflect.Type;
 import java.util.Map;
-import org.apache.flink.api.common.serialization.SerializerConfig;
 import org.apache.flink.api.common.typeinfo.TypeInfoFactory;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
-import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
@@ -23,12 +21,14 @@ import org.apache.flink.types.StringValue;
  * {@code CompletedEvent} is never held in keyed or operator state (it goes straight to the output
  * sink), so no savepoint holds this format; the format is versioned all the same (version 2).
  */
-public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent> {
+public final class CompletedEventTypeInfo extends ExplicitTypeInfo<CompletedEvent> {
     private static final long serialVersionUID = 1L;
 
     public static final CompletedEventTypeInfo INSTANCE = new CompletedEventTypeInfo();
 
-    private CompletedEventTypeInfo() {}
+    private CompletedEventTypeInfo() {
+        super(CompletedEvent.class, FieldSerializer.INSTANCE, "CompletedEvent(explicit serializer v2)");
+    }
 
     /** Named by {@code @TypeInfo} on {@link CompletedEvent}. */
     public static final class Factory extends TypeInfoFactory<CompletedEvent> {
@@ -36,61 +36,6 @@ public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent
         public TypeInformation<CompletedEvent> createTypeInfo(Type type, Map<String, TypeInformation<?>> generics) {
             return INSTANCE;
         }
-    }
-
-    @Override
-    public boolean isBasicType() {
-        return false;
-    }
-
-    @Override
-    public boolean isTupleType() {
-        return false;
-    }
-
-    @Override
-    public int getArity() {
-        return 1;
-    }
-
-    @Override
-    public int getTotalFields() {
-        return 1;
-    }
-
-    @Override
-    public Class<CompletedEvent> getTypeClass() {
-        return CompletedEvent.class;
-    }
-
-    @Override
-    public boolean isKeyType() {
-        return false;
-    }
-
-    @Override
-    public TypeSerializer<CompletedEvent> createSerializer(SerializerConfig config) {
-        return FieldSerializer.INSTANCE;
-    }
-
-    @Override
-    public String toString() {
-        return "CompletedEvent(explicit serializer v2)";
-    }
-
-    @Override
-    public boolean equals(Object obj) {
-        return obj instanceof CompletedEventTypeInfo;
-    }
-
-    @Override
-    public int hashCode() {
-        return CompletedEventTypeInfo.class.hashCode();
-    }
-
-    @Override
-    public boolean canEqual(Object obj) {
-        return obj instanceof CompletedEventTypeInfo;
     }
 
     /**
