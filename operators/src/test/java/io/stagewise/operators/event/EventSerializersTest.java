@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.stagewise.operators.ingest.EventDeserializer;
 import io.stagewise.operators.ingest.EventParser;
 import io.stagewise.operators.ingest.MalformedSplit;
+import io.stagewise.operators.stage.StageOperator;
 import io.stagewise.operators.stage.WorkflowRun;
 import io.stagewise.operators.stage.WorkflowRunSerializer;
 import java.nio.charset.StandardCharsets;
@@ -170,6 +171,25 @@ class EventSerializersTest {
         assertThat(back.payloadText()).isEqualTo(payload);
         assertThat(back.eventId).isEqualTo("pay-9");
         assertThat(CompletedEventTypeInfo.FieldSerializer.INSTANCE.copy(done).payloadText()).isEqualTo(payload);
+    }
+
+    @Test
+    void deadLettersRoundTripEveryFieldAndTheSideOutputsUseTheExplicitType() throws Exception {
+        DeadLetter letter = DeadLetter.retry(full(), "charge", new IllegalStateException("boom"), 3,
+                "{\"stages\":{}}", 100, 2, 5000);
+        DeadLetter back = roundTrip(DeadLetterTypeInfo.FieldSerializer.INSTANCE, letter);
+        assertThat(back).usingRecursiveComparison().isEqualTo(letter);
+        assertThat(back.value).isEqualTo(full().value);
+        DeadLetter malformed = DeadLetter.malformed(new Event(), 7);
+        assertThat(roundTrip(DeadLetterTypeInfo.FieldSerializer.INSTANCE, malformed)).usingRecursiveComparison()
+                .isEqualTo(malformed);
+        DeadLetter empty = new DeadLetter();
+        assertThat(roundTrip(DeadLetterTypeInfo.FieldSerializer.INSTANCE, empty)).usingRecursiveComparison().isEqualTo(empty);
+        assertThat(DeadLetterTypeInfo.FieldSerializer.INSTANCE.copy(letter)).usingRecursiveComparison().isEqualTo(letter);
+
+        assertThat(MalformedSplit.DEAD_LETTERS.getTypeInfo()).isEqualTo(DeadLetterTypeInfo.INSTANCE);
+        assertThat(StageOperator.DEAD_LETTERS.getTypeInfo()).isEqualTo(DeadLetterTypeInfo.INSTANCE);
+        assertThat(StageOperator.RETRIES.getTypeInfo()).isEqualTo(DeadLetterTypeInfo.INSTANCE);
     }
 
     /** The shuffle uses the explicit serializer, while keyed state keeps the POJO layout savepoints hold. */
