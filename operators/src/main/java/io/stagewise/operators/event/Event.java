@@ -30,13 +30,14 @@ public class Event {
     /**
      * Where the payload object sits in {@link #value} (UTF-8 bytes, exactly as they arrived), when
      * {@link #payloadLength} is positive. The parser locates it and nothing decodes it unless a stage
-     * reads the payload: the shuffle and the output writer pass the bytes on. Transient: not part of
-     * the POJO layout of the parked-events state, which keeps {@link #payload} (an event is parked with
-     * its payload decoded, {@link #payloadText()}); {@link EventSerializer} carries it explicitly.
+     * reads the payload: the shuffle and the output writer pass the bytes on. POJO fields added after
+     * the first release, like {@link #repairOf}: Flink's POJO schema evolution restores older state
+     * (parked events) with them 0, i.e. with the payload in {@link #payload}; every serializer of an
+     * event (this POJO's, {@link EventSerializer}) carries them, so no operator in between loses it.
      */
-    public transient int payloadStart;
+    public int payloadStart;
     /** Length in bytes of the payload slice of {@link #value}; 0 when {@link #payload} holds the payload. */
-    public transient int payloadLength;
+    public int payloadLength;
     /** The Kafka record key, untouched (may be null). */
     public byte[] recordKey;
     /** The Kafka record value, untouched: what a dead letter carries. */

@@ -68,7 +68,6 @@ final class KeyOrdering {
         String running = active.value();
         if (running != null && !running.equals(event.id)) {
             ParkedQueue bounds = bounds();
-            event.payloadText(); // the parked-events state keeps the POJO layout: payload as text, no slice
             parkedEvents.put(bounds.tail++, event);
             queue.update(bounds);
             return false;

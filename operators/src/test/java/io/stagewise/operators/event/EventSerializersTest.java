@@ -118,6 +118,23 @@ class EventSerializersTest {
     }
 
     /**
+     * An operator in between that declares {@code Event} as a POJO (a user's map, the failure injector)
+     * and the parked-events state carry the slice too: the payload is never lost on the way.
+     */
+    @Test
+    void thePojoSerializerCarriesThePayloadSlice() throws Exception {
+        String payload = "{\"amount\":\"12.50\",\"eur\":\"€\"}";
+        Event event = parsed(payload);
+
+        TypeSerializer<Event> pojo = TypeInformation.of(Event.class).createSerializer(new SerializerConfigImpl());
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        pojo.serialize(event, out);
+        Event back = pojo.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
+
+        assertThat(back.payloadText()).isEqualTo(payload);
+    }
+
+    /**
      * State written by format 1 (fixtures written by the serializer before format 2, with its snapshot):
      * restores through the format 1 reader, is declared compatible after migration, and migrates to
      * format 2 with every field, in the event and in the workflow-run state that nests it.

@@ -766,8 +766,8 @@ class StageOperatorTest {
     }
 
     /**
-     * A parsed event holds its payload as a slice of its value, outside the parked-events state's POJO
-     * layout: parked, snapshotted and restored, it still reaches the output with its payload.
+     * A parsed event holds its payload as a slice of its value: parked (the POJO state), snapshotted
+     * and restored, it still reaches the output with its payload.
      */
     @Test
     void aParkedEventKeepsItsPayloadAcrossASnapshot() throws Exception {
