@@ -9,9 +9,11 @@ import org.apache.flink.annotation.PublicEvolving;
  *
  * <p>A record that could not be parsed is still an {@code Event}, with {@link #malformed} saying why;
  * the malformed split turns it into a dead letter. So nothing read from Kafka is ever dropped or
- * crashes the job. A Flink POJO where keyed state holds it (the stage engine's parked events and
- * in-flight workflows keep that layout); on the streams from the source to the stage engine it
- * travels with the explicit {@link EventSerializer} ({@link EventTypeInfo}). Never Kryo.
+ * crashes the job. A Flink POJO where keyed state declares it so (the stage engine's parked events);
+ * on the streams from the source to the stage engine, and inside the in-flight workflows
+ * ({@code WorkflowRunSerializer}), it travels with the explicit {@link EventSerializer}
+ * ({@link EventTypeInfo}). Never Kryo. The payload is either text ({@link #payload}) or, as the
+ * parser leaves it, a slice of {@link #value}: read it with {@link #payloadText()}.
  */
 @PublicEvolving
 public class Event {
