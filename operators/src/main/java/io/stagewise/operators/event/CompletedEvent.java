@@ -1,5 +1,6 @@
 package io.stagewise.operators.event;
 
+import java.nio.charset.StandardCharsets;
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
 
@@ -14,7 +15,16 @@ public class CompletedEvent {
     public String eventId;
     public String type;
     public String key;
+    /** The payload as JSON text, or null when it is {@link #payloadBytes}' slice. */
     public String payload;
+    /**
+     * When not null: the payload's UTF-8 bytes, exactly as they arrived, at {@link #payloadStart} for
+     * {@link #payloadLength} bytes (the input record's value, shared, never modified). The output writer
+     * copies them as they are; nothing decodes or re-encodes them.
+     */
+    public byte[] payloadBytes;
+    public int payloadStart;
+    public int payloadLength;
     /** JSON object of stage name to stage output ({@code "{}"} when the workflow has no stages). */
     public String outputs;
     public long completedAt;
@@ -27,11 +37,25 @@ public class CompletedEvent {
         done.eventId = event.id;
         done.type = event.type;
         done.key = event.key;
-        done.payload = event.payload;
+        if (event.payload == null && event.hasPayloadSlice()) {
+            done.payloadBytes = event.value;
+            done.payloadStart = event.payloadStart;
+            done.payloadLength = event.payloadLength;
+        } else {
+            done.payload = event.payloadText();
+        }
         done.outputs = outputs;
         done.completedAt = completedAt;
         done.origin = event.origin;
         return done;
+    }
+
+    /** The payload as JSON text (decoded from {@link #payloadBytes} when it is held that way). */
+    public String payloadText() {
+        if (payloadBytes != null) {
+            return new String(payloadBytes, payloadStart, payloadLength, StandardCharsets.UTF_8);
+        }
+        return payload == null ? "{}" : payload;
     }
 
     @Override

@@ -3,11 +3,9 @@ package io.stagewise.operators.event;
 import java.io.IOException;
 import java.lang.reflect.Type;
 import java.util.Map;
-import org.apache.flink.api.common.serialization.SerializerConfig;
 import org.apache.flink.api.common.typeinfo.TypeInfoFactory;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
-import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
@@ -21,14 +19,16 @@ import org.apache.flink.types.StringValue;
  *
  * <p>Guarantee: a copy or a serialized round trip equals the original field by field, nulls included.
  * {@code CompletedEvent} is never held in keyed or operator state (it goes straight to the output
- * sink), so no savepoint holds this format; the snapshot is versioned all the same (version 1).
+ * sink), so no savepoint holds this format; the format is versioned all the same (version 2).
  */
-public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent> {
+public final class CompletedEventTypeInfo extends ExplicitTypeInfo<CompletedEvent> {
     private static final long serialVersionUID = 1L;
 
     public static final CompletedEventTypeInfo INSTANCE = new CompletedEventTypeInfo();
 
-    private CompletedEventTypeInfo() {}
+    private CompletedEventTypeInfo() {
+        super(CompletedEvent.class, FieldSerializer.INSTANCE, "CompletedEvent(explicit serializer v2)");
+    }
 
     /** Named by {@code @TypeInfo} on {@link CompletedEvent}. */
     public static final class Factory extends TypeInfoFactory<CompletedEvent> {
@@ -38,62 +38,11 @@ public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent
         }
     }
 
-    @Override
-    public boolean isBasicType() {
-        return false;
-    }
-
-    @Override
-    public boolean isTupleType() {
-        return false;
-    }
-
-    @Override
-    public int getArity() {
-        return 1;
-    }
-
-    @Override
-    public int getTotalFields() {
-        return 1;
-    }
-
-    @Override
-    public Class<CompletedEvent> getTypeClass() {
-        return CompletedEvent.class;
-    }
-
-    @Override
-    public boolean isKeyType() {
-        return false;
-    }
-
-    @Override
-    public TypeSerializer<CompletedEvent> createSerializer(SerializerConfig config) {
-        return FieldSerializer.INSTANCE;
-    }
-
-    @Override
-    public String toString() {
-        return "CompletedEvent(explicit serializer v1)";
-    }
-
-    @Override
-    public boolean equals(Object obj) {
-        return obj instanceof CompletedEventTypeInfo;
-    }
-
-    @Override
-    public int hashCode() {
-        return CompletedEventTypeInfo.class.hashCode();
-    }
-
-    @Override
-    public boolean canEqual(Object obj) {
-        return obj instanceof CompletedEventTypeInfo;
-    }
-
-    /** Format version 1: the strings in {@link StringValue} form, then the origin (if any), then the time. */
+    /**
+     * Format version 2: the strings in {@link StringValue} form, the payload either as its UTF-8 bytes
+     * (length + 1, then the bytes) or as text (0, then the string), then the origin (if any), then the
+     * time. Never in state (version 1 differed only in the payload, always text), so no savepoint reads it.
+     */
     public static final class FieldSerializer extends TypeSerializerSingleton<CompletedEvent> {
         private static final long serialVersionUID = 1L;
 
@@ -118,6 +67,9 @@ public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent
             to.type = from.type;
             to.key = from.key;
             to.payload = from.payload;
+            to.payloadBytes = from.payloadBytes; // never modified: shared, as the chained copy may
+            to.payloadStart = from.payloadStart;
+            to.payloadLength = from.payloadLength;
             to.outputs = from.outputs;
             to.completedAt = from.completedAt;
             to.origin = from.origin == null ? null
@@ -140,7 +92,13 @@ public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent
             StringValue.writeString(done.eventId, target);
             StringValue.writeString(done.type, target);
             StringValue.writeString(done.key, target);
-            StringValue.writeString(done.payload, target);
+            if (done.payloadBytes != null) {
+                target.writeInt(done.payloadLength + 1);
+                target.write(done.payloadBytes, done.payloadStart, done.payloadLength);
+            } else {
+                target.writeInt(0);
+                StringValue.writeString(done.payload, target);
+            }
             StringValue.writeString(done.outputs, target);
             target.writeLong(done.completedAt);
             target.writeBoolean(done.origin != null);
@@ -158,7 +116,14 @@ public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent
             done.eventId = StringValue.readString(source);
             done.type = StringValue.readString(source);
             done.key = StringValue.readString(source);
-            done.payload = StringValue.readString(source);
+            int payloadBytes = source.readInt();
+            if (payloadBytes > 0) {
+                done.payloadBytes = new byte[payloadBytes - 1];
+                source.readFully(done.payloadBytes);
+                done.payloadLength = payloadBytes - 1;
+            } else {
+                done.payload = StringValue.readString(source);
+            }
             done.outputs = StringValue.readString(source);
             done.completedAt = source.readLong();
             if (source.readBoolean()) {
@@ -183,7 +148,7 @@ public final class CompletedEventTypeInfo extends TypeInformation<CompletedEvent
             return new Snapshot();
         }
 
-        /** Snapshot of format version 1. */
+        /** Snapshot of the format (never written to a savepoint: {@code CompletedEvent} is not state). */
         public static final class Snapshot extends SimpleTypeSerializerSnapshot<CompletedEvent> {
             public Snapshot() {
                 super(() -> INSTANCE);

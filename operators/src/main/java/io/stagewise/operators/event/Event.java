@@ -1,5 +1,6 @@
 package io.stagewise.operators.event;
 
+import java.nio.charset.StandardCharsets;
 import org.apache.flink.annotation.PublicEvolving;
 
 /**
@@ -8,9 +9,11 @@ import org.apache.flink.annotation.PublicEvolving;
  *
  * <p>A record that could not be parsed is still an {@code Event}, with {@link #malformed} saying why;
  * the malformed split turns it into a dead letter. So nothing read from Kafka is ever dropped or
- * crashes the job. A Flink POJO where keyed state holds it (the stage engine's parked events and
- * in-flight workflows keep that layout); on the streams from the source to the stage engine it
- * travels with the explicit {@link EventSerializer} ({@link EventTypeInfo}). Never Kryo.
+ * crashes the job. A Flink POJO where keyed state declares it so (the stage engine's parked events);
+ * on the streams from the source to the stage engine, and inside the in-flight workflows
+ * ({@code WorkflowRunSerializer}), it travels with the explicit {@link EventSerializer}
+ * ({@link EventTypeInfo}). Never Kryo. The payload is either text ({@link #payload}) or, as the
+ * parser leaves it, a slice of {@link #value}: read it with {@link #payloadText()}.
  */
 @PublicEvolving
 public class Event {
@@ -20,8 +23,23 @@ public class Event {
     /** The business key (an account id in the payments pipeline). */
     public String key;
     public String occurredAt;
-    /** The {@code payload} object as JSON text ({@code "{}"} when absent). */
+    /**
+     * The {@code payload} object as JSON text ({@code "{}"} when absent), or null while the payload is
+     * only known as a slice of {@link #value} ({@link #payloadStart}, {@link #payloadLength}): read it
+     * with {@link #payloadText()}.
+     */
     public String payload;
+    /**
+     * Where the payload object sits in {@link #value} (UTF-8 bytes, exactly as they arrived), when
+     * {@link #payloadLength} is positive. The parser locates it and nothing decodes it unless a stage
+     * reads the payload: the shuffle and the output writer pass the bytes on. POJO fields added after
+     * the first release, like {@link #repairOf}: Flink's POJO schema evolution restores older state
+     * (parked events) with them 0, i.e. with the payload in {@link #payload}; every serializer of an
+     * event (this POJO's, {@link EventSerializer}) carries them, so no operator in between loses it.
+     */
+    public int payloadStart;
+    /** Length in bytes of the payload slice of {@link #value}; 0 when {@link #payload} holds the payload. */
+    public int payloadLength;
     /** The Kafka record key, untouched (may be null). */
     public byte[] recordKey;
     /** The Kafka record value, untouched: what a dead letter carries. */
@@ -47,6 +65,22 @@ public class Event {
     public String malformed;
 
     public Event() {}
+
+    /** True when the payload is a slice of {@link #value} ({@link #payloadStart}, {@link #payloadLength}). */
+    public boolean hasPayloadSlice() {
+        return payloadLength > 0 && value != null;
+    }
+
+    /**
+     * The payload as JSON text: {@link #payload}, decoded from its slice of {@link #value} on the first
+     * call (and kept), {@code "{}"} when there is none.
+     */
+    public String payloadText() {
+        if (payload == null) {
+            payload = hasPayloadSlice() ? new String(value, payloadStart, payloadLength, StandardCharsets.UTF_8) : "{}";
+        }
+        return payload;
+    }
 
     public boolean isMalformed() {
         return malformed != null;

@@ -121,8 +121,10 @@ public final class EventParser implements Serializable {
         }
         if (fields.payloadLength > 0) {
             // The payload exactly as it arrived (docs/event-format.md): a slice of the record value,
-            // never a tree rebuilt and written out again.
-            event.payload = new String(value, fields.payloadStart, fields.payloadLength, StandardCharsets.UTF_8);
+            // neither decoded nor rebuilt; a stage that reads it decodes it (Event#payloadText).
+            event.payload = null;
+            event.payloadStart = fields.payloadStart;
+            event.payloadLength = fields.payloadLength;
         }
         event.occurredAt = fields.occurredAt;
         if (fields.key != null && !fields.key.isEmpty()) {

@@ -2,6 +2,7 @@ package io.stagewise.operators.ingest;
 
 import org.apache.flink.annotation.PublicEvolving;
 import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.DeadLetterTypeInfo;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.EventTypeInfo;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -23,7 +24,7 @@ public final class MalformedSplit extends ProcessFunction<Event, Event> implemen
     public static final String UID = "stagewise-malformed-split";
 
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
-            new OutputTag<>("malformed-dead-letters", TypeInformation.of(DeadLetter.class));
+            new OutputTag<>("malformed-dead-letters", DeadLetterTypeInfo.INSTANCE);
 
     private transient Counter malformed;
 

@@ -68,7 +68,7 @@ public final class StageContext {
     public JsonNode payload() {
         if (payload == null) {
             try {
-                payload = JSON.readTree(event.payload == null ? "{}" : event.payload);
+                payload = JSON.readTree(event.payloadText());
             } catch (java.io.IOException e) {
                 throw new IllegalStateException("payload of " + event.id + " is not JSON", e);
             }

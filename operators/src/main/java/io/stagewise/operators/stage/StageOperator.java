@@ -5,6 +5,7 @@ import io.stagewise.operators.dedup.DedupRule;
 import io.stagewise.operators.dedup.EventStatus;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.DeadLetterTypeInfo;
 import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.StagewiseHeaders;
@@ -24,7 +25,6 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.MapState;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.base.StringSerializer;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
@@ -91,7 +91,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
 
     /** Permanent rejections and errors in stage code, with progress, ready for the DLQ. */
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
-            new OutputTag<>("stage-dead-letters", TypeInformation.of(DeadLetter.class));
+            new OutputTag<>("stage-dead-letters", DeadLetterTypeInfo.INSTANCE);
 
     /**
      * Retryable failures past the in-operator attempts, bound for the next step of the retry ladder
@@ -99,7 +99,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
      * {@link #DEAD_LETTERS} with reason {@code exhausted}.
      */
     public static final OutputTag<DeadLetter> RETRIES =
-            new OutputTag<>("stage-retries", TypeInformation.of(DeadLetter.class));
+            new OutputTag<>("stage-retries", DeadLetterTypeInfo.INSTANCE);
 
     private final Workflow workflow;
     private final StageSettings settings;

@@ -33,7 +33,7 @@ class EventParserTest {
         assertThat(event.type).isEqualTo("payment.requested");
         assertThat(event.key).isEqualTo("acct-9");
         assertThat(event.occurredAt).isEqualTo("2026-11-27T18:00:00Z");
-        assertThat(event.payload).isEqualTo("{\"amount\":\"12.50\"}");
+        assertThat(event.payloadText()).isEqualTo("{\"amount\":\"12.50\"}");
         assertThat(event.origin).isEqualTo(HERE);
         assertThat(event.progress).isEqualTo("{}");
         assertThat(event.replayOf).isNull();
@@ -50,8 +50,8 @@ class EventParserTest {
         assertThat(event.isMalformed()).isFalse();
         assertThat(event.id).isEqualTo("pay-7");
         assertThat(event.type).isEqualTo("t");
-        assertThat(event.payload).isEqualTo(payload);
-        assertThat(parse("{\"id\":\"a\",\"type\":\"t\",\"payload\":null}").payload).isEqualTo("{}");
+        assertThat(event.payloadText()).isEqualTo(payload);
+        assertThat(parse("{\"id\":\"a\",\"type\":\"t\",\"payload\":null}").payloadText()).isEqualTo("{}");
     }
 
     @Test
@@ -71,7 +71,7 @@ class EventParserTest {
         assertThat(parse("{\"id\":\"a\",\"type\":\"t\"}").key).isEqualTo("acct-7");
         Event noKeys = parser.parse(null, bytes("{\"id\":\"a\",\"type\":\"t\"}"), HERE, Map.of());
         assertThat(noKeys.key).isEqualTo("a");
-        assertThat(noKeys.payload).isEqualTo("{}");
+        assertThat(noKeys.payloadText()).isEqualTo("{}");
     }
 
     @Test

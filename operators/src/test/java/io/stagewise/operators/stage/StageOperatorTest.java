@@ -11,8 +11,11 @@ import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
+import io.stagewise.operators.ingest.EventParser;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -272,7 +275,7 @@ class StageOperatorTest {
 
     @Test
     void anOutputTooLargeForTheTopicIsDeadLetteredWithItsProgressAndAReplayCallsNoStageAgain() throws Exception {
-        OutputRecordCheck refusesHuge = done -> done.payload.contains("huge")
+        OutputRecordCheck refusesHuge = done -> done.payloadText().contains("huge")
                 ? Optional.of("event " + done.eventId + " is 20000 bytes, over 10240") : Optional.empty();
         harness = open(payments(), settings(10), null, refusesHuge);
         send(event("e1", "{\"amount\":5,\"note\":\"huge\"}"));
@@ -760,6 +763,37 @@ class StageOperatorTest {
         assertThat(completedIds()).containsExactlyElementsOf(ids);
         assertThat(harness.numKeyedStateEntries()).as("only the key's status map stays").isEqualTo(1);
         assertThat(harness.numProcessingTimeTimers()).isZero();
+    }
+
+    /**
+     * A parsed event holds its payload as a slice of its value: parked (the POJO state), snapshotted
+     * and restored, it still reaches the output with its payload.
+     */
+    @Test
+    void aParkedEventKeepsItsPayloadAcrossASnapshot() throws Exception {
+        ScriptedStage.SCRIPTS.put("charge", ctx -> ctx.eventId().equals("a1") && ctx.attempt() == 1
+                ? CompletableFuture.failedFuture(new RetryableStageException("503"))
+                : CompletableFuture.completedFuture(ScriptedStage.ok("charge_id", "ch_" + ctx.eventId())));
+        start(payments(), orderedWithAttempts(3));
+        harness.setProcessingTime(1_000);
+        send(event("a1", "acct-1", "{\"amount\":5}")); // backs off 100 ms
+        String payload = "{\"amount\": 7, \"note\": \"€ \\\"x\\\"\"}";
+        Event parsed = new EventParser(EventParser.DEFAULT_MAX_EVENT_BYTES).parse(null,
+                ("{\"id\":\"a2\",\"type\":\"payment.requested\",\"key\":\"acct-1\",\"payload\":" + payload + "}")
+                        .getBytes(StandardCharsets.UTF_8), new Origin("payments", 0, 9, 1), Map.of());
+        assertThat(parsed.hasPayloadSlice()).isTrue();
+        send(parsed); // parked behind a1
+
+        OperatorSubtaskState snapshot = harness.snapshot(1, 1_000);
+        crash();
+        harness = open(payments(), orderedWithAttempts(3), snapshot);
+        harness.setProcessingTime(1_000);
+        advanceTime(100);
+        drain();
+
+        assertThat(completedIds()).containsExactly("a1", "a2");
+        CompletedEvent a2 = harness.extractOutputValues().get(1);
+        assertThat(a2.payloadText()).isEqualTo(payload);
     }
 
     private static StageSettings orderedWithAttempts(int attempts) {

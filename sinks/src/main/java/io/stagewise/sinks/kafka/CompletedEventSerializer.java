@@ -18,7 +18,8 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  * Writes a {@link CompletedEvent} to the output topic: key = business key, value = JSON
  * {@code {"id", "type", "key", "payload", "outputs", "completedAt", "origin"}}, header
  * {@code stagewise.event-id}. The JSON is written with one streaming generator into a buffer, both
- * reused across records; payload and stage outputs are embedded as the JSON text they already are.
+ * reused across records; payload and stage outputs are embedded as the JSON they already are, the
+ * payload as the input record's own UTF-8 bytes (docs/event-format.md).
  */
 @PublicEvolving
 public final class CompletedEventSerializer implements KafkaRecordSerializationSchema<CompletedEvent> {
@@ -71,9 +72,17 @@ public final class CompletedEventSerializer implements KafkaRecordSerializationS
             json.writeStringField("id", done.eventId);
             json.writeStringField("type", done.type);
             json.writeStringField("key", done.key);
-            // Both are JSON text our own parser and stages produced: embed them without parsing again.
+            // Both are JSON our own parser and stages produced: embed them without parsing again.
             json.writeFieldName("payload");
-            json.writeRawValue(done.payload == null ? "{}" : done.payload);
+            if (done.payloadBytes != null) {
+                // The payload's bytes as they arrived: the generator writes the ':' of an (empty) raw
+                // value, then the bytes go straight into the buffer behind it.
+                json.writeRawValue("");
+                json.flush();
+                buffer.write(done.payloadBytes, done.payloadStart, done.payloadLength);
+            } else {
+                json.writeRawValue(done.payload == null ? "{}" : done.payload);
+            }
             json.writeFieldName("outputs");
             json.writeRawValue(done.outputs == null ? "{}" : done.outputs);
             json.writeNumberField("completedAt", done.completedAt);

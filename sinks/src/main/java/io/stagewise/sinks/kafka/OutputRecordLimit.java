@@ -74,7 +74,7 @@ public final class OutputRecordLimit implements OutputRecordCheck {
      * bytes per char), the other strings escaped (at most 6 bytes per char, {@code \\u00XX}).
      */
     private static long upperBound(CompletedEvent done) {
-        long raw = length(done.payload) + length(done.outputs);
+        long raw = (done.payloadBytes != null ? done.payloadLength : length(done.payload)) + length(done.outputs);
         long escaped = length(done.eventId) + length(done.type) + length(done.key)
                 + (done.origin == null ? 0 : length(done.origin.topic));
         long keyAndHeader = length(done.key) + length(done.eventId);

@@ -7,10 +7,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.stagewise.operators.event.CompletedEvent;
 import io.stagewise.operators.event.DeadLetter;
+import io.stagewise.operators.event.Event;
 import io.stagewise.operators.event.FailureReason;
 import io.stagewise.operators.event.Origin;
 import io.stagewise.operators.event.StagewiseHeaders;
+import io.stagewise.operators.ingest.EventParser;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.metrics.MetricGroup;
@@ -50,6 +53,44 @@ class KafkaSerializersTest {
         assertThat(value.path("outputs").path("charge").path("charge_id").asText()).isEqualTo("ch_1");
         assertThat(value.path("completedAt").asLong()).isEqualTo(42);
         assertThat(value.path("origin").path("offset").asLong()).isEqualTo(17);
+    }
+
+    /**
+     * docs/event-format.md: the output's payload is the input's payload as it arrived. Written from the
+     * payload's bytes (the parsed record's slice) or from its text (the writer before), the output is the
+     * same bytes, and parses to the same tree, for tricky payloads; records written one after the other
+     * through the reused buffer stay apart.
+     */
+    @Test
+    void payloadBytesAndPayloadTextGiveTheSameOutput() throws Exception {
+        List<String> payloads = List.of(
+                "{\"note\":\"ü € 😀 \\u00e9 \\ud83d\\ude00\"}",
+                "{\"esc\":\"a \\\"quoted\\\" \\\\ back\\/slash \\n\\t\\b\"}",
+                "{ \"spaced\" :  [ 1 , 2.50e3 , -0 ] ,\n  \"nested\": {\"a\": {\"b\": [null, true, {}]}} }",
+                "{}",
+                "{\"large\":\"" + "x€".repeat(100_000) + "\"}");
+        CompletedEventSerializer bytesWriter = new CompletedEventSerializer("out");
+        CompletedEventSerializer textWriter = new CompletedEventSerializer("out");
+        EventParser parser = new EventParser(EventParser.DEFAULT_MAX_EVENT_BYTES);
+        for (String payload : payloads) {
+            byte[] value = ("{\"id\":\"pay-1\",\"type\":\"t\",\"key\":\"acct-1\",\"payload\":" + payload + ",\"z\":1}")
+                    .getBytes(StandardCharsets.UTF_8);
+            Event event = parser.parse(null, value, new Origin("payments", 1, 2, 3), Map.of());
+            assertThat(event.hasPayloadSlice()).isTrue();
+            CompletedEvent fromBytes = CompletedEvent.of(event, "{\"validate\":{}}", 9);
+            CompletedEvent fromText = CompletedEvent.of(event, "{\"validate\":{}}", 9);
+            fromText.payloadBytes = null;
+            fromText.payload = payload;
+
+            byte[] out = bytesWriter.serialize(fromBytes, null, null).value();
+
+            assertThat(out).isEqualTo(textWriter.serialize(fromText, null, null).value());
+            JsonNode tree = JSON.readTree(out);
+            assertThat(tree.path("payload")).isEqualTo(JSON.readTree(payload));
+            assertThat(tree.path("id").asText()).isEqualTo("pay-1");
+            assertThat(tree.path("outputs").has("validate")).isTrue();
+            assertThat(bytesWriter.recordBytes(fromBytes)).isEqualTo(textWriter.recordBytes(fromText));
+        }
     }
 
     @Test

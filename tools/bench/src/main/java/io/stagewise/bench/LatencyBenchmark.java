@@ -57,7 +57,24 @@ public final class LatencyBenchmark {
 
     /** One row of the table. */
     public record Row(Duration interval, String load, double inputRate, double throughput, long count, long p50,
-                      long p99, double metricP50, double metricP99) {}
+                      long p99, double metricP50, double metricP99, Checkpoints checkpoints) {}
+
+    /**
+     * The run's completed checkpoints, from Flink's REST API ({@code /jobs/<id>/checkpoints}, summary
+     * {@code end_to_end_duration}): how many, and their duration p99 and maximum in ms (NaN if none).
+     */
+    public record Checkpoints(long completed, double p99, double max) {
+        static final Checkpoints NONE = new Checkpoints(0, Double.NaN, Double.NaN);
+
+        static Checkpoints of(FlinkRest rest) {
+            return rest.checkpoints().map(json -> {
+                JsonNode duration = json.path("summary").path("end_to_end_duration");
+                long completed = json.path("counts").path("completed").asLong(0);
+                return completed == 0 ? NONE : new Checkpoints(completed, duration.path("p99").asDouble(Double.NaN),
+                        duration.path("max").asDouble(Double.NaN));
+            }).orElse(NONE);
+        }
+    }
 
     private LatencyBenchmark() {}
 
@@ -116,11 +133,12 @@ public final class LatencyBenchmark {
             watcher.awaitCount(plan.validIds().size());
             long from = start + settings.warmup().toMillis();
             long[] latencies = watcher.latenciesOfRecordsSentBetween(from, sentUntil);
-            Map<String, Double> metrics = latencyMetrics(new FlinkRest("http://127.0.0.1:" + port, client.getJobID()));
+            FlinkRest rest = new FlinkRest("http://127.0.0.1:" + port, client.getJobID());
+            Map<String, Double> metrics = latencyMetrics(rest);
             double throughput = latencies.length / ((sentUntil - from) / 1000.0);
             out.printf("%s checkpoints, steady: %d records measured%n", interval, latencies.length);
             return new Row(interval, "steady, half of max", rate, throughput, latencies.length, percentile(latencies, 50),
-                    percentile(latencies, 99), metric(metrics, "_median"), metric(metrics, "_p99"));
+                    percentile(latencies, 99), metric(metrics, "_median"), metric(metrics, "_p99"), Checkpoints.of(rest));
         } finally {
             watcher.stop();
             client.cancel().get(2, TimeUnit.MINUTES);
@@ -138,12 +156,16 @@ public final class LatencyBenchmark {
         JobClient client = job.env().executeAsync(job.name());
         try {
             long last = watcher.awaitCount(plan.validIds().size());
+            // Read at once: the checkpoints taken while the backlog drained, not those of the idle job after it.
+            FlinkRest rest = new FlinkRest("http://127.0.0.1:" + port, client.getJobID());
+            Checkpoints checkpoints = Checkpoints.of(rest);
             long[] latencies = watcher.latenciesOfRecordsSentBetween(0, Long.MAX_VALUE);
-            Map<String, Double> metrics = latencyMetrics(new FlinkRest("http://127.0.0.1:" + port, client.getJobID()));
+            Map<String, Double> metrics = latencyMetrics(rest);
             double throughput = latencies.length / ((last - submitted) / 1000.0);
             out.printf("%s checkpoints, backlog: %d records%n", interval, latencies.length);
             return new Row(interval, "backlog of " + plan.validIds().size(), 0, throughput, latencies.length,
-                    percentile(latencies, 50), percentile(latencies, 99), metric(metrics, "_median"), metric(metrics, "_p99"));
+                    percentile(latencies, 50), percentile(latencies, 99), metric(metrics, "_median"), metric(metrics, "_p99"),
+                    checkpoints);
         } finally {
             watcher.stop();
             client.cancel().get(2, TimeUnit.MINUTES);
@@ -184,12 +206,13 @@ public final class LatencyBenchmark {
                 + "received by a read_committed consumer; steady rows count records sent after a %s warm-up%n",
                 settings.parallelism(), settings.warmup());
         out.printf("| checkpoint interval | load | input events/s | output events/s | records | p50 ms | p99 ms | "
-                + "p99 / interval | endToEndLatencyMs p50 / p99 (metric) |%n");
-        out.printf("|---|---|---|---|---|---|---|---|---|%n");
+                + "p99 / interval | endToEndLatencyMs p50 / p99 (metric) | checkpoints: count, duration p99 / max ms |%n");
+        out.printf("|---|---|---|---|---|---|---|---|---|---|%n");
         for (Row r : rows) {
-            out.printf("| %s | %s | %s | %,.0f | %,d | %,d | %,d | %.2f | %s / %s |%n", r.interval(), r.load(),
+            out.printf("| %s | %s | %s | %,.0f | %,d | %,d | %,d | %.2f | %s / %s | %d, %s / %s |%n", r.interval(), r.load(),
                     r.inputRate() > 0 ? String.format("%,.0f", r.inputRate()) : "-", r.throughput(), r.count(), r.p50(),
-                    r.p99(), r.p99() / (double) r.interval().toMillis(), format(r.metricP50()), format(r.metricP99()));
+                    r.p99(), r.p99() / (double) r.interval().toMillis(), format(r.metricP50()), format(r.metricP99()),
+                    r.checkpoints().completed(), format(r.checkpoints().p99()), format(r.checkpoints().max()));
         }
     }
 

@@ -10,6 +10,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
@@ -61,9 +62,26 @@ public final class PeerApp {
             report(READY);
             awaitStop(stdin);
             report(DONE);
-            client.cancel().get(30, TimeUnit.SECONDS);
+            stop(client, Duration.ofSeconds(60));
         }
         System.exit(0);
+    }
+
+    /**
+     * Cancels the job and returns once it has reached its terminal state, i.e. once every task has
+     * closed its operators (RocksDB instances, Kafka producers and their transactions). The cancel
+     * future alone completes when the cluster has accepted the request, while the tasks are still
+     * tearing down: a {@code System.exit} in that window raced the teardown, and the JVM sometimes did
+     * not exit ({@code bench peer}: "did not exit within 60 s after stop").
+     */
+    static void stop(JobClient client, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        client.cancel().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        try {
+            client.getJobExecutionResult().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException cancelled) {
+            // The expected end of a cancelled job: its result is the cancellation.
+        }
     }
 
     private static void awaitStop(BufferedReader stdin) throws Exception {

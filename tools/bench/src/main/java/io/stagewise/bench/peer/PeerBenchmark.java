@@ -148,7 +148,9 @@ public final class PeerBenchmark {
         command.addAll(List.of(app, bootstrap, input, name, String.valueOf(interval.toMillis()),
                 String.valueOf(app.equals(STREAMS) ? settings.streamThreads() : settings.parallelism()),
                 work.toString(), settings.workflow(), String.valueOf(settings.partitions())));
-        Path log = dir.resolve(name + ".log");
+        // Outside the working folder, which is deleted at the end: a failed run's log must survive it.
+        Path log = Files.createDirectories(Path.of(System.getProperty("stagewise.log.dir", ".stagewise/logs")))
+                .resolve(name + "-" + ProcessHandle.current().pid() + ".log");
         ProcessBuilder builder = new ProcessBuilder(command).redirectError(log.toFile());
 
         BlockingQueue<String> protocol = new LinkedBlockingQueue<>();
@@ -190,6 +192,7 @@ public final class PeerBenchmark {
                 throw new StagewiseException(name + " did not exit within 60 s after stop; see " + log);
             }
             verify(name, bootstrap, output, expected);
+            Files.deleteIfExists(log);
             return new Run(seconds, done / 1e9, ready / 1e9);
         } finally {
             if (child.isAlive()) {
