@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -57,24 +58,8 @@ public final class LatencyBenchmark {
 
     /** One row of the table. */
     public record Row(Duration interval, String load, double inputRate, double throughput, long count, long p50,
-                      long p99, double metricP50, double metricP99, Checkpoints checkpoints) {}
-
-    /**
-     * The run's completed checkpoints, from Flink's REST API ({@code /jobs/<id>/checkpoints}, summary
-     * {@code end_to_end_duration}): how many, and their duration p99 and maximum in ms (NaN if none).
-     */
-    public record Checkpoints(long completed, double p99, double max) {
-        static final Checkpoints NONE = new Checkpoints(0, Double.NaN, Double.NaN);
-
-        static Checkpoints of(FlinkRest rest) {
-            return rest.checkpoints().map(json -> {
-                JsonNode duration = json.path("summary").path("end_to_end_duration");
-                long completed = json.path("counts").path("completed").asLong(0);
-                return completed == 0 ? NONE : new Checkpoints(completed, duration.path("p99").asDouble(Double.NaN),
-                        duration.path("max").asDouble(Double.NaN));
-            }).orElse(NONE);
-        }
-    }
+                      long p99, double metricP50, double metricP99,
+                      Optional<FlinkRest.CheckpointDurations> checkpoints) {}
 
     private LatencyBenchmark() {}
 
@@ -138,7 +123,7 @@ public final class LatencyBenchmark {
             double throughput = latencies.length / ((sentUntil - from) / 1000.0);
             out.printf("%s checkpoints, steady: %d records measured%n", interval, latencies.length);
             return new Row(interval, "steady, half of max", rate, throughput, latencies.length, percentile(latencies, 50),
-                    percentile(latencies, 99), metric(metrics, "_median"), metric(metrics, "_p99"), Checkpoints.of(rest));
+                    percentile(latencies, 99), metric(metrics, "_median"), metric(metrics, "_p99"), rest.checkpointDurations());
         } finally {
             watcher.stop();
             client.cancel().get(2, TimeUnit.MINUTES);
@@ -158,7 +143,7 @@ public final class LatencyBenchmark {
             long last = watcher.awaitCount(plan.validIds().size());
             // Read at once: the checkpoints taken while the backlog drained, not those of the idle job after it.
             FlinkRest rest = new FlinkRest("http://127.0.0.1:" + port, client.getJobID());
-            Checkpoints checkpoints = Checkpoints.of(rest);
+            Optional<FlinkRest.CheckpointDurations> checkpoints = rest.checkpointDurations();
             long[] latencies = watcher.latenciesOfRecordsSentBetween(0, Long.MAX_VALUE);
             Map<String, Double> metrics = latencyMetrics(rest);
             double throughput = latencies.length / ((last - submitted) / 1000.0);
@@ -209,10 +194,10 @@ public final class LatencyBenchmark {
                 + "p99 / interval | endToEndLatencyMs p50 / p99 (metric) | checkpoints: count, duration p99 / max ms |%n");
         out.printf("|---|---|---|---|---|---|---|---|---|---|%n");
         for (Row r : rows) {
-            out.printf("| %s | %s | %s | %,.0f | %,d | %,d | %,d | %.2f | %s / %s | %d, %s / %s |%n", r.interval(), r.load(),
+            out.printf("| %s | %s | %s | %,.0f | %,d | %,d | %,d | %.2f | %s / %s | %s |%n", r.interval(), r.load(),
                     r.inputRate() > 0 ? String.format("%,.0f", r.inputRate()) : "-", r.throughput(), r.count(), r.p50(),
                     r.p99(), r.p99() / (double) r.interval().toMillis(), format(r.metricP50()), format(r.metricP99()),
-                    r.checkpoints().completed(), format(r.checkpoints().p99()), format(r.checkpoints().max()));
+                    r.checkpoints().map(c -> String.format("%d, %,d / %,d", c.completed(), c.p99(), c.max())).orElse("0"));
         }
     }
 
