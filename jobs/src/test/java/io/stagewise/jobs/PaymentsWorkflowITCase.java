@@ -100,9 +100,14 @@ class PaymentsWorkflowITCase {
     void aRestoreWithCallsInFlightMakesNoSecondChargeAndRetriesWithTheSameKey() throws Exception {
         GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(150));
         try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 600, 103)) {
-            // Every subtask fails at its first event after the first completed checkpoint, with calls in flight.
+            // Every source subtask fails at its 100th event, after a checkpoint completed while the job was
+            // idle: mid-stream, with calls in flight, however slowly the machine starts the job. (Failing at
+            // the first event after the first checkpoint missed on a loaded machine: the whole input was
+            // processed before that checkpoint completed, and nothing failed.)
             run.start(PaymentsWorkflow.create(run.gateway.url()),
-                    conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 1L));
+                    conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 100L));
+            await("a checkpoint before any input").atMost(Duration.ofSeconds(120))
+                    .until(() -> run.rest.latestCheckpoint().isPresent());
             CompletableFuture<Void> producing = CompletableFuture.runAsync(() -> run.produce(100));
             producing.get(60, TimeUnit.SECONDS);
             AuditReport report = run.settle();
