@@ -88,12 +88,15 @@ class BatchingITCase {
 
     @Test
     void aRestoreWithBatchesInFlightReissuesTheirItemsWithTheSameKeysAndNotifiesOnce() throws Exception {
-        // 150 ms per batch: a failure at the first event after the first checkpoint finds batches in flight.
+        // 150 ms per batch: a failure at each source subtask's 100th event, after a checkpoint completed on the
+        // idle job, comes mid-stream and finds batches in flight however slowly the machine starts the job.
         GatewaySettings.Builder gateway = GatewaySettings.builder().latency(Duration.ofMillis(150))
                 .itemLatency(Duration.ofMillis(2));
         try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 600, 302)) {
             run.start(PaymentsWorkflow.create(run.gateway.url(), BatchSettings.defaults()),
-                    conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 1L));
+                    conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 100L));
+            await("a checkpoint before any input").atMost(Duration.ofSeconds(120))
+                    .until(() -> run.rest.latestCheckpoint().isPresent());
             CompletableFuture.runAsync(() -> run.produce(100)).get(60, TimeUnit.SECONDS);
             AuditReport report = run.settle();
 
