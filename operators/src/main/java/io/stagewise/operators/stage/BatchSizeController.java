@@ -28,7 +28,8 @@ import org.apache.flink.annotation.Internal;
  *       quiet stream) never grows either.
  *   <li>A whole batch dropped (an overload) remembers half the items that were allowed out then
  *       ({@code size x window / 2}) as the overload threshold (TCP's ssthresh), halves the window
- *       (at least 1) and halves the size. Rule (2) applies.
+ *       (at least 1) and halves the size. Rule (2) applies to drops among themselves: only a batch
+ *       sent after the last drop's cut cuts again, whatever latency cuts happened in between.
  *   <li>Once a drop was seen, growth (3) stops at the threshold; at or past it, the items allowed out
  *       grow by one (the size, or else the window) only after {@value #PROBE_BATCHES} good full batches
  *       in a row: the next probe of a dependency that refused costs one batch, seldom. A fixed size
@@ -51,6 +52,8 @@ public final class BatchSizeController {
     private int size;
     private int window;
     private long epoch;
+    /** The epoch the last drop (4) started: batches sent before it reported that overload. */
+    private long dropEpoch;
     /** Items out (size x window) at which growth turns to probing (4, 5); 0 until a drop is seen. */
     private long threshold;
     /** Good full batches since the last decrease or probe. */
@@ -86,6 +89,11 @@ public final class BatchSizeController {
         return threshold > 0;
     }
 
+    /** Items out (size x window) past which growth only probes (4, 5); 0 until a drop is seen. */
+    public long threshold() {
+        return threshold;
+    }
+
     /** Pass it back with the batch's outcome ({@link #onBatch}). */
     public long epoch() {
         return epoch;
@@ -111,16 +119,22 @@ public final class BatchSizeController {
         }
         long latency = Math.max(1, latencyMicros);
         double predicted = (double) Math.max(1, items) * targetMicros / latency;
+        if (dropped && sentAtEpoch >= dropEpoch) {
+            // (4) fewer batches at once, each smaller; remember where it broke. A cut for latency
+            // since the batch was sent does not hide the drop (2): it said nothing about capacity.
+            threshold = Math.max(min, (long) size * window / 2);
+            window = Math.max(1, window / 2);
+            size = (int) Math.max(min, Math.floor(size * FAILURE_BACKOFF));
+            epoch++;
+            dropEpoch = epoch;
+            good = 0;
+            return;
+        }
         if (dropped || retryableFailures > 0 || latency > targetMicros) {
             if (sentAtEpoch != epoch) {
                 return; // (2) sent before the last decrease: already accounted for
             }
-            if (dropped) {
-                // (4) fewer batches at once, each smaller; remember where it broke
-                threshold = Math.max(min, (long) size * window / 2);
-                window = Math.max(1, window / 2);
-            }
-            double backoff = dropped || retryableFailures > 0 ? FAILURE_BACKOFF : LATENCY_BACKOFF;
+            double backoff = retryableFailures > 0 ? FAILURE_BACKOFF : LATENCY_BACKOFF;
             double next = Math.min(size * backoff, latency > targetMicros ? predicted : Double.MAX_VALUE);
             size = (int) Math.max(min, Math.floor(next));
             epoch++;

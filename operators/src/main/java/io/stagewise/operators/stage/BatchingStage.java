@@ -295,7 +295,15 @@ public final class BatchingStage implements RemoteStage {
             items.inc(batch.size());
         }
         synchronized (lock) {
+            long threshold = controller.threshold();
+            int window = controller.window();
             controller.onBatch(epoch, batch.size(), full, micros, retryable, dropped);
+            if (dropped && (controller.threshold() != threshold || controller.window() != window)) {
+                LOG.info("A batch of {} items of stage {} was refused as a whole (first event {}): now at most {} batches "
+                                + "of {} items in flight, probing past {} items (--max-batches-in-flight, --max-batch)",
+                        batch.size(), stage, batch.get(0).context().eventId(), controller.window(), controller.size(),
+                        controller.threshold());
+            }
             inFlight--;
         }
         // Items that waited for a free batch slot go now (a full batch, if the backlog allows).

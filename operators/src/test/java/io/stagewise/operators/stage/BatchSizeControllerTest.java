@@ -126,6 +126,12 @@ class BatchSizeControllerTest {
         c.onBatch(c.epoch(), 4, true, 1_000, 1, false);
         assertThat(c.size()).isEqualTo(2);
         assertThat(c.window()).isEqualTo(2);
+        // a cut for latency since then does not hide the next drop of a batch sent after the first
+        long afterDrop = c.epoch();
+        c.onBatch(afterDrop, 2, true, 1_000_000, 0, false);
+        assertThat(c.size()).isEqualTo(1);
+        c.onBatch(afterDrop, 2, true, 1_000, 2, true);
+        assertThat(c.window()).isEqualTo(1);
         // a fixed size keeps its size and its window
         BatchSizeController fixed = new BatchSizeController(10, 10, TARGET, 4);
         fixed.onBatch(fixed.epoch(), 10, true, 1_000, 10, true);

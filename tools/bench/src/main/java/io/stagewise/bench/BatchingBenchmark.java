@@ -46,7 +46,7 @@ import org.apache.flink.configuration.Configuration;
  *   <li>slow: the same per batch, {@code slowItem} per item, so a large batch outlives the call timeout;
  *   <li>saturating: fast, but a capacity of {@code capacity} items/s; a batch that does not fit is
  *       answered 503 (a batch larger than one second's capacity never fits);
- *   <li>step: fast, switched to slow when half the payments are notified.
+ *   <li>step (fast to slow): fast, switched to slow when half the payments are notified.
  * </ul>
  *
  * <p>Per run: payments notified per second (from the first to the last notification the gateway
@@ -60,7 +60,8 @@ public final class BatchingBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What to measure; validated on construction. */
-    public record Settings(int events, int parallelism, List<String> sizes, int maxBatch, Duration latencyTarget,
+    public record Settings(int events, int parallelism, List<String> regimes, List<String> sizes, int maxBatch,
+                           Duration latencyTarget,
                            int maxBatchesInFlight, Duration callTimeout, Duration latency, Duration fastItem,
                            Duration slowItem, long capacity, Duration checkpointInterval, long seed, int accounts) {
         public Settings {
@@ -68,6 +69,12 @@ public final class BatchingBenchmark {
                 throw new StagewiseException("--events must be >= 10 and --parallelism >= 1");
             }
             sizes = List.copyOf(sizes);
+            regimes = List.copyOf(regimes);
+            for (String regime : regimes) {
+                if (!REGIMES.contains(regime)) {
+                    throw new StagewiseException("--regimes takes " + String.join(", ", REGIMES) + ", got " + regime);
+                }
+            }
             for (String size : sizes) {
                 if (!size.equals("adaptive") && !size.matches("[1-9]\\d{0,3}")) {
                     throw new StagewiseException("--sizes takes fixed sizes (1..9999) and 'adaptive', got " + size);
@@ -78,6 +85,9 @@ public final class BatchingBenchmark {
             }
         }
     }
+
+    /** The gateway regimes, as {@code --regimes} names them. */
+    public static final List<String> REGIMES = List.of("fast", "slow", "saturating", "step");
 
     private record Regime(String name, Duration item, long capacity, Duration stepTo) {}
 
@@ -125,7 +135,8 @@ public final class BatchingBenchmark {
                 new Regime("fast", settings.fastItem(), 0, null),
                 new Regime("slow", settings.slowItem(), 0, null),
                 new Regime("saturating", settings.fastItem(), settings.capacity(), null),
-                new Regime("step fast->slow", settings.fastItem(), 0, settings.slowItem()));
+                new Regime("step", settings.fastItem(), 0, settings.slowItem()))
+                .stream().filter(regime -> settings.regimes().contains(regime.name())).toList();
         Path dir = Files.createTempDirectory("stagewise-bench-batching-");
         try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"));
                 EmbeddedPostgres postgres = EmbeddedPostgres.start(dir.resolve("postgres"))) {
