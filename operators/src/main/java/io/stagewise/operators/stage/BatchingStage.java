@@ -295,10 +295,9 @@ public final class BatchingStage implements RemoteStage {
             items.inc(batch.size());
         }
         synchronized (lock) {
-            long threshold = controller.threshold();
-            int window = controller.window();
+            long before = controller.epoch();
             controller.onBatch(epoch, batch.size(), full, micros, retryable, dropped);
-            if (dropped && (controller.threshold() != threshold || controller.window() != window)) {
+            if (dropped && controller.epoch() != before) {
                 LOG.info("A batch of {} items of stage {} was refused as a whole (first event {}): now at most {} batches "
                                 + "of {} items in flight, probing past {} items (--max-batches-in-flight, --max-batch)",
                         batch.size(), stage, batch.get(0).context().eventId(), controller.window(), controller.size(),
