@@ -30,8 +30,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 
@@ -47,7 +45,8 @@ import org.apache.flink.configuration.CoreOptions;
  *   <li>slow: the same per batch, {@code slowItem} per item, so a large batch outlives the call timeout;
  *   <li>saturating: fast, but a capacity of {@code capacity} items/s; a batch that does not fit is
  *       answered 503 (a batch larger than one second's capacity never fits);
- *   <li>step (fast to slow): fast, switched to slow when half the payments are notified.
+ *   <li>step (fast to slow): fast, switched to slow by the gateway itself from the batch that finds half
+ *       the payments' worth of items received on (retries count).
  * </ul>
  *
  * <p>Per run: payments notified per second (from the first to the last notification the gateway
@@ -190,12 +189,14 @@ public final class BatchingBenchmark {
                     settings.parallelism(), options);
             // The job's topics exist now (the DLQ is created with the first run's).
             int deadLettersBefore = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size();
-            CompletableFuture<Void> step = regime.stepTo() == null ? CompletableFuture.completedFuture(null)
-                    : CompletableFuture.runAsync(() -> stepAtHalf(gateway, database, payments, regime.stepTo()));
+            if (regime.stepTo() != null) {
+                // At the gateway, by items received: a batch already on its way when a clock or a count of
+                // notified payments said "half" would still run fast, and a large fixed size would skip the step.
+                gateway.stepItemLatencyAfter(payments / 2, regime.stepTo());
+            }
             long started = System.nanoTime();
             job.env().execute(job.name());
             double seconds = (System.nanoTime() - started) / 1e9;
-            step.cancel(true);
             Map<String, Integer> notified = gateway.effectiveNotifications();
             if (notified.values().stream().anyMatch(n -> n != 1)) {
                 throw new StagewiseException(job.name() + ": a payment was notified twice; see the log");
@@ -206,28 +207,6 @@ public final class BatchingBenchmark {
                     - deadLettersBefore;
             return new Result(window > 0 ? notified.size() / window : 0, (requests - payments) / (double) payments,
                     deadLettered / (double) payments, seconds);
-        }
-    }
-
-    /** The step regime: switch the gateway to the slow per-item cost once half the payments are notified. */
-    private void stepAtHalf(GatewayServer gateway, String database, int payments, Duration slowItem) {
-        try {
-            while (notifications(database) < payments / 2) {
-                TimeUnit.MILLISECONDS.sleep(50);
-            }
-            gateway.setLoad(settings.latency(), slowItem, 0);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot count notifications: " + e.getMessage(), e);
-        }
-    }
-
-    private static long notifications(String database) throws SQLException {
-        try (Connection c = DriverManager.getConnection(database); Statement s = c.createStatement();
-                ResultSet rs = s.executeQuery("SELECT count(*) FROM gateway_notifications")) {
-            rs.next();
-            return rs.getLong(1);
         }
     }
 
