@@ -32,7 +32,9 @@ import org.apache.flink.annotation.Internal;
  *       sent after the last drop's cut cuts again, whatever latency cuts happened in between.
  *   <li>Once a drop was seen, growth (3) stops at the threshold; at or past it, the items allowed out
  *       grow by one (the size, or else the window) only after {@value #PROBE_BATCHES} good full batches
- *       in a row: the next probe of a dependency that refused costs one batch, seldom. A fixed size
+ *       in a row: the next probe of a dependency that refused costs one batch, seldom.
+ *   <li>The batcher's valve (a batch beyond the window for items that waited past the target) is
+ *       open only while the window is fully open and no drop was seen ({@link #valveOpen()}). A fixed size
  *       ({@code min == max}) never moves, nor does its window.
  * </ol>
  */
@@ -84,9 +86,15 @@ public final class BatchSizeController {
         return window;
     }
 
-    /** Whether a whole batch was dropped (an overload) since the start: the threshold (4) is set. */
-    public boolean overloadSeen() {
-        return threshold > 0;
+    /**
+     * (6) Whether items that waited past the latency target may go in a batch beyond the window
+     * (the batcher's valve): only with the window fully open, i.e. when the size could not grow
+     * further (rule 3), and never once a whole batch was dropped. While the size can still grow, a
+     * backlog is the controller's to take with bigger batches; after a drop, more requests than the
+     * window are what the dependency refused.
+     */
+    public boolean valveOpen() {
+        return threshold == 0 && window == maxWindow;
     }
 
     /** Items out (size x window) past which growth only probes (4, 5); 0 until a drop is seen. */

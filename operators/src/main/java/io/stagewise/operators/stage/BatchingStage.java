@@ -42,9 +42,11 @@ import org.slf4j.LoggerFactory;
  * source keeps this queue at least one batch deep, and a batch that goes full says so; (3) but when
  * the oldest item has waited longer than the latency target, one batch of the current size goes
  * anyway, beyond the window, and one more per latency target while that lasts: a gentle valve, so
- * queueing here does not eat the call timeout of a short backlog. Once the dependency has refused a
- * whole batch (503, 429, a timeout) the valve stays shut: only the window, which follows those
- * refusals, decides. Items complete on the client's or the timer's thread; the engine moves each
+ * queueing here does not eat the call timeout of a short backlog. The valve is open only while the
+ * controller's window is fully open (the size could not grow further) and the dependency has never
+ * refused a whole batch (503, 429, a timeout): while the size can grow, bigger batches take the
+ * backlog, and after a refusal only the window, which follows refusals, decides
+ * ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's thread; the engine moves each
  * result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
@@ -141,7 +143,7 @@ public final class BatchingStage implements RemoteStage {
             epoch = controller.epoch();
             if (pending.size() >= controller.size() && inFlight < controller.window()) {
                 batch = take(controller.size());
-            } else if (lingerTask == null && (inFlight < controller.window() || !controller.overloadSeen())) {
+            } else if (lingerTask == null && (inFlight < controller.window() || controller.valveOpen())) {
                 // (2) With every batch slot taken, the item waits at most the latency target (3).
                 long delay = inFlight < controller.window() ? settings.linger().toNanos()
                         : settings.latencyTarget().toNanos();
@@ -171,8 +173,8 @@ public final class BatchingStage implements RemoteStage {
                 }
                 boolean overdue = false;
                 if (inFlight >= controller.window()) {
-                    if (controller.overloadSeen()) {
-                        return; // (3) no valve into a dependency that refused: what waits goes when a batch is answered
+                    if (!controller.valveOpen()) {
+                        return; // (3) the valve is shut: what waits goes when a batch is answered
                     }
                     long waited = System.nanoTime() - pending.peek().queuedNanos();
                     long left = settings.latencyTarget().toNanos() - waited;

@@ -111,12 +111,12 @@ class BatchSizeControllerTest {
         runUntil(c, 20_000, 20_000, size -> false, 20);
         assertThat(c.size()).isEqualTo(8);
         assertThat(c.window()).isEqualTo(4);
-        assertThat(c.overloadSeen()).isFalse();
+        assertThat(c.threshold()).isZero();
         long epoch = c.epoch();
         c.onBatch(epoch, 8, true, 1_000, 8, true);
         assertThat(c.window()).isEqualTo(2);
         assertThat(c.size()).isEqualTo(4);
-        assertThat(c.overloadSeen()).isTrue();
+        assertThat(c.threshold()).isEqualTo(16);
         // the other batches of that window report the same overload
         c.onBatch(epoch, 8, true, 1_000, 8, true);
         c.onBatch(epoch, 8, true, 1_000, 8, true);
@@ -175,5 +175,21 @@ class BatchSizeControllerTest {
         assertThat(drops).as("drops in 5,000 batches").isLessThanOrEqualTo(5_000 / BatchSizeController.PROBE_BATCHES);
         assertThat((long) c.size() * c.window()).as("items out at the end").isBetween(6L, 12L);
         assertThat(itemsSent / 5_000.0).as("items per batch on average").isGreaterThan(6.0);
+    }
+
+    @Test
+    void theValveOpensOnlyWithTheWindowFullyOpenAndNeverAfterADrop() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        assertThat(c.valveOpen()).as("the size can still grow").isFalse();
+        runUntil(c, 20_000, 20_000, size -> false, 20);
+        assertThat(c.window()).isEqualTo(4);
+        assertThat(c.valveOpen()).as("latency-bound, window open").isTrue();
+        c.onBatch(c.epoch(), c.size(), true, 20_000, c.size(), true);
+        assertThat(c.valveOpen()).isFalse();
+        // latency-bound again: past the threshold, probing opens the window back up, the valve stays shut
+        runUntil(c, 20_000, 20_000, size -> false, 20 * BatchSizeController.PROBE_BATCHES);
+        assertThat(c.window()).isEqualTo(4);
+        assertThat(c.valveOpen()).as("after a drop, for good").isFalse();
+        assertThat(new BatchSizeController(10, 10, TARGET, 4).valveOpen()).as("a fixed size").isTrue();
     }
 }
