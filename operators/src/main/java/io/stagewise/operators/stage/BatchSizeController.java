@@ -34,7 +34,7 @@ import org.apache.flink.annotation.Internal;
  *       grow by one (the size, or else the window) only after {@value #PROBE_BATCHES} good full batches
  *       in a row: the next probe of a dependency that refused costs one batch, seldom.
  *   <li>The batcher's valve (a batch beyond the window for items that waited past the target) is
- *       open only while the window is fully open and no drop was seen ({@link #valveOpen()}). A fixed size
+ *       open until the first drop ({@link #valveOpen()}). A fixed size
  *       ({@code min == max}) never moves, nor does its window.
  * </ol>
  */
@@ -88,13 +88,13 @@ public final class BatchSizeController {
 
     /**
      * (6) Whether items that waited past the latency target may go in a batch beyond the window
-     * (the batcher's valve): only with the window fully open, i.e. when the size could not grow
-     * further (rule 3), and never once a whole batch was dropped. While the size can still grow, a
-     * backlog is the controller's to take with bigger batches; after a drop, more requests than the
-     * window are what the dependency refused.
+     * (the batcher's valve): until the first whole batch is dropped. After a drop, more requests
+     * than the window are what the dependency refused. (Shutting it also while the size can still
+     * grow was measured: the backlog then drains only through bigger batches, and the first refused
+     * batch of a saturating dependency was larger: 8.7% retries against 0.3-2.9%.)
      */
     public boolean valveOpen() {
-        return threshold == 0 && window == maxWindow;
+        return threshold == 0;
     }
 
     /** Items out (size x window) past which growth only probes (4, 5); 0 until a drop is seen. */

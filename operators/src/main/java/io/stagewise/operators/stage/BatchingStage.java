@@ -42,11 +42,9 @@ import org.slf4j.LoggerFactory;
  * source keeps this queue at least one batch deep, and a batch that goes full says so; (3) but when
  * the oldest item has waited longer than the latency target, one batch of the current size goes
  * anyway, beyond the window, and one more per latency target while that lasts: a gentle valve, so
- * queueing here does not eat the call timeout of a short backlog. The valve is open only while the
- * controller's window is fully open (the size could not grow further) and the dependency has never
- * refused a whole batch (503, 429, a timeout): while the size can grow, bigger batches take the
- * backlog, and after a refusal only the window, which follows refusals, decides
- * ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's thread; the engine moves each
+ * queueing here does not eat the call timeout of a short backlog. Once the dependency has refused a
+ * whole batch (503, 429, a timeout) the valve stays shut: only the window, which follows refusals,
+ * decides ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's thread; the engine moves each
  * result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the

@@ -178,12 +178,15 @@ class BatchSizeControllerTest {
     }
 
     @Test
-    void theValveOpensOnlyWithTheWindowFullyOpenAndNeverAfterADrop() {
+    void theValveIsShutForGoodByTheFirstDrop() {
         BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
-        assertThat(c.valveOpen()).as("the size can still grow").isFalse();
+        assertThat(c.valveOpen()).isTrue();
         runUntil(c, 20_000, 20_000, size -> false, 20);
         assertThat(c.window()).isEqualTo(4);
-        assertThat(c.valveOpen()).as("latency-bound, window open").isTrue();
+        assertThat(c.valveOpen()).isTrue();
+        // a cut for latency does not shut it
+        c.onBatch(c.epoch(), c.size(), true, 1_000_000, 0);
+        assertThat(c.valveOpen()).isTrue();
         c.onBatch(c.epoch(), c.size(), true, 20_000, c.size(), true);
         assertThat(c.valveOpen()).isFalse();
         // latency-bound again: past the threshold, probing opens the window back up, the valve stays shut
