@@ -44,12 +44,12 @@ import org.slf4j.LoggerFactory;
  * anyway, beyond the window, and one more per latency target while that lasts: a gentle valve, so
  * queueing here does not eat the call timeout of a short backlog. Once the dependency has refused a
  * whole batch (503, 429, a timeout) the valve stays shut: only the window, which follows refusals,
- * decides ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's thread; the engine moves each
- * result back to the task thread through its mailbox.
+ * decides ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's
+ * thread; the engine moves each result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
- * current size), {@code batchWindow} (batches that may be in flight), {@code batchLatencyMs} (histogram), {@code batchPending} (items waiting for a
- * batch), {@code batchItemsPerSecond}.
+ * current size), {@code batchWindow} (batches that may be in flight), {@code batchLatencyMs}
+ * (histogram), {@code batchPending} (items waiting for a batch), {@code batchItemsPerSecond}.
  */
 @Internal
 public final class BatchingStage implements RemoteStage {
