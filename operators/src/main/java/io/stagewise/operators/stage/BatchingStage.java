@@ -41,9 +41,8 @@ import org.slf4j.LoggerFactory;
  * engine lets up to {@code --max-in-flight} items of this stage out of the source, so a lagging
  * source keeps this queue at least one batch deep, and a batch that goes full says so; (3) but when
  * the oldest item has waited longer than the latency target, one batch of the current size goes
- * anyway, beyond the window, and one more per latency target while that lasts, up to as many
- * batches beyond the window as the window holds: a gentle valve, so queueing here does not eat the
- * call timeout of a short backlog. Once the dependency has refused a
+ * anyway, beyond the window, and one more per latency target while that lasts: a gentle valve, so
+ * queueing here does not eat the call timeout of a short backlog. Once the dependency has refused a
  * whole batch (503, 429, a timeout) the valve stays shut: only the window, which follows refusals,
  * decides ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's
  * thread; the engine moves each result back to the task thread through its mailbox.
@@ -142,7 +141,7 @@ public final class BatchingStage implements RemoteStage {
             epoch = controller.epoch();
             if (pending.size() >= controller.size() && inFlight < controller.window()) {
                 batch = take(controller.size());
-            } else if (lingerTask == null && (inFlight < controller.window() || valveOpen())) {
+            } else if (lingerTask == null && (inFlight < controller.window() || controller.valveOpen())) {
                 // (2) With every batch slot taken, the item waits at most the latency target (3).
                 long delay = inFlight < controller.window() ? settings.linger().toNanos()
                         : settings.latencyTarget().toNanos();
@@ -172,7 +171,7 @@ public final class BatchingStage implements RemoteStage {
                 }
                 boolean overdue = false;
                 if (inFlight >= controller.window()) {
-                    if (!valveOpen()) {
+                    if (!controller.valveOpen()) {
                         return; // (3) the valve is shut: what waits goes when a batch is answered
                     }
                     long waited = System.nanoTime() - pending.peek().queuedNanos();
@@ -199,16 +198,6 @@ public final class BatchingStage implements RemoteStage {
                 return;
             }
         }
-    }
-
-    /**
-     * Under the lock: whether the valve (3) may send a batch beyond the window: never after a drop,
-     * and never more batches beyond the window than the window holds, so a backlog that lasts does
-     * not pile batches onto a dependency that has not answered yet (before the first refusal they
-     * would all be refused together).
-     */
-    private boolean valveOpen() {
-        return controller.valveOpen() && inFlight < 2 * controller.window();
     }
 
     /** Under the lock: the first {@code size} pending items, counted as a batch in flight. */
