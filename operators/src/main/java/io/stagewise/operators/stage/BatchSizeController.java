@@ -91,7 +91,7 @@ public final class BatchSizeController {
      * (the batcher's valve): until the first whole batch is dropped. After a drop, more requests
      * than the window are what the dependency refused. (Shutting it also while the size can still
      * grow was measured: the backlog then drains only through bigger batches, and the first refused
-     * batch of a saturating dependency was larger: 8.7% retries against 0.3-2.9%.)
+     * batch of a saturating dependency was larger: 8.7% retries against 0.3-3.8%.)
      */
     public boolean valveOpen() {
         return threshold == 0;
