@@ -100,6 +100,16 @@ public record PipelineSettings(
             throw new StagewiseException("--workflow dedup-only writes no payments, so it cannot apply a ledger: drop "
                     + "--jdbc-url (" + StagewiseOptions.LEDGER_JDBC_URL.key() + ") or use --workflow payments");
         }
+        StageSettings stages = stageSettings(conf);
+        Optional<BatchSettings> batching = batchSettings(conf, stages.maxInFlight());
+        if (batching.isPresent() && batching.get().maxBatch() > stages.maxInFlight()) {
+            // The engine lets at most --max-in-flight items of a stage out per subtask, so a larger
+            // batch never fills and the size would climb to a bound it cannot reach.
+            throw new StagewiseException("--max-batch (" + StagewiseOptions.MAX_BATCH.key() + ") "
+                    + batching.get().maxBatch() + " is larger than --max-in-flight (" + StagewiseOptions.MAX_IN_FLIGHT.key()
+                    + ") " + stages.maxInFlight() + ": a batch holds at most the items in flight per remote stage per "
+                    + "subtask, so it could never fill; lower --max-batch or raise --max-in-flight");
+        }
         return new PipelineSettings(
                 get(conf, StagewiseOptions.BOOTSTRAP_SERVERS),
                 input,
@@ -110,8 +120,8 @@ public record PipelineSettings(
                 maxEventBytes,
                 workflow,
                 gateway,
-                stageSettings(conf),
-                batchSettings(conf),
+                stages,
+                batching,
                 ledger,
                 conf.getOptional(StagewiseOptions.LEDGER_TRANSACTION_PREFIX).orElse("stagewise-" + input + "-ledger"),
                 replication,
@@ -120,13 +130,25 @@ public record PipelineSettings(
                 get(conf, StagewiseOptions.INJECT_FAILURE_AFTER));
     }
 
-    private static Optional<BatchSettings> batchSettings(ReadableConfig conf) {
+    /**
+     * The batch settings, or none with batching off. {@code --max-batch} left unset is its default
+     * or {@code maxInFlight}, whichever is lower (a batch never holds more than the items in flight);
+     * set explicitly above {@code maxInFlight}, the caller refuses it.
+     */
+    private static Optional<BatchSettings> batchSettings(ReadableConfig conf, int maxInFlight) {
         if (get(conf, StagewiseOptions.BATCHING) == StagewiseOptions.Batching.OFF) {
             return Optional.empty();
         }
+        int maxBatch;
+        try {
+            maxBatch = conf.getOptional(StagewiseOptions.MAX_BATCH)
+                    .orElse(Math.min(StagewiseOptions.MAX_BATCH.defaultValue(), maxInFlight));
+        } catch (IllegalArgumentException e) {
+            throw invalid(StagewiseOptions.MAX_BATCH, e.getMessage());
+        }
         try {
             return Optional.of(new BatchSettings(get(conf, StagewiseOptions.BATCH_LINGER), get(conf, StagewiseOptions.MIN_BATCH),
-                    get(conf, StagewiseOptions.MAX_BATCH), get(conf, StagewiseOptions.BATCH_LATENCY_TARGET),
+                    maxBatch, get(conf, StagewiseOptions.BATCH_LATENCY_TARGET),
                     get(conf, StagewiseOptions.MAX_BATCHES_IN_FLIGHT)));
         } catch (IllegalArgumentException e) {
             throw new StagewiseException("batching (stagewise.batch.*): " + e.getMessage());

@@ -149,7 +149,8 @@ public final class StagewiseOptions {
             .intType()
             .defaultValue(BatchSettings.DEFAULT_MAX_BATCH)
             .withDescription("Largest batch size the controller goes up to (= min-size: a fixed size). A batch's items "
-                    + "hold call slots, so a batch never exceeds stagewise.stage.max-in-flight.");
+                    + "hold call slots, so a batch never exceeds stagewise.stage.max-in-flight: left unset, it is at most "
+                    + "that; set above it, the job is refused at start.");
 
     public static final ConfigOption<Duration> BATCH_LATENCY_TARGET = ConfigOptions.key("stagewise.batch.latency-target")
             .durationType()

@@ -140,6 +140,23 @@ class SettingsPrecedenceTest {
     }
 
     @Test
+    void aMaximumBatchLargerThanTheMaximumInFlightIsRefusedAtStartNamingBothFlags() {
+        // the engine lets at most --max-in-flight items of a stage out per subtask: such a batch never fills
+        assertThatThrownBy(() -> launch(new Configuration(), "--max-batch", "200", "--max-in-flight", "100").settings())
+                .isInstanceOf(StagewiseException.class)
+                .hasMessageContaining("--max-batch (stagewise.batch.max-size) 200")
+                .hasMessageContaining("--max-in-flight (stagewise.stage.max-in-flight) 100");
+        assertThat(launch(new Configuration(), "--max-batch", "100", "--max-in-flight", "100").settings()
+                .batching().orElseThrow().maxBatch()).isEqualTo(100);
+        // left at its default, it follows a lower --max-in-flight
+        assertThat(launch(new Configuration(), "--max-in-flight", "20").settings()
+                .batching().orElseThrow().maxBatch()).isEqualTo(20);
+        // with batching off the batch flags are not used, so nothing to refuse
+        assertThat(launch(new Configuration(), "--batching", "off", "--max-batch", "200", "--max-in-flight", "100")
+                .settings().batching()).isEmpty();
+    }
+
+    @Test
     void aCheckpointUriIsKeptAndABarePathBecomesALocalUri() {
         PipelineLaunch s3 = launch(new Configuration(), "--checkpoint-dir", "s3://bucket/checkpoints");
         assertThat(s3.effectiveConfiguration().get(CheckpointingOptions.CHECKPOINTS_DIRECTORY))

@@ -11,8 +11,10 @@ import java.util.Objects;
  * first; the size adapts between {@code minBatch} and {@code maxBatch} from the observed batch
  * latency against {@code latencyTarget} and from the backlog ({@link BatchSizeController}).
  * {@code minBatch == maxBatch} fixes the size. At most {@code maxBatchesInFlight} batches per
- * subtask are in flight; items beyond them wait in the batcher, so a slow dependency gets bigger
- * batches, not more requests. Validated on construction.
+ * subtask are in flight (for an adaptive size, the controller's window within that: it opens when
+ * the size cannot grow and halves when the dependency refuses a whole batch); items beyond them
+ * wait in the batcher, so a slow dependency gets bigger batches before more requests. Validated on
+ * construction.
  */
 @PublicEvolving
 public final class BatchSettings implements Serializable {

@@ -35,17 +35,21 @@ import org.slf4j.LoggerFactory;
  * <p>When a batch goes: (1) when the pending items reach the current size ({@link BatchSizeController},
  * on the calling task thread), or {@link BatchSettings#linger()} after the first pending item (on a
  * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
- * {@link #close()}), whichever comes first; (2) while {@link BatchSettings#maxBatchesInFlight()}
- * batches are out, items wait and the next batch goes when one is answered: that waiting is the
- * backlog that grows the size; (3) but when the oldest item has waited longer than the latency
- * target, one batch of the current size goes anyway, beyond the limit, and one more per latency
- * target while that lasts: a gentle valve, so queueing here does not eat the call timeout of a
- * short backlog, and never a burst of small requests into an overloaded dependency. Items complete on the client's or the timer's thread;
- * the engine moves each result back to the task thread through its mailbox.
+ * {@link #close()}), whichever comes first; (2) while the controller's window of batches (at most
+ * {@link BatchSettings#maxBatchesInFlight()}) is out, items wait and the next batch goes when one is
+ * answered: that waiting is the backlog that grows the size. It is also where source lag shows: the
+ * engine lets up to {@code --max-in-flight} items of this stage out of the source, so a lagging
+ * source keeps this queue at least one batch deep, and a batch that goes full says so; (3) but when
+ * the oldest item has waited longer than the latency target, one batch of the current size goes
+ * anyway, beyond the window, and one more per latency target while that lasts: a gentle valve, so
+ * queueing here does not eat the call timeout of a short backlog. Once the dependency has refused a
+ * whole batch (503, 429, a timeout) the valve stays shut: only the window, which follows refusals,
+ * decides ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's
+ * thread; the engine moves each result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
- * current size), {@code batchLatencyMs} (histogram), {@code batchPending} (items waiting for a
- * batch), {@code batchItemsPerSecond}.
+ * current size), {@code batchWindow} (batches that may be in flight), {@code batchLatencyMs}
+ * (histogram), {@code batchPending} (items waiting for a batch), {@code batchItemsPerSecond}.
  */
 @Internal
 public final class BatchingStage implements RemoteStage {
@@ -59,7 +63,7 @@ public final class BatchingStage implements RemoteStage {
     private transient Object lock;
     private transient ArrayDeque<Item> pending;
     private transient ScheduledFuture<?> lingerTask;
-    /** Batches sent and not yet answered; at most {@link BatchSettings#maxBatchesInFlight()}. */
+    /** Batches sent and not yet answered; at most the controller's window (and the valve's, (3)). */
     private transient int inFlight;
     private transient ScheduledExecutorService timer;
     private transient BatchSizeController controller;
@@ -89,7 +93,7 @@ public final class BatchingStage implements RemoteStage {
         lock = new Object();
         pending = new ArrayDeque<>();
         controller = new BatchSizeController(settings.minBatch(), settings.maxBatch(),
-                settings.latencyTarget().toNanos() / 1000);
+                settings.latencyTarget().toNanos() / 1000, settings.maxBatchesInFlight());
         latency = new DescriptiveStatisticsHistogram(1000);
         timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "stagewise-batch-" + stage);
@@ -98,6 +102,7 @@ public final class BatchingStage implements RemoteStage {
         });
         if (stageMetrics != null) {
             stageMetrics.gauge("batchSize", this::size);
+            stageMetrics.gauge("batchWindow", this::window);
             stageMetrics.gauge("batchPending", this::pendingItems);
             stageMetrics.histogram("batchLatencyMs", latency);
             items = stageMetrics.counter("batchItems");
@@ -110,6 +115,13 @@ public final class BatchingStage implements RemoteStage {
     public int size() {
         synchronized (lock) {
             return controller.size();
+        }
+    }
+
+    /** Batches that may be in flight now (the controller's window). */
+    public int window() {
+        synchronized (lock) {
+            return controller.window();
         }
     }
 
@@ -127,11 +139,11 @@ public final class BatchingStage implements RemoteStage {
         synchronized (lock) {
             pending.add(item);
             epoch = controller.epoch();
-            if (pending.size() >= controller.size() && inFlight < settings.maxBatchesInFlight()) {
+            if (pending.size() >= controller.size() && inFlight < controller.window()) {
                 batch = take(controller.size());
-            } else if (lingerTask == null) {
+            } else if (lingerTask == null && (inFlight < controller.window() || controller.valveOpen())) {
                 // (2) With every batch slot taken, the item waits at most the latency target (3).
-                long delay = inFlight < settings.maxBatchesInFlight() ? settings.linger().toNanos()
+                long delay = inFlight < controller.window() ? settings.linger().toNanos()
                         : settings.latencyTarget().toNanos();
                 lingerTask = timer.schedule(this::linger, delay, TimeUnit.NANOSECONDS);
             }
@@ -158,7 +170,10 @@ public final class BatchingStage implements RemoteStage {
                     return;
                 }
                 boolean overdue = false;
-                if (inFlight >= settings.maxBatchesInFlight()) {
+                if (inFlight >= controller.window()) {
+                    if (!controller.valveOpen()) {
+                        return; // (3) the valve is shut: what waits goes when a batch is answered
+                    }
                     long waited = System.nanoTime() - pending.peek().queuedNanos();
                     long left = settings.latencyTarget().toNanos() - waited;
                     if (left > 0) {
@@ -238,6 +253,7 @@ public final class BatchingStage implements RemoteStage {
         long micros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - started);
         latency.update(micros / 1000);
         int retryable = 0;
+        boolean dropped = false;
         if (failure == null && (outcomes == null || outcomes.size() != batch.size())) {
             failure = new IllegalStateException("batch call of stage " + stage + " returned "
                     + (outcomes == null ? "no" : outcomes.size()) + " results for " + batch.size() + " items");
@@ -250,6 +266,7 @@ public final class BatchingStage implements RemoteStage {
             }
             if (FailureClass.of(cause) == FailureClass.RETRYABLE) {
                 retryable = batch.size();
+                dropped = InFlightLimit.isDrop(cause);
             } else {
                 LOG.warn("A batch of {} items of stage {} failed as a whole (first event {}): {}", batch.size(), stage,
                         batch.get(0).context().eventId(), cause.toString());
@@ -278,7 +295,14 @@ public final class BatchingStage implements RemoteStage {
             items.inc(batch.size());
         }
         synchronized (lock) {
-            controller.onBatch(epoch, batch.size(), full, micros, retryable);
+            long before = controller.epoch();
+            controller.onBatch(epoch, batch.size(), full, micros, retryable, dropped);
+            if (dropped && controller.epoch() != before) {
+                LOG.info("A batch of {} items of stage {} was refused as a whole (first event {}): now at most {} batches "
+                                + "of {} items in flight, probing past {} items (--max-batches-in-flight, --max-batch)",
+                        batch.size(), stage, batch.get(0).context().eventId(), controller.window(), controller.size(),
+                        controller.threshold());
+            }
             inFlight--;
         }
         // Items that waited for a free batch slot go now (a full batch, if the backlog allows).

@@ -336,6 +336,8 @@ public final class Progress {
         final String key;
         private transient JsonNode output;
         private transient String fragment;
+        /** {@link #fragment()}'s UTF-8 length, once known: the size check asks for it after every stage. */
+        private transient int fragmentUtf8Length = -1;
 
         StageRecord(String name, String outputJson, JsonNode output, int outputOmittedBytes, int attempts,
                     long completedAt, String key) {
@@ -380,7 +382,10 @@ public final class Progress {
         }
 
         int fragmentUtf8Length() {
-            return utf8Length(fragment());
+            if (fragmentUtf8Length < 0) {
+                fragmentUtf8Length = utf8Length(fragment());
+            }
+            return fragmentUtf8Length;
         }
 
         @Override

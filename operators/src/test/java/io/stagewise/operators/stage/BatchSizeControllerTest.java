@@ -25,7 +25,7 @@ class BatchSizeControllerTest {
 
     @Test
     void convergesDownWhenThePerItemCostStepsUpAndBackUpWhenItFalls() {
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET);
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
         // 5 ms per item: the target allows about 36 items (20 ms base)
         assertThat(runUntil(c, 20_000, 5_000, size -> size >= 30, 100)).as("grows to the target").isBetween(1, 40);
         int fast = c.size();
@@ -45,7 +45,7 @@ class BatchSizeControllerTest {
 
     @Test
     void growsOnlyWithBacklog() {
-        BatchSizeController c = new BatchSizeController(1, 100, TARGET);
+        BatchSizeController c = new BatchSizeController(1, 100, TARGET, 4);
         for (int i = 0; i < 50; i++) {
             c.onBatch(c.epoch(), c.size(), false, 1_000, 0); // sent by the linger timer: a quiet stream
         }
@@ -56,7 +56,7 @@ class BatchSizeControllerTest {
 
     @Test
     void retryableFailuresHalveTheSizeOncePerOverload() {
-        BatchSizeController c = new BatchSizeController(1, 1000, TARGET);
+        BatchSizeController c = new BatchSizeController(1, 1000, TARGET, 4);
         runUntil(c, 0, 10, size -> size >= 400, 1000);
         int before = c.size();
         long epoch = c.epoch();
@@ -73,17 +73,126 @@ class BatchSizeControllerTest {
 
     @Test
     void aFixedSizeNeverMovesAndBoundsHold() {
-        BatchSizeController fixed = new BatchSizeController(10, 10, TARGET);
+        BatchSizeController fixed = new BatchSizeController(10, 10, TARGET, 4);
         fixed.onBatch(0, 10, true, 10_000_000, 10);
         fixed.onBatch(0, 10, true, 1, 0);
         assertThat(fixed.size()).isEqualTo(10);
-        BatchSizeController c = new BatchSizeController(5, 50, TARGET);
+        BatchSizeController c = new BatchSizeController(5, 50, TARGET, 4);
         c.onBatch(c.epoch(), 5, true, 10_000_000, 5);
         assertThat(c.size()).isEqualTo(5);
         runUntil(c, 0, 1, size -> false, 200);
         assertThat(c.size()).isEqualTo(50);
-        assertThatThrownBy(() -> new BatchSizeController(0, 5, TARGET)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new BatchSizeController(0, 5, TARGET, 4)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new BatchSettings(BatchSettings.DEFAULT_LINGER, 10, 5, BatchSettings.DEFAULT_LATENCY_TARGET))
                 .hasMessageContaining("--max-batch");
+    }
+
+    @Test
+    void theWindowStartsAtOneBatchAndOpensOnlyWhenTheSizeCannotGrow() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        assertThat(c.window()).isEqualTo(1);
+        // 20 ms + 20 ms per item: the latency predicts 8 items meet the target; until then only the size grows
+        runUntil(c, 20_000, 20_000, size -> size >= 8, 20);
+        assertThat(c.window()).isEqualTo(1);
+        runUntil(c, 20_000, 20_000, size -> false, 10);
+        assertThat(c.size()).isEqualTo(8);
+        assertThat(c.window()).as("bounded by the latency, so more batches at once").isEqualTo(4);
+        // a fast dependency: the size grows to its maximum first, then the window opens
+        BatchSizeController fast = new BatchSizeController(1, 100, TARGET, 4);
+        runUntil(fast, 20_000, 0, size -> size == 100, 200);
+        assertThat(fast.window()).isEqualTo(1);
+        runUntil(fast, 20_000, 0, size -> false, 3);
+        assertThat(fast.window()).isEqualTo(4);
+    }
+
+    @Test
+    void aWholeBatchDropHalvesTheWindowAndTheSizeOncePerOverload() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        runUntil(c, 20_000, 20_000, size -> false, 20);
+        assertThat(c.size()).isEqualTo(8);
+        assertThat(c.window()).isEqualTo(4);
+        assertThat(c.threshold()).isZero();
+        long epoch = c.epoch();
+        c.onBatch(epoch, 8, true, 1_000, 8, true);
+        assertThat(c.window()).isEqualTo(2);
+        assertThat(c.size()).isEqualTo(4);
+        assertThat(c.threshold()).isEqualTo(16);
+        // the other batches of that window report the same overload
+        c.onBatch(epoch, 8, true, 1_000, 8, true);
+        c.onBatch(epoch, 8, true, 1_000, 8, true);
+        assertThat(c.window()).isEqualTo(2);
+        assertThat(c.size()).isEqualTo(4);
+        // a retryable failure of some items only halves the size, the window stays
+        c.onBatch(c.epoch(), 4, true, 1_000, 1, false);
+        assertThat(c.size()).isEqualTo(2);
+        assertThat(c.window()).isEqualTo(2);
+        // a cut for latency since then does not hide the next drop of a batch sent after the first
+        long afterDrop = c.epoch();
+        c.onBatch(afterDrop, 2, true, 1_000_000, 0, false);
+        assertThat(c.size()).isEqualTo(1);
+        c.onBatch(afterDrop, 2, true, 1_000, 2, true);
+        assertThat(c.window()).isEqualTo(1);
+        // a fixed size keeps its size and its window
+        BatchSizeController fixed = new BatchSizeController(10, 10, TARGET, 4);
+        fixed.onBatch(fixed.epoch(), 10, true, 1_000, 10, true);
+        assertThat(fixed.window()).isEqualTo(4);
+        assertThat(fixed.size()).isEqualTo(10);
+    }
+
+    @Test
+    void afterADropGrowthStopsAtTheThresholdAndThenProbesOneItemPerManyBatches() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        runUntil(c, 20_000, 0, size -> size >= 40, 100);
+        int before = c.size();
+        assertThat(c.window()).isEqualTo(1);
+        c.onBatch(c.epoch(), before, true, 20_000, before, true);
+        assertThat(c.size()).isEqualTo(before / 2);
+        // back up to the threshold (half of what was out) and no further
+        runUntil(c, 20_000, 0, size -> false, 5);
+        assertThat(c.size()).isEqualTo(before / 2);
+        runUntil(c, 20_000, 0, size -> false, BatchSizeController.PROBE_BATCHES - 6);
+        assertThat(c.size()).isEqualTo(before / 2);
+        runUntil(c, 20_000, 0, size -> false, 1);
+        assertThat(c.size()).as("one item after %d good batches", BatchSizeController.PROBE_BATCHES)
+                .isEqualTo(before / 2 + 1);
+        runUntil(c, 20_000, 0, size -> false, BatchSizeController.PROBE_BATCHES);
+        assertThat(c.size()).isEqualTo(before / 2 + 2);
+    }
+
+    @Test
+    void aDependencyWithACapacityInItemsOutIsProbedSeldom() {
+        // refuses every batch when more than 12 items are out at once (size x window)
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        int drops = 0;
+        long itemsSent = 0;
+        for (int batch = 0; batch < 5_000; batch++) {
+            int size = c.size();
+            boolean refused = (long) size * c.window() > 12;
+            drops += refused ? 1 : 0;
+            itemsSent += refused ? 0 : size;
+            c.onBatch(c.epoch(), size, true, 20_000, refused ? size : 0, refused);
+        }
+        assertThat(drops).as("drops in 5,000 batches").isLessThanOrEqualTo(5_000 / BatchSizeController.PROBE_BATCHES);
+        assertThat((long) c.size() * c.window()).as("items out at the end").isBetween(6L, 12L);
+        assertThat(itemsSent / 5_000.0).as("items per batch on average").isGreaterThan(6.0);
+    }
+
+    @Test
+    void theValveIsShutForGoodByTheFirstDrop() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        assertThat(c.valveOpen()).isTrue();
+        runUntil(c, 20_000, 20_000, size -> false, 20);
+        assertThat(c.window()).isEqualTo(4);
+        assertThat(c.valveOpen()).isTrue();
+        // a cut for latency does not shut it
+        c.onBatch(c.epoch(), c.size(), true, 1_000_000, 0);
+        assertThat(c.valveOpen()).isTrue();
+        c.onBatch(c.epoch(), c.size(), true, 20_000, c.size(), true);
+        assertThat(c.valveOpen()).isFalse();
+        // latency-bound again: past the threshold, probing opens the window back up, the valve stays shut
+        runUntil(c, 20_000, 20_000, size -> false, 20 * BatchSizeController.PROBE_BATCHES);
+        assertThat(c.window()).isEqualTo(4);
+        assertThat(c.valveOpen()).as("after a drop, for good").isFalse();
+        assertThat(new BatchSizeController(10, 10, TARGET, 4).valveOpen()).as("a fixed size").isTrue();
     }
 }

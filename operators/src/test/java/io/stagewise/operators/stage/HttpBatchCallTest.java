@@ -96,6 +96,18 @@ class HttpBatchCallTest {
         assertThat(FailureClass.of(failureOf(400, "{\"error\":{\"type\":\"invalid_request\"}}"))).isEqualTo(FailureClass.ERROR);
     }
 
+    @Test
+    void aWholeBatchRefusedWith503Or429IsADropThatCarriesItsStatus() throws Exception {
+        Throwable unavailable = failureOf(503, "{\"error\":{\"type\":\"service_unavailable\"}}");
+        assertThat(((RetryableStageException) unavailable).httpStatus()).isEqualTo(503);
+        assertThat(InFlightLimit.isDrop(unavailable)).isTrue();
+        assertThat(InFlightLimit.isDrop(failureOf(429, "{}"))).isTrue();
+        // retryable, but says nothing about load: the same rule as a single call
+        Throwable conflict = failureOf(409, "{}");
+        assertThat(FailureClass.of(conflict)).isEqualTo(FailureClass.RETRYABLE);
+        assertThat(InFlightLimit.isDrop(conflict)).isFalse();
+    }
+
     private Throwable failureOf(int code, String responseBody) throws Exception {
         try {
             send(code, responseBody, item("a"));

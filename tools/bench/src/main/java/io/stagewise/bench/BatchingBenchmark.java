@@ -30,9 +30,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
 
 /**
  * Reactive batching against fixed batch sizes ({@code stagewise bench batching}): a workflow of
@@ -46,7 +45,8 @@ import org.apache.flink.configuration.Configuration;
  *   <li>slow: the same per batch, {@code slowItem} per item, so a large batch outlives the call timeout;
  *   <li>saturating: fast, but a capacity of {@code capacity} items/s; a batch that does not fit is
  *       answered 503 (a batch larger than one second's capacity never fits);
- *   <li>step: fast, switched to slow when half the payments are notified.
+ *   <li>step (fast to slow): fast, switched to slow by the gateway itself from the batch that finds half
+ *       the payments' worth of items received on (retries count).
  * </ul>
  *
  * <p>Per run: payments notified per second (from the first to the last notification the gateway
@@ -60,7 +60,8 @@ public final class BatchingBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What to measure; validated on construction. */
-    public record Settings(int events, int parallelism, List<String> sizes, int maxBatch, Duration latencyTarget,
+    public record Settings(int events, int parallelism, List<String> regimes, List<String> sizes, int maxBatch,
+                           Duration latencyTarget,
                            int maxBatchesInFlight, Duration callTimeout, Duration latency, Duration fastItem,
                            Duration slowItem, long capacity, Duration checkpointInterval, long seed, int accounts) {
         public Settings {
@@ -68,6 +69,12 @@ public final class BatchingBenchmark {
                 throw new StagewiseException("--events must be >= 10 and --parallelism >= 1");
             }
             sizes = List.copyOf(sizes);
+            regimes = List.copyOf(regimes);
+            for (String regime : regimes) {
+                if (!REGIMES.contains(regime)) {
+                    throw new StagewiseException("--regimes takes " + String.join(", ", REGIMES) + ", got " + regime);
+                }
+            }
             for (String size : sizes) {
                 if (!size.equals("adaptive") && !size.matches("[1-9]\\d{0,3}")) {
                     throw new StagewiseException("--sizes takes fixed sizes (1..9999) and 'adaptive', got " + size);
@@ -78,6 +85,9 @@ public final class BatchingBenchmark {
             }
         }
     }
+
+    /** The gateway regimes, as {@code --regimes} names them. */
+    public static final List<String> REGIMES = List.of("fast", "slow", "saturating", "step");
 
     private record Regime(String name, Duration item, long capacity, Duration stepTo) {}
 
@@ -125,7 +135,8 @@ public final class BatchingBenchmark {
                 new Regime("fast", settings.fastItem(), 0, null),
                 new Regime("slow", settings.slowItem(), 0, null),
                 new Regime("saturating", settings.fastItem(), settings.capacity(), null),
-                new Regime("step fast->slow", settings.fastItem(), 0, settings.slowItem()));
+                new Regime("step", settings.fastItem(), 0, settings.slowItem()))
+                .stream().filter(regime -> settings.regimes().contains(regime.name())).toList();
         Path dir = Files.createTempDirectory("stagewise-bench-batching-");
         try (EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"));
                 EmbeddedPostgres postgres = EmbeddedPostgres.start(dir.resolve("postgres"))) {
@@ -165,6 +176,9 @@ public final class BatchingBenchmark {
         try (GatewayServer gateway = GatewayServer.start(gatewaySettings, database)) {
             Configuration options = new Configuration();
             options.set(StagewiseOptions.BOUNDED, true);
+            // PipelineBenchmark's environment takes parallelism.default from this configuration (FlinkSettings'
+            // local default is 2): without it every run would use 2 subtasks, each batching on its own.
+            options.set(CoreOptions.DEFAULT_PARALLELISM, settings.parallelism());
             // Item slots to fill every batch slot (twice over for a fixed size, so the next batches wait ready).
             BatchSettings batching = batching(size);
             options.set(StagewiseOptions.MAX_IN_FLIGHT, batching.maxBatch() * settings.maxBatchesInFlight()
@@ -175,12 +189,14 @@ public final class BatchingBenchmark {
                     settings.parallelism(), options);
             // The job's topics exist now (the DLQ is created with the first run's).
             int deadLettersBefore = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size();
-            CompletableFuture<Void> step = regime.stepTo() == null ? CompletableFuture.completedFuture(null)
-                    : CompletableFuture.runAsync(() -> stepAtHalf(gateway, database, payments, regime.stepTo()));
+            if (regime.stepTo() != null) {
+                // At the gateway, by items received: a batch already on its way when a clock or a count of
+                // notified payments said "half" would still run fast, and a large fixed size would skip the step.
+                gateway.stepItemLatencyAfter(payments / 2, regime.stepTo());
+            }
             long started = System.nanoTime();
             job.env().execute(job.name());
             double seconds = (System.nanoTime() - started) / 1e9;
-            step.cancel(true);
             Map<String, Integer> notified = gateway.effectiveNotifications();
             if (notified.values().stream().anyMatch(n -> n != 1)) {
                 throw new StagewiseException(job.name() + ": a payment was notified twice; see the log");
@@ -191,28 +207,6 @@ public final class BatchingBenchmark {
                     - deadLettersBefore;
             return new Result(window > 0 ? notified.size() / window : 0, (requests - payments) / (double) payments,
                     deadLettered / (double) payments, seconds);
-        }
-    }
-
-    /** The step regime: switch the gateway to the slow per-item cost once half the payments are notified. */
-    private void stepAtHalf(GatewayServer gateway, String database, int payments, Duration slowItem) {
-        try {
-            while (notifications(database) < payments / 2) {
-                TimeUnit.MILLISECONDS.sleep(50);
-            }
-            gateway.setLoad(settings.latency(), slowItem, 0);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot count notifications: " + e.getMessage(), e);
-        }
-    }
-
-    private static long notifications(String database) throws SQLException {
-        try (Connection c = DriverManager.getConnection(database); Statement s = c.createStatement();
-                ResultSet rs = s.executeQuery("SELECT count(*) FROM gateway_notifications")) {
-            rs.next();
-            return rs.getLong(1);
         }
     }
 

@@ -272,8 +272,13 @@ public final class BenchCommand implements Callable<Integer> {
                     + " a slow and a saturating gateway and a step from fast to slow mid-run. One broker, one"
                     + " generated input, one run per cell.")
     static final class Batching implements Callable<Integer> {
-        @Option(names = "--events", defaultValue = "1000", description = "Payments in the input (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--events", defaultValue = "3000", description = "Payments in the input (default: ${DEFAULT-VALUE}).")
         int events;
+
+        @Option(names = "--regimes", defaultValue = "fast,slow,saturating,step", split = ",",
+                description = "Gateway regimes to run: fast, slow, saturating, step (fast to slow mid-run) (default: "
+                        + "${DEFAULT-VALUE}).")
+        List<String> regimes;
 
         @Option(names = "--sizes", defaultValue = "1,10,100,500,adaptive", split = ",",
                 description = "Fixed batch sizes and 'adaptive' (default: ${DEFAULT-VALUE}).")
@@ -322,7 +327,7 @@ public final class BenchCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            BatchingBenchmark.run(new BatchingBenchmark.Settings(events, parallelism, sizes, maxBatch, latencyTarget,
+            BatchingBenchmark.run(new BatchingBenchmark.Settings(events, parallelism, regimes, sizes, maxBatch, latencyTarget,
                     maxBatchesInFlight, callTimeout, latency, fastItem, slowItem, capacity, checkpointInterval, input.seed,
                     input.accounts), System.out);
             return 0;

@@ -265,6 +265,14 @@ public final class GatewayServer implements AutoCloseable {
         load.set(latency, itemLatency, capacityPerSecond);
     }
 
+    /**
+     * Steps the per-item cost of {@code POST /notifications/batch} to {@code itemLatency} from the
+     * batch that finds {@code afterItems} batch items already admitted on (retries count).
+     */
+    public void stepItemLatencyAfter(long afterItems, Duration itemLatency) {
+        load.stepItemLatencyAfter(afterItems, itemLatency);
+    }
+
     /** Stops listening, interrupts requests in flight (their transactions roll back), closes the pool. */
     @Override
     public synchronized void close() {

@@ -5,55 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.stagewise.testkit.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code POST /notifications/batch} against a real PostgreSQL: per-item idempotency keys and
  * results, the same stored responses as the single endpoint, faults per item, capacity and the
  * control endpoint.
  */
-class GatewayBatchITCase {
-    @TempDir
-    static Path tempDir;
-
-    private static EmbeddedPostgres postgres;
-
-    private GatewayServer gateway;
-    private GatewayClient client;
-
-    @BeforeAll
-    static void startPostgres() {
-        postgres = EmbeddedPostgres.start(tempDir.resolve("postgres"));
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
-
-    @AfterEach
-    void stopGateway() {
-        if (gateway != null) {
-            gateway.close();
-        }
-    }
-
-    private void start(GatewaySettings.Builder settings) {
-        gateway = GatewayServer.start(settings.build(), postgres.jdbcUrl());
-        client = new GatewayClient(gateway.url());
-    }
-
+class GatewayBatchITCase extends GatewayFixture {
     private static String item(String key, String paymentId, String chargeId) {
         return String.format("{\"idempotency_key\":\"%s\",\"payment_id\":\"%s\",\"account\":\"acct-1\",\"charge_id\":\"%s\"}",
                 key, paymentId, chargeId);

@@ -10,10 +10,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.stagewise.gateway.internal.ExecutionHook;
-import io.stagewise.testkit.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -30,51 +28,15 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gateway's idempotency contract (docs/payments.md) over real HTTP against a real
  * PostgreSQL. One PostgreSQL for the class, a fresh gateway per test; tests use disjoint keys and
  * payment ids, so the shared tables do not couple them.
  */
-class GatewayIdempotencyITCase {
+class GatewayIdempotencyITCase extends GatewayFixture {
     private static final String REPLAYED = "Idempotent-Replayed";
-
-    @TempDir
-    static Path tempDir;
-
-    private static EmbeddedPostgres postgres;
-
-    private GatewayServer gateway;
-    private GatewayClient client;
-
-    @BeforeAll
-    static void startPostgres() {
-        postgres = EmbeddedPostgres.start(tempDir.resolve("postgres"));
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
-
-    @AfterEach
-    void stopGateway() {
-        if (gateway != null) {
-            gateway.close();
-        }
-    }
-
-    private void start(GatewaySettings.Builder settings) {
-        gateway = GatewayServer.start(settings.build(), postgres.jdbcUrl());
-        client = new GatewayClient(gateway.url());
-    }
 
     @Test
     void replaysTheStoredResponseByteForByteWithoutChargingAgain() throws Exception {

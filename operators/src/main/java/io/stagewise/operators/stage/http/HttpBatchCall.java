@@ -26,10 +26,12 @@ import java.util.concurrent.CompletableFuture;
  * docs/payments.md). Each item's status and body are sorted exactly as {@link HttpStage} sorts a
  * single response (2xx success; 409, 429, 5xx retryable; 422 error; other 4xx permanent).
  *
- * <p>The batch as a whole: 409, 429 and 5xx (the gateway's 503 over capacity), timeouts and I/O
- * errors fail every item as retryable; any other status, an unreadable body, or results that do
- * not match the items one for one (count, keys) fail every item as an error in stage code, since
- * they mean the client and the endpoint disagree on the protocol. Non-blocking.
+ * <p>The batch as a whole: the statuses {@link HttpStage} retries (409, 429 and 5xx, the gateway's
+ * 503 over capacity; the same rule, and the failure carries the status, so a 429 or 503 is a drop
+ * for the batch window), timeouts, I/O errors and an unreadable 2xx body fail every item as
+ * retryable; any other status, or results that do not match the items one for one (count, keys),
+ * fail every item as an error in stage code, since they mean the client and the endpoint disagree
+ * on the protocol. Non-blocking.
  */
 @PublicEvolving
 public final class HttpBatchCall implements BatchCall {
@@ -80,8 +82,8 @@ public final class HttpBatchCall implements BatchCall {
     static List<Result> interpret(List<StageContext> items, int code, String responseBody) {
         String what = "batch of " + items.size() + " item(s) of stage " + items.get(0).stage() + " (first event "
                 + items.get(0).eventId() + ")";
-        if (code == 409 || code == 429 || code >= 500) {
-            throw new RetryableStageException(what + ": HTTP " + code + " " + HttpStage.errorOf(responseBody));
+        if (HttpStage.retryableStatus(code)) {
+            throw new RetryableStageException(what + ": HTTP " + code + " " + HttpStage.errorOf(responseBody), code);
         }
         if (code < 200 || code >= 300) {
             throw new IllegalStateException(what + ": refused as a whole with HTTP " + code + " "

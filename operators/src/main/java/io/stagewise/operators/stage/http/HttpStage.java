@@ -90,7 +90,7 @@ public final class HttpStage implements RemoteStage {
             }
         }
         String detail = "HTTP " + code + " " + errorOf(body);
-        if (code == 409 || code == 429 || code >= 500) {
+        if (retryableStatus(code)) {
             throw new RetryableStageException(what + ": " + detail, code);
         }
         if (code == 422) {
@@ -99,6 +99,16 @@ public final class HttpStage implements RemoteStage {
                     + "and the key is kept (a replay cannot apply it twice)");
         }
         throw new PermanentStageException(what + ": " + detail);
+    }
+
+    /**
+     * Whether an HTTP status is retryable: 409 (e.g. {@code idempotency_key_in_use}), 429 and 5xx.
+     * The one rule for a single response, a batch response as a whole ({@link HttpBatchCall}) and
+     * each item of a batch; the failure carries the status, so 429 and 503 count as drops for the
+     * in-flight limit and the batch window.
+     */
+    static boolean retryableStatus(int code) {
+        return code == 409 || code == 429 || code >= 500;
     }
 
     static String errorOf(String body) {

@@ -19,6 +19,10 @@ public final class LoadModel {
     private long capacity;
     private double tokens;
     private long refilledAtNanos;
+    /** Batch items admitted so far, and the step: from {@code stepAfterItems} on, {@code stepItemLatencyMicros}. */
+    private long admitted;
+    private long stepAfterItems = -1;
+    private long stepItemLatencyMicros;
 
     public LoadModel(Duration requestLatency, Duration itemLatency, long capacityPerSecond) {
         set(requestLatency, itemLatency, capacityPerSecond);
@@ -54,9 +58,27 @@ public final class LoadModel {
         return Duration.ofNanos((requestLatencyMicros + items * itemLatencyMicros) * 1000);
     }
 
-    /** Takes {@code items} from the capacity; false (nothing taken) when they do not fit now. */
+    /**
+     * From the batch that finds {@code afterItems} batch items already admitted on, each item costs
+     * {@code itemLatency}: a step in the per-item cost at a fixed point of the work, whatever the
+     * batch sizes (a benchmark's step from fast to slow).
+     */
+    public synchronized void stepItemLatencyAfter(long afterItems, Duration itemLatency) {
+        if (afterItems < 0 || itemLatency.isNegative()) {
+            throw new IllegalArgumentException("the step needs items >= 0 and a latency >= 0, got " + afterItems + ", "
+                    + itemLatency);
+        }
+        this.stepAfterItems = afterItems;
+        this.stepItemLatencyMicros = itemLatency.toNanos() / 1000;
+    }
+
+    /**
+     * Takes {@code items} from the capacity; false (nothing taken) when they do not fit now. Call
+     * it before {@link #batchLatency}: an admitted batch may be the one that steps the item cost.
+     */
     public synchronized boolean admit(int items) {
         if (capacity == 0) {
+            count(items);
             return true;
         }
         long now = System.nanoTime();
@@ -66,7 +88,16 @@ public final class LoadModel {
             return false;
         }
         tokens -= items;
+        count(items);
         return true;
+    }
+
+    private void count(int items) {
+        if (stepAfterItems >= 0 && admitted >= stepAfterItems) {
+            itemLatencyMicros = stepItemLatencyMicros;
+            stepAfterItems = -1;
+        }
+        admitted += items;
     }
 
     public synchronized ObjectNode toJson() {
