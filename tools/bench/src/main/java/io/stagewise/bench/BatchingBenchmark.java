@@ -31,7 +31,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.CoreOptions;
 
 /**
  * Reactive batching against fixed batch sizes ({@code stagewise bench batching}): a workflow of
@@ -176,9 +175,6 @@ public final class BatchingBenchmark {
         try (GatewayServer gateway = GatewayServer.start(gatewaySettings, database)) {
             Configuration options = new Configuration();
             options.set(StagewiseOptions.BOUNDED, true);
-            // PipelineBenchmark's environment takes parallelism.default from this configuration (FlinkSettings'
-            // local default is 2): without it every run would use 2 subtasks, each batching on its own.
-            options.set(CoreOptions.DEFAULT_PARALLELISM, settings.parallelism());
             // Item slots to fill every batch slot (twice over for a fixed size, so the next batches wait ready).
             BatchSettings batching = batching(size);
             options.set(StagewiseOptions.MAX_IN_FLIGHT, batching.maxBatch() * settings.maxBatchesInFlight()

@@ -18,6 +18,7 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
@@ -139,6 +140,8 @@ public final class PipelineBenchmark {
         String output = name + ".out";
         Configuration conf = FlinkSettings.defaults(checkpointInterval, checkpointRoot.resolve(name));
         conf.addAll(options);
+        // env.configure(conf) below applies parallelism.default: FlinkSettings' local 2 would override jobParallelism.
+        conf.set(CoreOptions.DEFAULT_PARALLELISM, jobParallelism);
         conf.set(StagewiseOptions.BOOTSTRAP_SERVERS, bootstrap);
         conf.set(StagewiseOptions.INPUT_TOPIC, inputTopic);
         conf.set(StagewiseOptions.OUTPUT_TOPIC, output);
