@@ -61,10 +61,9 @@ public final class DeadLetterTypeInfo extends ExplicitTypeInfo<DeadLetter> {
         public DeadLetter copy(DeadLetter from) {
             DeadLetter to = new DeadLetter();
             to.eventId = from.eventId;
-            to.recordKey = from.recordKey == null ? null : from.recordKey.clone();
-            to.value = from.value == null ? null : from.value.clone();
-            to.origin = from.origin == null ? null
-                    : new Origin(from.origin.topic, from.origin.partition, from.origin.offset, from.origin.timestamp);
+            to.recordKey = FieldCodec.copy(from.recordKey);
+            to.value = FieldCodec.copy(from.value);
+            to.origin = FieldCodec.copy(from.origin);
             to.stage = from.stage;
             to.reason = from.reason;
             to.failureClass = from.failureClass;
@@ -95,13 +94,10 @@ public final class DeadLetterTypeInfo extends ExplicitTypeInfo<DeadLetter> {
             Origin origin = letter.origin;
             target.writeByte(origin == null ? NO_ORIGIN : 0);
             StringValue.writeString(letter.eventId, target);
-            writeBytes(letter.recordKey, target);
-            writeBytes(letter.value, target);
+            FieldCodec.writeBytes(letter.recordKey, target);
+            FieldCodec.writeBytes(letter.value, target);
             if (origin != null) {
-                StringValue.writeString(origin.topic, target);
-                target.writeInt(origin.partition);
-                target.writeLong(origin.offset);
-                target.writeLong(origin.timestamp);
+                FieldCodec.writeOrigin(origin, target);
             }
             StringValue.writeString(letter.stage, target);
             StringValue.writeString(letter.reason == null ? null : letter.reason.name(), target);
@@ -122,11 +118,10 @@ public final class DeadLetterTypeInfo extends ExplicitTypeInfo<DeadLetter> {
             DeadLetter letter = new DeadLetter();
             int flags = source.readByte();
             letter.eventId = StringValue.readString(source);
-            letter.recordKey = readBytes(source);
-            letter.value = readBytes(source);
+            letter.recordKey = FieldCodec.readBytes(source);
+            letter.value = FieldCodec.readBytes(source);
             if ((flags & NO_ORIGIN) == 0) {
-                letter.origin = new Origin(StringValue.readString(source), source.readInt(), source.readLong(),
-                        source.readLong());
+                letter.origin = FieldCodec.readOrigin(source);
             }
             letter.stage = StringValue.readString(source);
             String reason = StringValue.readString(source);
@@ -152,25 +147,6 @@ public final class DeadLetterTypeInfo extends ExplicitTypeInfo<DeadLetter> {
         @Override
         public void copy(DataInputView source, DataOutputView target) throws IOException {
             serialize(deserialize(source), target);
-        }
-
-        private static void writeBytes(byte[] bytes, DataOutputView target) throws IOException {
-            if (bytes == null) {
-                target.writeInt(0);
-            } else {
-                target.writeInt(bytes.length + 1);
-                target.write(bytes);
-            }
-        }
-
-        private static byte[] readBytes(DataInputView source) throws IOException {
-            int length = source.readInt();
-            if (length == 0) {
-                return null;
-            }
-            byte[] bytes = new byte[length - 1];
-            source.readFully(bytes);
-            return bytes;
         }
 
         @Override

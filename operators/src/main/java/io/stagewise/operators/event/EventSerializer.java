@@ -77,10 +77,9 @@ public final class EventSerializer extends TypeSerializerSingleton<Event> {
         to.payload = from.payload;
         to.payloadStart = from.payloadStart;
         to.payloadLength = from.payloadLength;
-        to.recordKey = from.recordKey == null ? null : from.recordKey.clone();
-        to.value = from.value == null ? null : from.value.clone();
-        to.origin = from.origin == null ? null
-                : new Origin(from.origin.topic, from.origin.partition, from.origin.offset, from.origin.timestamp);
+        to.recordKey = FieldCodec.copy(from.recordKey);
+        to.value = FieldCodec.copy(from.value);
+        to.origin = FieldCodec.copy(from.origin);
         to.replayOf = from.replayOf;
         to.repairOf = from.repairOf;
         to.progress = from.progress;
@@ -116,13 +115,10 @@ public final class EventSerializer extends TypeSerializerSingleton<Event> {
         } else {
             StringValue.writeString(formatOne ? event.payloadText() : event.payload, target);
         }
-        writeBytes(event.recordKey, target);
-        writeBytes(event.value, target);
+        FieldCodec.writeBytes(event.recordKey, target);
+        FieldCodec.writeBytes(event.value, target);
         if (origin != null) {
-            StringValue.writeString(origin.topic, target);
-            target.writeInt(origin.partition);
-            target.writeLong(origin.offset);
-            target.writeLong(origin.timestamp);
+            FieldCodec.writeOrigin(origin, target);
         }
         StringValue.writeString(event.replayOf, target);
         StringValue.writeString(event.repairOf, target);
@@ -147,11 +143,10 @@ public final class EventSerializer extends TypeSerializerSingleton<Event> {
         } else {
             event.payload = StringValue.readString(source);
         }
-        event.recordKey = readBytes(source);
-        event.value = readBytes(source);
+        event.recordKey = FieldCodec.readBytes(source);
+        event.value = FieldCodec.readBytes(source);
         if ((flags & NO_ORIGIN) == 0) {
-            event.origin = new Origin(StringValue.readString(source), source.readInt(), source.readLong(),
-                    source.readLong());
+            event.origin = FieldCodec.readOrigin(source);
         }
         event.replayOf = StringValue.readString(source);
         event.repairOf = StringValue.readString(source);
@@ -171,25 +166,6 @@ public final class EventSerializer extends TypeSerializerSingleton<Event> {
     @Override
     public void copy(DataInputView source, DataOutputView target) throws IOException {
         serialize(deserialize(source), target);
-    }
-
-    private static void writeBytes(byte[] bytes, DataOutputView target) throws IOException {
-        if (bytes == null) {
-            target.writeInt(0);
-        } else {
-            target.writeInt(bytes.length + 1);
-            target.write(bytes);
-        }
-    }
-
-    private static byte[] readBytes(DataInputView source) throws IOException {
-        int length = source.readInt();
-        if (length == 0) {
-            return null;
-        }
-        byte[] bytes = new byte[length - 1];
-        source.readFully(bytes);
-        return bytes;
     }
 
     @Override
