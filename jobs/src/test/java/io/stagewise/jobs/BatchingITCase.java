@@ -95,8 +95,7 @@ class BatchingITCase {
         try (PaymentsRun run = new PaymentsRun(SANDBOX.kafka(), SANDBOX.postgres(), SANDBOX.dir(), gateway, 600, 302)) {
             run.start(PaymentsWorkflow.create(run.gateway.url(), BatchSettings.defaults()),
                     conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 100L));
-            await("a checkpoint before any input").atMost(Duration.ofSeconds(120))
-                    .until(() -> run.rest.latestCheckpoint().isPresent());
+            run.awaitFirstCheckpoint();
             CompletableFuture.runAsync(() -> run.produce(100)).get(60, TimeUnit.SECONDS);
             AuditReport report = run.settle();
 

@@ -108,6 +108,11 @@ final class PaymentsRun implements AutoCloseable {
         PaymentGenerator.send(records, kafka.bootstrapServers(), input, 0, n -> { });
     }
 
+    /** Waits for the job's first completed checkpoint (before any input: an injected failure then comes mid-stream). */
+    void awaitFirstCheckpoint() {
+        await("a completed checkpoint").atMost(Duration.ofSeconds(120)).until(() -> rest.latestCheckpoint().isPresent());
+    }
+
     /** Waits until every planned payment is settled and one more checkpoint committed, then audits. */
     AuditReport settle() {
         PipelineTestSupport.awaitSettled(topics, plan, Duration.ofSeconds(120));

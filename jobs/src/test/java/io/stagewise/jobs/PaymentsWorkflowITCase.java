@@ -106,8 +106,7 @@ class PaymentsWorkflowITCase {
             // processed before that checkpoint completed, and nothing failed.)
             run.start(PaymentsWorkflow.create(run.gateway.url()),
                     conf -> conf.set(StagewiseOptions.INJECT_FAILURE_AFTER, 100L));
-            await("a checkpoint before any input").atMost(Duration.ofSeconds(120))
-                    .until(() -> run.rest.latestCheckpoint().isPresent());
+            run.awaitFirstCheckpoint();
             CompletableFuture<Void> producing = CompletableFuture.runAsync(() -> run.produce(100));
             producing.get(60, TimeUnit.SECONDS);
             AuditReport report = run.settle();
