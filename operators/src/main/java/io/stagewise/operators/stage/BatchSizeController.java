@@ -1,11 +1,13 @@
 package io.stagewise.operators.stage;
 
+import java.util.ArrayDeque;
+import java.util.function.LongSupplier;
 import org.apache.flink.annotation.Internal;
 
 /**
  * The batch size and the batches in flight (the window) of one batching stage on one subtask:
  * additive increase, multiplicative decrease, driven by batch latency against a target, by backlog
- * and by whole-batch drops. Pure logic, no clock, not thread-safe (the caller synchronizes).
+ * and by whole-batch drops. Pure logic, its clock passed in, not thread-safe (the caller synchronizes).
  *
  * <p>The size answers latency (a batch's latency grows with its items); the window answers the
  * dependency's capacity (items per second = size x window / latency): a dependency that refuses a
@@ -26,16 +28,29 @@ import org.apache.flink.annotation.Internal;
  *       predicts would meet the target; when the size cannot grow (latency or the maximum bounds it),
  *       the window opens by one batch instead, up to the maximum. A batch sent by the linger timer (a
  *       quiet stream) never grows either.
- *   <li>A whole batch dropped (an overload) remembers half the items that were allowed out then
- *       ({@code size x window / 2}) as the overload threshold (TCP's ssthresh), halves the window
- *       (at least 1) and halves the size. Rule (2) applies to drops among themselves: only a batch
- *       sent after the last drop's cut cuts again, whatever latency cuts happened in between.
+ *   <li>A whole batch dropped (an overload) sets the overload threshold (TCP's ssthresh) to half the
+ *       items that were allowed out then ({@code size x window / 2}), halves the window (at least 1)
+ *       and halves the size, the size also to at most the threshold's share of the window. A drop
+ *       refused with 503 or 429 (the dependency is up and says "too much") also caps the threshold at {@value #RATE_BACKOFF} of the items out at which the dependency
+ *       would take what it took in the last second (Little's law: items answered by good batches in
+ *       that second x the good batches' latency). Halving alone is blind to a dependency that let
+ *       a burst through before refusing (a token bucket): half of what was out is still over its
+ *       rate, and each further halving costs another refused batch. A second in which the
+ *       controller was still ramping up shows less than the dependency can take: the threshold is
+ *       then low, and probing (5) finds the rest. A timeout says nothing about the rate, so it only
+ *       halves. Rule (2) applies to drops among themselves: only a batch sent after
+ *       the last drop's cut cuts again, whatever latency cuts happened in between.
  *   <li>Once a drop was seen, growth (3) stops at the threshold; at or past it, the items allowed out
  *       grow by one (the size, or else the window) only after {@value #PROBE_BATCHES} good full batches
  *       in a row: the next probe of a dependency that refused costs one batch, seldom.
  *   <li>The batcher's valve (a batch beyond the window for items that waited past the target) is
  *       open until the first drop ({@link #valveOpen()}). A fixed size
  *       ({@code min == max}) never moves, nor does its window.
+ *   <li>A batch that timed out sooner than the target after it was sent says nothing: its items
+ *       spent their call timeout waiting in the batcher (a queue longer than the dependency drains
+ *       in a timeout), not at the dependency. Taken as a drop, it would shrink the size, which
+ *       makes the queue drain slower, so more items time out while they wait: a spiral down to
+ *       the minimum size.
  * </ol>
  */
 @Internal
@@ -45,6 +60,9 @@ public final class BatchSizeController {
     static final int GROWTH_STEPS = 32;
     /** Good full batches in a row per item of growth at or past the overload threshold (5). */
     static final int PROBE_BATCHES = 64;
+    /** The share of the rate the dependency took in the last second that a prompt drop leaves out (4). */
+    static final double RATE_BACKOFF = 0.7;
+    private static final long SECOND_NANOS = 1_000_000_000L;
 
     private final int min;
     private final int max;
@@ -60,8 +78,17 @@ public final class BatchSizeController {
     private long threshold;
     /** Good full batches since the last decrease or probe. */
     private int good;
+    private final LongSupplier nanoTime;
+    /** Batches answered in the last second, not dropped: {answered at (nanos), items that succeeded}. */
+    private final ArrayDeque<long[]> taken = new ArrayDeque<>();
+    private long takenItems;
+    /** Smoothed latency of the batches that were not dropped; 0 until one was answered. */
+    private long goodLatencyMicros;
 
-    public BatchSizeController(int min, int max, long targetMicros, int maxWindow) {
+    /**
+     * @param nanoTime the clock the rate of rule (4) is measured by ({@code System::nanoTime})
+     */
+    public BatchSizeController(int min, int max, long targetMicros, int maxWindow, LongSupplier nanoTime) {
         if (min < 1 || max < min || targetMicros <= 0 || maxWindow < 1) {
             throw new IllegalArgumentException("need 1 <= min <= max, a positive target and a window >= 1, got " + min
                     + ", " + max + ", " + targetMicros + ", " + maxWindow);
@@ -70,6 +97,7 @@ public final class BatchSizeController {
         this.max = max;
         this.targetMicros = targetMicros;
         this.maxWindow = maxWindow;
+        this.nanoTime = nanoTime;
         this.step = Math.max(1, (max - min) / GROWTH_STEPS);
         this.size = min;
         // a fixed size keeps its fixed window; an adaptive one opens it as rule (3) says
@@ -107,9 +135,34 @@ public final class BatchSizeController {
         return epoch;
     }
 
-    /** {@link #onBatch(long, int, boolean, long, int, boolean)} of a batch that was not dropped as a whole. */
+    /** How a whole batch failed for overload ({@link InFlightLimit#isDrop}), if it did. */
+    public enum Drop {
+        /** The batch was answered (its items may have failed one by one). */
+        NONE,
+        /** Refused as a whole with 503 or 429: the dependency is up and says "too much". */
+        REFUSED,
+        /** No answer by the batch's deadline. */
+        TIMED_OUT
+    }
+
+    /** {@link #onBatch(long, int, boolean, long, int, Drop)} of a batch that was not dropped as a whole. */
     public void onBatch(long sentAtEpoch, int items, boolean full, long latencyMicros, int retryableFailures) {
-        onBatch(sentAtEpoch, items, full, latencyMicros, retryableFailures, false);
+        onBatch(sentAtEpoch, items, full, latencyMicros, retryableFailures, Drop.NONE);
+    }
+
+    private void recordTaken(long now, int succeeded, long latencyMicros) {
+        goodLatencyMicros = goodLatencyMicros == 0 ? latencyMicros : (3 * goodLatencyMicros + latencyMicros) / 4;
+        taken.addLast(new long[] {now, succeeded});
+        takenItems += succeeded;
+        takenInLastSecond(now);
+    }
+
+    /** Items of good batches answered in the last second (forgets the older ones). */
+    private long takenInLastSecond(long now) {
+        while (!taken.isEmpty() && now - taken.peekFirst()[0] >= SECOND_NANOS) {
+            takenItems -= taken.pollFirst()[1];
+        }
+        return takenItems;
     }
 
     /**
@@ -118,21 +171,35 @@ public final class BatchSizeController {
      * @param full whether it was sent because it reached the size (backlog), not by the linger timer
      * @param latencyMicros from send to response
      * @param retryableFailures items that failed retryably (all of them when the whole batch failed)
-     * @param dropped the whole batch failed with an overload answer (503, 429, a timeout)
+     * @param drop whether the whole batch failed with an overload answer (503, 429) or a timeout
      */
     public void onBatch(long sentAtEpoch, int items, boolean full, long latencyMicros, int retryableFailures,
-                        boolean dropped) {
+                        Drop drop) {
         if (min == max) {
             return;
         }
+        if (drop == Drop.TIMED_OUT && latencyMicros < targetMicros) {
+            // (7) it spent its call timeout waiting in the batcher, not at the dependency
+            return;
+        }
+        boolean dropped = drop != Drop.NONE;
         long latency = Math.max(1, latencyMicros);
         double predicted = (double) Math.max(1, items) * targetMicros / latency;
+        long now = nanoTime.getAsLong();
+        if (!dropped) {
+            recordTaken(now, items - Math.min(items, retryableFailures), latency);
+        }
         if (dropped && sentAtEpoch >= dropEpoch) {
             // (4) fewer batches at once, each smaller; remember where it broke. A cut for latency
             // since the batch was sent does not hide the drop (2): it said nothing about capacity.
-            threshold = Math.max(min, (long) size * window / 2);
+            long cut = (long) size * window / 2;
+            long tookInLastSecond = takenInLastSecond(now);
+            if (drop == Drop.REFUSED && tookInLastSecond > 0) {
+                cut = Math.min(cut, (long) (RATE_BACKOFF * tookInLastSecond * goodLatencyMicros / 1_000_000.0));
+            }
+            threshold = Math.max(min, cut);
             window = Math.max(1, window / 2);
-            size = (int) Math.max(min, Math.floor(size * FAILURE_BACKOFF));
+            size = (int) Math.max(min, Math.min(Math.floor(size * FAILURE_BACKOFF), threshold / window));
             epoch++;
             dropEpoch = epoch;
             good = 0;

@@ -93,7 +93,7 @@ public final class BatchingStage implements RemoteStage {
         lock = new Object();
         pending = new ArrayDeque<>();
         controller = new BatchSizeController(settings.minBatch(), settings.maxBatch(),
-                settings.latencyTarget().toNanos() / 1000, settings.maxBatchesInFlight());
+                settings.latencyTarget().toNanos() / 1000, settings.maxBatchesInFlight(), System::nanoTime);
         latency = new DescriptiveStatisticsHistogram(1000);
         timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "stagewise-batch-" + stage);
@@ -253,7 +253,7 @@ public final class BatchingStage implements RemoteStage {
         long micros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - started);
         latency.update(micros / 1000);
         int retryable = 0;
-        boolean dropped = false;
+        BatchSizeController.Drop drop = BatchSizeController.Drop.NONE;
         if (failure == null && (outcomes == null || outcomes.size() != batch.size())) {
             failure = new IllegalStateException("batch call of stage " + stage + " returned "
                     + (outcomes == null ? "no" : outcomes.size()) + " results for " + batch.size() + " items");
@@ -266,7 +266,10 @@ public final class BatchingStage implements RemoteStage {
             }
             if (FailureClass.of(cause) == FailureClass.RETRYABLE) {
                 retryable = batch.size();
-                dropped = InFlightLimit.isDrop(cause);
+                if (InFlightLimit.isDrop(cause)) {
+                    drop = cause instanceof RetryableStageException ? BatchSizeController.Drop.REFUSED
+                            : BatchSizeController.Drop.TIMED_OUT;
+                }
             } else {
                 LOG.warn("A batch of {} items of stage {} failed as a whole (first event {}): {}", batch.size(), stage,
                         batch.get(0).context().eventId(), cause.toString());
@@ -296,8 +299,8 @@ public final class BatchingStage implements RemoteStage {
         }
         synchronized (lock) {
             long before = controller.epoch();
-            controller.onBatch(epoch, batch.size(), full, micros, retryable, dropped);
-            if (dropped && controller.epoch() != before) {
+            controller.onBatch(epoch, batch.size(), full, micros, retryable, drop);
+            if (drop != BatchSizeController.Drop.NONE && controller.epoch() != before) {
                 LOG.info("A batch of {} items of stage {} was refused as a whole (first event {}): now at most {} batches "
                                 + "of {} items in flight, probing past {} items (--max-batches-in-flight, --max-batch)",
                         batch.size(), stage, batch.get(0).context().eventId(), controller.window(), controller.size(),

@@ -3,19 +3,31 @@ package io.stagewise.operators.stage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.IntPredicate;
+import java.util.function.LongSupplier;
+import io.stagewise.operators.stage.BatchSizeController.Drop;
 import org.junit.jupiter.api.Test;
 
 /** The batch size controller as pure logic, against a modelled dependency: latency = base + items x per-item cost. */
 class BatchSizeControllerTest {
     private static final long TARGET = 200_000; // µs
 
-    /** Sends full batches (backlog) to a dependency with {@code perItemMicros}; returns the batches until {@code done}. */
-    private static int runUntil(BatchSizeController c, long baseMicros, long perItemMicros, IntPredicate done,
-                                int limit) {
+    /** The controller's clock (nanoseconds), moved by the tests. */
+    private long now;
+    private final LongSupplier clock = () -> now;
+
+    /**
+     * Sends full batches (backlog) to a dependency with {@code perItemMicros}, the window's worth
+     * of them per latency; returns the batches until {@code done}.
+     */
+    private int runUntil(BatchSizeController c, long baseMicros, long perItemMicros, IntPredicate done, int limit) {
         for (int batches = 1; batches <= limit; batches++) {
             int items = c.size();
-            c.onBatch(c.epoch(), items, true, baseMicros + items * perItemMicros, 0);
+            long latency = baseMicros + items * perItemMicros;
+            now += latency * 1000 / c.window(); // a window of batches is answered in one latency
+            c.onBatch(c.epoch(), items, true, latency, 0);
             if (done.test(c.size())) {
                 return batches;
             }
@@ -25,7 +37,7 @@ class BatchSizeControllerTest {
 
     @Test
     void convergesDownWhenThePerItemCostStepsUpAndBackUpWhenItFalls() {
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
         // 5 ms per item: the target allows about 36 items (20 ms base)
         assertThat(runUntil(c, 20_000, 5_000, size -> size >= 30, 100)).as("grows to the target").isBetween(1, 40);
         int fast = c.size();
@@ -45,7 +57,7 @@ class BatchSizeControllerTest {
 
     @Test
     void growsOnlyWithBacklog() {
-        BatchSizeController c = new BatchSizeController(1, 100, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 100, TARGET, 4, clock);
         for (int i = 0; i < 50; i++) {
             c.onBatch(c.epoch(), c.size(), false, 1_000, 0); // sent by the linger timer: a quiet stream
         }
@@ -56,7 +68,7 @@ class BatchSizeControllerTest {
 
     @Test
     void retryableFailuresHalveTheSizeOncePerOverload() {
-        BatchSizeController c = new BatchSizeController(1, 1000, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 1000, TARGET, 4, clock);
         runUntil(c, 0, 10, size -> size >= 400, 1000);
         int before = c.size();
         long epoch = c.epoch();
@@ -73,23 +85,23 @@ class BatchSizeControllerTest {
 
     @Test
     void aFixedSizeNeverMovesAndBoundsHold() {
-        BatchSizeController fixed = new BatchSizeController(10, 10, TARGET, 4);
+        BatchSizeController fixed = new BatchSizeController(10, 10, TARGET, 4, clock);
         fixed.onBatch(0, 10, true, 10_000_000, 10);
         fixed.onBatch(0, 10, true, 1, 0);
         assertThat(fixed.size()).isEqualTo(10);
-        BatchSizeController c = new BatchSizeController(5, 50, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(5, 50, TARGET, 4, clock);
         c.onBatch(c.epoch(), 5, true, 10_000_000, 5);
         assertThat(c.size()).isEqualTo(5);
         runUntil(c, 0, 1, size -> false, 200);
         assertThat(c.size()).isEqualTo(50);
-        assertThatThrownBy(() -> new BatchSizeController(0, 5, TARGET, 4)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new BatchSizeController(0, 5, TARGET, 4, clock)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new BatchSettings(BatchSettings.DEFAULT_LINGER, 10, 5, BatchSettings.DEFAULT_LATENCY_TARGET))
                 .hasMessageContaining("--max-batch");
     }
 
     @Test
     void theWindowStartsAtOneBatchAndOpensOnlyWhenTheSizeCannotGrow() {
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
         assertThat(c.window()).isEqualTo(1);
         // 20 ms + 20 ms per item: the latency predicts 8 items meet the target; until then only the size grows
         runUntil(c, 20_000, 20_000, size -> size >= 8, 20);
@@ -98,7 +110,7 @@ class BatchSizeControllerTest {
         assertThat(c.size()).isEqualTo(8);
         assertThat(c.window()).as("bounded by the latency, so more batches at once").isEqualTo(4);
         // a fast dependency: the size grows to its maximum first, then the window opens
-        BatchSizeController fast = new BatchSizeController(1, 100, TARGET, 4);
+        BatchSizeController fast = new BatchSizeController(1, 100, TARGET, 4, clock);
         runUntil(fast, 20_000, 0, size -> size == 100, 200);
         assertThat(fast.window()).isEqualTo(1);
         runUntil(fast, 20_000, 0, size -> false, 3);
@@ -107,45 +119,46 @@ class BatchSizeControllerTest {
 
     @Test
     void aWholeBatchDropHalvesTheWindowAndTheSizeOncePerOverload() {
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
         runUntil(c, 20_000, 20_000, size -> false, 20);
         assertThat(c.size()).isEqualTo(8);
         assertThat(c.window()).isEqualTo(4);
         assertThat(c.threshold()).isZero();
         long epoch = c.epoch();
-        c.onBatch(epoch, 8, true, 1_000, 8, true);
+        c.onBatch(epoch, 8, true, 1_000, 8, Drop.REFUSED);
         assertThat(c.window()).isEqualTo(2);
         assertThat(c.size()).isEqualTo(4);
         assertThat(c.threshold()).isEqualTo(16);
         // the other batches of that window report the same overload
-        c.onBatch(epoch, 8, true, 1_000, 8, true);
-        c.onBatch(epoch, 8, true, 1_000, 8, true);
+        c.onBatch(epoch, 8, true, 1_000, 8, Drop.REFUSED);
+        c.onBatch(epoch, 8, true, 1_000, 8, Drop.REFUSED);
         assertThat(c.window()).isEqualTo(2);
         assertThat(c.size()).isEqualTo(4);
         // a retryable failure of some items only halves the size, the window stays
-        c.onBatch(c.epoch(), 4, true, 1_000, 1, false);
+        c.onBatch(c.epoch(), 4, true, 1_000, 1, Drop.NONE);
         assertThat(c.size()).isEqualTo(2);
         assertThat(c.window()).isEqualTo(2);
         // a cut for latency since then does not hide the next drop of a batch sent after the first
         long afterDrop = c.epoch();
-        c.onBatch(afterDrop, 2, true, 1_000_000, 0, false);
+        c.onBatch(afterDrop, 2, true, 1_000_000, 0, Drop.NONE);
         assertThat(c.size()).isEqualTo(1);
-        c.onBatch(afterDrop, 2, true, 1_000, 2, true);
+        c.onBatch(afterDrop, 2, true, 1_000, 2, Drop.REFUSED);
         assertThat(c.window()).isEqualTo(1);
         // a fixed size keeps its size and its window
-        BatchSizeController fixed = new BatchSizeController(10, 10, TARGET, 4);
-        fixed.onBatch(fixed.epoch(), 10, true, 1_000, 10, true);
+        BatchSizeController fixed = new BatchSizeController(10, 10, TARGET, 4, clock);
+        fixed.onBatch(fixed.epoch(), 10, true, 1_000, 10, Drop.REFUSED);
         assertThat(fixed.window()).isEqualTo(4);
         assertThat(fixed.size()).isEqualTo(10);
     }
 
     @Test
     void afterADropGrowthStopsAtTheThresholdAndThenProbesOneItemPerManyBatches() {
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
         runUntil(c, 20_000, 0, size -> size >= 40, 100);
         int before = c.size();
         assertThat(c.window()).isEqualTo(1);
-        c.onBatch(c.epoch(), before, true, 20_000, before, true);
+        now += 10_000_000_000L; // a timeout: it only halves (a refusal also looks at the rate)
+        c.onBatch(c.epoch(), before, true, 10_000_000, before, Drop.TIMED_OUT);
         assertThat(c.size()).isEqualTo(before / 2);
         // back up to the threshold (half of what was out) and no further
         runUntil(c, 20_000, 0, size -> false, 5);
@@ -162,7 +175,7 @@ class BatchSizeControllerTest {
     @Test
     void aDependencyWithACapacityInItemsOutIsProbedSeldom() {
         // refuses every batch when more than 12 items are out at once (size x window)
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
         int drops = 0;
         long itemsSent = 0;
         for (int batch = 0; batch < 5_000; batch++) {
@@ -170,7 +183,8 @@ class BatchSizeControllerTest {
             boolean refused = (long) size * c.window() > 12;
             drops += refused ? 1 : 0;
             itemsSent += refused ? 0 : size;
-            c.onBatch(c.epoch(), size, true, 20_000, refused ? size : 0, refused);
+            now += 20_000_000;
+            c.onBatch(c.epoch(), size, true, 20_000, refused ? size : 0, refused ? Drop.REFUSED : Drop.NONE);
         }
         assertThat(drops).as("drops in 5,000 batches").isLessThanOrEqualTo(5_000 / BatchSizeController.PROBE_BATCHES);
         assertThat((long) c.size() * c.window()).as("items out at the end").isBetween(6L, 12L);
@@ -179,7 +193,7 @@ class BatchSizeControllerTest {
 
     @Test
     void theValveIsShutForGoodByTheFirstDrop() {
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4);
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
         assertThat(c.valveOpen()).isTrue();
         runUntil(c, 20_000, 20_000, size -> false, 20);
         assertThat(c.window()).isEqualTo(4);
@@ -187,12 +201,84 @@ class BatchSizeControllerTest {
         // a cut for latency does not shut it
         c.onBatch(c.epoch(), c.size(), true, 1_000_000, 0);
         assertThat(c.valveOpen()).isTrue();
-        c.onBatch(c.epoch(), c.size(), true, 20_000, c.size(), true);
+        c.onBatch(c.epoch(), c.size(), true, 20_000, c.size(), Drop.REFUSED);
         assertThat(c.valveOpen()).isFalse();
         // latency-bound again: past the threshold, probing opens the window back up, the valve stays shut
         runUntil(c, 20_000, 20_000, size -> false, 20 * BatchSizeController.PROBE_BATCHES);
         assertThat(c.window()).isEqualTo(4);
         assertThat(c.valveOpen()).as("after a drop, for good").isFalse();
-        assertThat(new BatchSizeController(10, 10, TARGET, 4).valveOpen()).as("a fixed size").isTrue();
+        assertThat(new BatchSizeController(10, 10, TARGET, 4, clock).valveOpen()).as("a fixed size").isTrue();
+    }
+
+    /**
+     * A dependency that takes 400 items/s with a burst of one second's worth (a token bucket, as the
+     * gateway's capacity), answers a batch in 20 ms and refuses one that does not fit at once. It
+     * gives no sign before the burst is spent; then the first prompt refusal cuts to what it took in
+     * the last second, not to half of a size that was growing on the burst.
+     */
+    @Test
+    void aPromptDropCutsToTheRateTheDependencyTookInTheLastSecond() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
+        double tokens = 400;
+        long refusedItems = 0;
+        List<Integer> refused = new ArrayList<>();
+        long taken = 0;
+        long firstDropAt = -1;
+        long takenAfterFirstDrop = 0;
+        while (taken < 10_000) {
+            int size = c.size();
+            boolean fits = size <= tokens;
+            long latency = fits ? 20_000 : 1_000;
+            now += latency * 1000;
+            tokens = Math.min(400, tokens + 400 * latency / 1e6);
+            if (fits) {
+                tokens -= size;
+                taken += size;
+                if (firstDropAt >= 0) {
+                    takenAfterFirstDrop += size;
+                }
+            } else {
+                refused.add(size);
+                refusedItems += size;
+                firstDropAt = firstDropAt < 0 ? now : firstDropAt;
+            }
+            c.onBatch(c.epoch(), size, true, latency, fits ? 0 : size, fits ? Drop.NONE : Drop.REFUSED);
+        }
+        assertThat(refused).as("refused batches").isNotEmpty();
+        // Halving alone cut 66 -> 33 -> 16 -> 8, each a refused batch, in the benchmark.
+        assertThat(refused.size()).as("refused batches %s", refused).isLessThanOrEqualTo(3);
+        assertThat(refusedItems).as("items refused %s", refused).isLessThan(200);
+        assertThat(c.threshold()).as("items out at which it took 400/s with 20 ms per batch: 8").isBetween(4L, 8L);
+        double perSecond = takenAfterFirstDrop / ((now - firstDropAt) / 1e9);
+        assertThat(perSecond).as("items/s after the first drop").isGreaterThan(200);
+    }
+
+    @Test
+    void aTimeoutOnlyHalves() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
+        runUntil(c, 20_000, 0, size -> size >= 100, 100);
+        int before = c.size();
+        now += 10_000_000_000L;
+        // a timeout says nothing about the rate: nothing was answered in the last second
+        c.onBatch(c.epoch(), before, true, 10_000_000, before, Drop.TIMED_OUT);
+        assertThat(c.size()).isEqualTo(before / 2);
+        assertThat(c.threshold()).isEqualTo(before / 2);
+    }
+
+    @Test
+    void aBatchThatTimedOutWhileItsItemsWaitedInTheBatcherSaysNothing() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
+        runUntil(c, 20_000, 0, size -> size >= 100, 100);
+        int before = c.size();
+        long epoch = c.epoch();
+        // sent with 5 ms left of its items' call timeout: they had waited in the batcher's queue
+        c.onBatch(epoch, before, true, 5_000, before, Drop.TIMED_OUT);
+        assertThat(c.size()).isEqualTo(before);
+        assertThat(c.epoch()).isEqualTo(epoch);
+        assertThat(c.threshold()).isZero();
+        assertThat(c.valveOpen()).isTrue();
+        // one that was at the dependency longer than the target is a drop
+        c.onBatch(epoch, before, true, 10_000_000, before, Drop.TIMED_OUT);
+        assertThat(c.size()).isEqualTo(before / 2);
     }
 }
