@@ -33,12 +33,11 @@ import org.apache.flink.annotation.Internal;
  *       and halves the size, the size also to at most the threshold's share of the window. A drop
  *       refused with 503 or 429 (the dependency is up and says "too much") also caps the threshold at {@value #RATE_BACKOFF} of the items out at which the dependency
  *       would take what it took in the last second (Little's law: items answered by good batches in
- *       that second x the good batches' latency). Halving alone is blind to a dependency that let
- *       a burst through before refusing (a token bucket): half of what was out is still over its
- *       rate, and each further halving costs another refused batch. A second in which the
- *       controller was still ramping up shows less than the dependency can take: the threshold is
- *       then low, and probing (5) finds the rest. A timeout says nothing about the rate, so it only
- *       halves. Rule (2) applies to drops among themselves: only a batch sent after
+ *       that second x the good batches' latency), but not below a quarter of the halved threshold
+ *       ({@link #RATE_CUT_FLOOR}). Halving alone is blind to a dependency that let a burst through
+ *       before refusing (a token bucket): half of what was out is still over its rate, and each
+ *       further halving costs another refused batch. A timeout says nothing about the rate, so it
+ *       only halves. Rule (2) applies to drops among themselves: only a batch sent after
  *       the last drop's cut cuts again, whatever latency cuts happened in between.
  *   <li>Once a drop was seen, growth (3) stops at the threshold; at or past it, the items allowed out
  *       grow by one (the size, or else the window) only after {@value #PROBE_BATCHES} good full batches
@@ -62,6 +61,14 @@ public final class BatchSizeController {
     static final int PROBE_BATCHES = 64;
     /** The share of the rate the dependency took in the last second that a prompt drop leaves out (4). */
     static final double RATE_BACKOFF = 0.7;
+    /**
+     * How far below the halved threshold the rate of (4) may cut at once: to a quarter of it, the
+     * three further halvings a cascade would have made. A second in which the controller was itself
+     * still ramping up shows less than the dependency can take; cut on that alone, the size fell to
+     * 2-3 where the dependency took 8 per batch, and items queued behind it ran out their call
+     * timeout in the batcher.
+     */
+    static final int RATE_CUT_FLOOR = 4;
     private static final long SECOND_NANOS = 1_000_000_000L;
 
     private final int min;
@@ -195,7 +202,8 @@ public final class BatchSizeController {
             long cut = (long) size * window / 2;
             long tookInLastSecond = takenInLastSecond(now);
             if (drop == Drop.REFUSED && tookInLastSecond > 0) {
-                cut = Math.min(cut, (long) (RATE_BACKOFF * tookInLastSecond * goodLatencyMicros / 1_000_000.0));
+                long rate = (long) (RATE_BACKOFF * tookInLastSecond * goodLatencyMicros / 1_000_000.0);
+                cut = Math.max(cut / RATE_CUT_FLOOR, Math.min(cut, rate));
             }
             threshold = Math.max(min, cut);
             window = Math.max(1, window / 2);

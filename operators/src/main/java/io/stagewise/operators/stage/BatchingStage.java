@@ -69,6 +69,10 @@ public final class BatchingStage implements RemoteStage {
     private transient BatchSizeController controller;
     private transient DescriptiveStatisticsHistogram latency;
     private transient Counter items;
+    /** Answered batches, their items, and the drops among them: the summary logged on close. */
+    private transient long batchesAnswered;
+    private transient long itemsAnswered;
+    private transient long batchesDropped;
 
     BatchingStage(String stage, BatchCall call, BatchSettings settings) {
         this.stage = stage;
@@ -298,6 +302,9 @@ public final class BatchingStage implements RemoteStage {
             items.inc(batch.size());
         }
         synchronized (lock) {
+            batchesAnswered++;
+            itemsAnswered += batch.size();
+            batchesDropped += drop == BatchSizeController.Drop.NONE ? 0 : 1;
             long before = controller.epoch();
             controller.onBatch(epoch, batch.size(), full, micros, retryable, drop);
             if (drop != BatchSizeController.Drop.NONE && controller.epoch() != before) {
@@ -327,6 +334,12 @@ public final class BatchingStage implements RemoteStage {
             if (pending != null) {
                 synchronized (lock) {
                     pending.clear();
+                    if (batchesAnswered > 0) {
+                        LOG.info("Stage {} had {} batches answered ({} items, {} per batch on average), {} of them refused "
+                                        + "or timed out as a whole; it closed at a size of {} and a window of {}", stage,
+                                batchesAnswered, itemsAnswered, itemsAnswered / batchesAnswered, batchesDropped,
+                                controller.size(), controller.window());
+                    }
                 }
             }
         } finally {

@@ -272,7 +272,7 @@ public final class BenchCommand implements Callable<Integer> {
                     + " a slow and a saturating gateway and a step from fast to slow mid-run. One broker, one"
                     + " generated input, one run per cell.")
     static final class Batching implements Callable<Integer> {
-        @Option(names = "--events", defaultValue = "3000", description = "Payments in the input (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--events", defaultValue = "10000", description = "Payments in the input (default: ${DEFAULT-VALUE}).")
         int events;
 
         @Option(names = "--regimes", defaultValue = "fast,slow,saturating,step", split = ",",

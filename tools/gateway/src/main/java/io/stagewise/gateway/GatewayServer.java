@@ -257,6 +257,17 @@ public final class GatewayServer implements AutoCloseable {
     }
 
     /**
+     * Items {@code POST /notifications/batch} refused over its capacity: all of them, and those
+     * refused within a second (the bucket's refill time) of the first refusal, the first overload.
+     */
+    public record CapacityRefusals(long items, long firstOverloadItems) {}
+
+    /** The items refused over capacity since start. */
+    public CapacityRefusals capacityRefusals() {
+        return load.refusals();
+    }
+
+    /**
      * Changes how slow the gateway is and how much the batch endpoint takes, at once (what
      * {@code POST /control/latency} does over HTTP): the latency added to every request, the cost of
      * each batch item, the batch capacity in items per second (0 = unlimited).

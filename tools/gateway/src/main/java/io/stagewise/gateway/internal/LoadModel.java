@@ -1,6 +1,7 @@
 package io.stagewise.gateway.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.stagewise.gateway.GatewayServer.CapacityRefusals;
 import java.time.Duration;
 
 /**
@@ -23,6 +24,10 @@ public final class LoadModel {
     private long admitted;
     private long stepAfterItems = -1;
     private long stepItemLatencyMicros;
+    /** Items refused over capacity; those refused within the bucket's second after the first refusal. */
+    private long refusedItems;
+    private long firstOverloadItems;
+    private long firstRefusalNanos = -1;
 
     public LoadModel(Duration requestLatency, Duration itemLatency, long capacityPerSecond) {
         set(requestLatency, itemLatency, capacityPerSecond);
@@ -85,11 +90,23 @@ public final class LoadModel {
         tokens = Math.min(capacity, tokens + (now - refilledAtNanos) / 1e9 * capacity);
         refilledAtNanos = now;
         if (items > tokens) {
+            if (firstRefusalNanos < 0) {
+                firstRefusalNanos = now;
+            }
+            refusedItems += items;
+            if (now - firstRefusalNanos < 1_000_000_000L) {
+                firstOverloadItems += items;
+            }
             return false;
         }
         tokens -= items;
         count(items);
         return true;
+    }
+
+    /** The items refused over capacity so far. */
+    public synchronized CapacityRefusals refusals() {
+        return new CapacityRefusals(refusedItems, firstOverloadItems);
     }
 
     private void count(int items) {
