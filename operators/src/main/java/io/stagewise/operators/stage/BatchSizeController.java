@@ -31,8 +31,9 @@ import org.apache.flink.annotation.Internal;
  *   <li>A whole batch dropped (an overload) sets the overload threshold (TCP's ssthresh) to half the
  *       items that were allowed out then ({@code size x window / 2}), halves the window (at least 1)
  *       and halves the size, the size also to at most the threshold's share of the window. A drop
- *       refused with 503 or 429 (the dependency is up and says "too much") also caps the threshold at {@value #RATE_BACKOFF} of the items out at which the dependency
- *       would take what it took in the last second (Little's law: items answered by good batches in
+ *       refused with 503 or 429 (the dependency is up and says "too much") also caps the threshold
+ *       at {@value #RATE_BACKOFF} of the items out at which the dependency would take what it took
+ *       in the last second (Little's law: items answered by good batches in
  *       that second x the good batches' latency), but not below a quarter of the halved threshold
  *       ({@link #RATE_CUT_FLOOR}). Halving alone is blind to a dependency that let a burst through
  *       before refusing (a token bucket): half of what was out is still over its rate, and each
