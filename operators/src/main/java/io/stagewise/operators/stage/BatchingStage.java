@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.HistogramStatistics;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
@@ -335,10 +336,12 @@ public final class BatchingStage implements RemoteStage {
                 synchronized (lock) {
                     pending.clear();
                     if (batchesAnswered > 0) {
+                        HistogramStatistics recent = latency.getStatistics();
                         LOG.info("Stage {} had {} batches answered ({} items, {} per batch on average), {} of them refused "
-                                        + "or timed out as a whole; it closed at a size of {} and a window of {}", stage,
-                                batchesAnswered, itemsAnswered, itemsAnswered / batchesAnswered, batchesDropped,
-                                controller.size(), controller.window());
+                                        + "or timed out as a whole; the last {} took {} ms at the median and {} ms at most; "
+                                        + "it closed at a size of {} and a window of {}", stage, batchesAnswered, itemsAnswered,
+                                itemsAnswered / batchesAnswered, batchesDropped, recent.size(),
+                                Math.round(recent.getQuantile(0.5)), recent.getMax(), controller.size(), controller.window());
                     }
                 }
             }
