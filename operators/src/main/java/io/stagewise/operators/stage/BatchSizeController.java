@@ -150,7 +150,15 @@ public final class BatchSizeController {
         /** Refused as a whole with 503 or 429: the dependency is up and says "too much". */
         REFUSED,
         /** No answer by the batch's deadline. */
-        TIMED_OUT
+        TIMED_OUT;
+
+        /** How the whole batch failed with {@code failure}: a drop as {@link InFlightLimit#isDrop} sorts it, or none. */
+        static Drop of(Throwable failure) {
+            if (!InFlightLimit.isDrop(failure)) {
+                return NONE;
+            }
+            return FailureClass.unwrap(failure) instanceof RetryableStageException ? REFUSED : TIMED_OUT;
+        }
     }
 
     /** {@link #onBatch(long, int, boolean, long, int, Drop)} of a batch that was not dropped as a whole. */

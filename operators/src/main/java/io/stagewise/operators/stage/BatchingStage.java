@@ -17,6 +17,7 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.HistogramStatistics;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.SimpleCounter;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,9 +71,7 @@ public final class BatchingStage implements RemoteStage {
     private transient BatchSizeController controller;
     private transient DescriptiveStatisticsHistogram latency;
     private transient Counter items;
-    /** Answered batches, their items, and the drops among them: the summary logged on close. */
-    private transient long batchesAnswered;
-    private transient long itemsAnswered;
+    /** Batches dropped as a whole, for the summary logged on close (answered ones: the latency's count). */
     private transient long batchesDropped;
 
     BatchingStage(String stage, BatchCall call, BatchSettings settings) {
@@ -100,6 +99,7 @@ public final class BatchingStage implements RemoteStage {
         controller = new BatchSizeController(settings.minBatch(), settings.maxBatch(),
                 settings.latencyTarget().toNanos() / 1000, settings.maxBatchesInFlight(), System::nanoTime);
         latency = new DescriptiveStatisticsHistogram(1000);
+        items = new SimpleCounter();
         timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "stagewise-batch-" + stage);
             thread.setDaemon(true);
@@ -110,7 +110,7 @@ public final class BatchingStage implements RemoteStage {
             stageMetrics.gauge("batchWindow", this::window);
             stageMetrics.gauge("batchPending", this::pendingItems);
             stageMetrics.histogram("batchLatencyMs", latency);
-            items = stageMetrics.counter("batchItems");
+            stageMetrics.counter("batchItems", items);
             stageMetrics.meter("batchItemsPerSecond", new MeterView(items));
         }
         call.open();
@@ -271,10 +271,7 @@ public final class BatchingStage implements RemoteStage {
             }
             if (FailureClass.of(cause) == FailureClass.RETRYABLE) {
                 retryable = batch.size();
-                if (InFlightLimit.isDrop(cause)) {
-                    drop = cause instanceof RetryableStageException ? BatchSizeController.Drop.REFUSED
-                            : BatchSizeController.Drop.TIMED_OUT;
-                }
+                drop = BatchSizeController.Drop.of(cause);
             } else {
                 LOG.warn("A batch of {} items of stage {} failed as a whole (first event {}): {}", batch.size(), stage,
                         batch.get(0).context().eventId(), cause.toString());
@@ -299,12 +296,8 @@ public final class BatchingStage implements RemoteStage {
                 }
             }
         }
-        if (items != null) {
-            items.inc(batch.size());
-        }
         synchronized (lock) {
-            batchesAnswered++;
-            itemsAnswered += batch.size();
+            items.inc(batch.size()); // under the lock: answers complete on several client threads
             batchesDropped += drop == BatchSizeController.Drop.NONE ? 0 : 1;
             long before = controller.epoch();
             controller.onBatch(epoch, batch.size(), full, micros, retryable, drop);
@@ -335,12 +328,13 @@ public final class BatchingStage implements RemoteStage {
             if (pending != null) {
                 synchronized (lock) {
                     pending.clear();
-                    if (batchesAnswered > 0) {
+                    long answered = latency.getCount();
+                    if (answered > 0) {
                         HistogramStatistics recent = latency.getStatistics();
                         LOG.info("Stage {} had {} batches answered ({} items, {} per batch on average), {} of them refused "
                                         + "or timed out as a whole; the last {} took {} ms at the median and {} ms at most; "
-                                        + "it closed at a size of {} and a window of {}", stage, batchesAnswered, itemsAnswered,
-                                itemsAnswered / batchesAnswered, batchesDropped, recent.size(),
+                                        + "it closed at a size of {} and a window of {}", stage, answered, items.getCount(),
+                                items.getCount() / answered, batchesDropped, recent.size(),
                                 Math.round(recent.getQuantile(0.5)), recent.getMax(), controller.size(), controller.window());
                     }
                 }

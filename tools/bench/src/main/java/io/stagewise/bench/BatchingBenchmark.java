@@ -209,7 +209,7 @@ public final class BatchingBenchmark {
             int deadLettered = TopicReader.readAll(bootstrap, Topics.dlq(input), Duration.ofSeconds(30)).size()
                     - deadLettersBefore;
             return new Result(window > 0 ? notified.size() / window : 0, (requests - payments) / (double) payments,
-                    gateway.capacityRefusals().firstOverloadItems() / (double) payments, deadLettered / (double) payments,
+                    gateway.firstOverloadRefusedItems() / (double) payments, deadLettered / (double) payments,
                     seconds);
         }
     }

@@ -257,14 +257,11 @@ public final class GatewayServer implements AutoCloseable {
     }
 
     /**
-     * Items {@code POST /notifications/batch} refused over its capacity: all of them, and those
-     * refused within a second (the bucket's refill time) of the first refusal, the first overload.
+     * Items {@code POST /notifications/batch} refused over its capacity within a second (the
+     * bucket's refill time) of its first refusal: the first overload.
      */
-    public record CapacityRefusals(long items, long firstOverloadItems) {}
-
-    /** The items refused over capacity since start. */
-    public CapacityRefusals capacityRefusals() {
-        return load.refusals();
+    public long firstOverloadRefusedItems() {
+        return load.firstOverloadItems();
     }
 
     /**

@@ -1,7 +1,6 @@
 package io.stagewise.gateway.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.stagewise.gateway.GatewayServer.CapacityRefusals;
 import java.time.Duration;
 
 /**
@@ -24,8 +23,7 @@ public final class LoadModel {
     private long admitted;
     private long stepAfterItems = -1;
     private long stepItemLatencyMicros;
-    /** Items refused over capacity; those refused within the bucket's second after the first refusal. */
-    private long refusedItems;
+    /** Items refused over capacity within the bucket's second after the first refusal. */
     private long firstOverloadItems;
     private long firstRefusalNanos = -1;
 
@@ -93,7 +91,6 @@ public final class LoadModel {
             if (firstRefusalNanos < 0) {
                 firstRefusalNanos = now;
             }
-            refusedItems += items;
             if (now - firstRefusalNanos < 1_000_000_000L) {
                 firstOverloadItems += items;
             }
@@ -104,9 +101,9 @@ public final class LoadModel {
         return true;
     }
 
-    /** The items refused over capacity so far. */
-    public synchronized CapacityRefusals refusals() {
-        return new CapacityRefusals(refusedItems, firstOverloadItems);
+    /** Items refused over capacity within a second of the first refusal (the first overload). */
+    public synchronized long firstOverloadItems() {
+        return firstOverloadItems;
     }
 
     private void count(int items) {
