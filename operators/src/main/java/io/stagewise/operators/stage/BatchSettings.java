@@ -13,7 +13,8 @@ import java.util.Objects;
  * {@code minBatch == maxBatch} fixes the size. At most {@code maxBatchesInFlight} batches per
  * subtask are in flight (for an adaptive size, the controller's window within that: it opens when
  * the size cannot grow and halves when the dependency refuses a whole batch); items beyond them
- * wait in the batcher, so a slow dependency gets bigger batches before more requests. Validated on
+ * wait in the batcher, so a slow dependency gets bigger batches before more requests, and the stage
+ * takes in no more than twice the size x window ({@link BatchingStage#maxCallsNow()}). Validated on
  * construction.
  */
 @PublicEvolving

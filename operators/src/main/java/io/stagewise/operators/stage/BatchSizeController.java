@@ -16,18 +16,24 @@ import org.apache.flink.annotation.Internal;
  * slow dependency gets bigger batches before it gets more requests.
  *
  * <ol>
- *   <li>A batch that saw a retryable failure of some items (503, 429, timeouts of single items) or
- *       took longer than the target shrinks the size multiplicatively: to at most half of it after
- *       failures, at most {@value #LATENCY_BACKOFF} of it after a slow batch, and at most the size
- *       the measured latency predicts would meet the target ({@code items x target / latency}, latency
- *       taken as growing with the items). Never below the minimum.
+ *   <li>A batch that saw a retryable failure of some items (503, 429, timeouts of single items)
+ *       shrinks the size to at most half of it. A batch that took longer than the target shrinks it
+ *       to at most {@value #LATENCY_BACKOFF} of it and to at most the size its latency predicts
+ *       would meet the target ({@code items x target / latency}, latency taken as growing with the
+ *       items), if it took more than {@value #OVERLOAD_FACTOR} times the target or the smoothed
+ *       prediction of the last few batches is under the size too: one batch a little over among
+ *       faster ones is jitter, and cutting on it kept the size far under the target. Never below
+ *       the minimum.
  *   <li>Only batches sent after the last decrease can decrease it again (an epoch counter): batches
  *       already in flight at the old size would otherwise shrink it several times for one overload.
- *   <li>A full batch (there was backlog: at least the current size waited) that met the target grows
- *       the size by a fixed step, {@code max(1, (max - min) / 32)}, but not past the size the latency
- *       predicts would meet the target; when the size cannot grow (latency or the maximum bounds it),
- *       the window opens by one batch instead, up to the maximum. A batch sent by the linger timer (a
- *       quiet stream) never grows either.
+ *   <li>A batch with backlog that met the target grows the size by a fixed step,
+ *       {@code max(1, (max - min) / 32)}, but not past the size the latency predicts would meet the
+ *       target; when the size cannot grow (latency or the maximum bounds it, or the batch went with
+ *       fewer items than the size), the window opens by one batch instead, up to the maximum.
+ *       Backlog: the batch went full, or its items waited for a batch slot (every slot was taken
+ *       when they came). Items that waited for a slot yet did not fill a batch come in slower than
+ *       a batch takes: a bigger size would not fill, more batches at once take them sooner. A batch
+ *       of a quiet stream (sent by the linger timer, no item waited for a slot) grows nothing.
  *   <li>A whole batch dropped (an overload) sets the overload threshold (TCP's ssthresh) to half the
  *       items that were allowed out then ({@code size x window / 2}), halves the window (at least 1)
  *       and halves the size, the size also to at most the threshold's share of the window. A drop
@@ -41,24 +47,28 @@ import org.apache.flink.annotation.Internal;
  *       only halves. Rule (2) applies to drops among themselves: only a batch sent after
  *       the last drop's cut cuts again, whatever latency cuts happened in between.
  *   <li>Once a drop was seen, growth (3) stops at the threshold; at or past it, the items allowed out
- *       grow by one (the size, or else the window) only after {@value #PROBE_BATCHES} good full batches
+ *       grow by one (the size, or else the window) only after {@value #PROBE_BATCHES} good batches with backlog
  *       in a row: the next probe of a dependency that refused costs one batch, seldom.
- *   <li>The batcher's valve (a batch beyond the window for items that waited past the target) is
- *       open until the first drop ({@link #valveOpen()}). A fixed size
- *       ({@code min == max}) never moves, nor does its window.
+ *   <li>A fixed size ({@code min == max}) never moves, nor does its window.
  *   <li>A batch that timed out sooner than the target after it was sent says nothing: its items
  *       spent their call timeout waiting in the batcher (a queue longer than the dependency drains
  *       in a timeout), not at the dependency. Taken as a drop, it would shrink the size, which
  *       makes the queue drain slower, so more items time out while they wait: a spiral down to
  *       the minimum size.
+ *   <li>After a refusal (503 or 429) no batch goes for one good batch latency ({@link #holdNanos()}).
+ *       A rate limiter that refused is out of tokens: a batch sent at once is refused too, however
+ *       much smaller (seen: 97, then 36, then 18 items refused in a row), while one good latency
+ *       refills what a batch of the size that dependency answered in that time takes.
  * </ol>
  */
 @Internal
 public final class BatchSizeController {
     static final double FAILURE_BACKOFF = 0.5;
-    static final double LATENCY_BACKOFF = 0.7;
+    static final double LATENCY_BACKOFF = 0.9;
+    /** A batch this many times over the target cuts on its own latency, not the smoothed one (1). */
+    static final int OVERLOAD_FACTOR = 2;
     static final int GROWTH_STEPS = 32;
-    /** Good full batches in a row per item of growth at or past the overload threshold (5). */
+    /** Good batches with backlog in a row per item of growth at or past the overload threshold (5). */
     static final int PROBE_BATCHES = 64;
     /** The share of the rate the dependency took in the last second that a prompt drop leaves out (4). */
     static final double RATE_BACKOFF = 0.7;
@@ -84,7 +94,7 @@ public final class BatchSizeController {
     private long dropEpoch;
     /** Items out (size x window) at which growth turns to probing (4, 5); 0 until a drop is seen. */
     private long threshold;
-    /** Good full batches since the last decrease or probe. */
+    /** Good batches with backlog since the last decrease or probe. */
     private int good;
     private final LongSupplier nanoTime;
     /** Batches answered in the last second, not dropped: {answered at (nanos), items that succeeded}. */
@@ -92,6 +102,14 @@ public final class BatchSizeController {
     private long takenItems;
     /** Smoothed latency of the batches that were not dropped; 0 until one was answered. */
     private long goodLatencyMicros;
+    /**
+     * Smoothed size that meets the target ({@code items x target / latency} of the batches that were
+     * not dropped, rule 1); 0 until one was answered.
+     */
+    private double fits;
+    /** Whether a refusal holds the next batch back (8), and until when (nanos). */
+    private boolean holding;
+    private long holdUntilNanos;
 
     /**
      * @param nanoTime the clock the rate of rule (4) is measured by ({@code System::nanoTime})
@@ -122,20 +140,25 @@ public final class BatchSizeController {
         return window;
     }
 
-    /**
-     * (6) Whether items that waited past the latency target may go in a batch beyond the window
-     * (the batcher's valve): until the first whole batch is dropped. After a drop, more requests
-     * than the window are what the dependency refused. (Shutting it also while the size can still
-     * grow was measured: the backlog then drains only through bigger batches, and the first refused
-     * batch of a saturating dependency was larger: 8.7% retries against 0.3-3.8%.)
-     */
-    public boolean valveOpen() {
-        return threshold == 0;
-    }
-
     /** Items out (size x window) past which growth only probes (4, 5); 0 until a drop is seen. */
     public long threshold() {
         return threshold;
+    }
+
+    /**
+     * (8) How long the next batch must wait (nanoseconds): after a refusal, until one good batch
+     * latency has passed; else 0.
+     */
+    public long holdNanos() {
+        if (!holding) {
+            return 0;
+        }
+        long left = holdUntilNanos - nanoTime.getAsLong();
+        if (left <= 0) {
+            holding = false;
+            return 0;
+        }
+        return left;
     }
 
     /** Pass it back with the batch's outcome ({@link #onBatch}). */
@@ -162,8 +185,8 @@ public final class BatchSizeController {
     }
 
     /** {@link #onBatch(long, int, boolean, long, int, Drop)} of a batch that was not dropped as a whole. */
-    public void onBatch(long sentAtEpoch, int items, boolean full, long latencyMicros, int retryableFailures) {
-        onBatch(sentAtEpoch, items, full, latencyMicros, retryableFailures, Drop.NONE);
+    public void onBatch(long sentAtEpoch, int items, boolean backlog, long latencyMicros, int retryableFailures) {
+        onBatch(sentAtEpoch, items, backlog, latencyMicros, retryableFailures, Drop.NONE);
     }
 
     private void recordTaken(long now, int succeeded, long latencyMicros) {
@@ -184,12 +207,13 @@ public final class BatchSizeController {
     /**
      * @param sentAtEpoch {@link #epoch()} when the batch was sent
      * @param items items in the batch
-     * @param full whether it was sent because it reached the size (backlog), not by the linger timer
+     * @param backlog whether items waited for it: it reached the size, or its items waited for a
+     *     batch slot (the window was full when they came), not a quiet stream's linger
      * @param latencyMicros from send to response
      * @param retryableFailures items that failed retryably (all of them when the whole batch failed)
      * @param drop whether the whole batch failed with an overload answer (503, 429) or a timeout
      */
-    public void onBatch(long sentAtEpoch, int items, boolean full, long latencyMicros, int retryableFailures,
+    public void onBatch(long sentAtEpoch, int items, boolean backlog, long latencyMicros, int retryableFailures,
                         Drop drop) {
         if (min == max) {
             return;
@@ -204,6 +228,12 @@ public final class BatchSizeController {
         long now = nanoTime.getAsLong();
         if (!dropped) {
             recordTaken(now, items - Math.min(items, retryableFailures), latency);
+            fits = fits == 0 ? predicted : (3 * fits + predicted) / 4;
+        }
+        if (drop == Drop.REFUSED) {
+            // (8) give the dependency one good batch's time before the next batch
+            holding = true;
+            holdUntilNanos = now + (goodLatencyMicros > 0 ? goodLatencyMicros : targetMicros) * 1000;
         }
         if (dropped && sentAtEpoch >= dropEpoch) {
             // (4) fewer batches at once, each smaller; remember where it broke. A cut for latency
@@ -222,21 +252,26 @@ public final class BatchSizeController {
             good = 0;
             return;
         }
-        if (dropped || retryableFailures > 0 || latency > targetMicros) {
+        // (1) over the target by far, or while the smoothed latency too says the size is too big
+        boolean overload = latency > OVERLOAD_FACTOR * targetMicros;
+        boolean slow = latency > targetMicros && (overload || fits < size);
+        if (dropped || retryableFailures > 0 || slow) {
             if (sentAtEpoch != epoch) {
                 return; // (2) sent before the last decrease: already accounted for
             }
             double backoff = retryableFailures > 0 ? FAILURE_BACKOFF : LATENCY_BACKOFF;
-            double next = Math.min(size * backoff, latency > targetMicros ? predicted : Double.MAX_VALUE);
+            double next = Math.min(size * backoff, slow ? predicted : Double.MAX_VALUE);
             size = (int) Math.max(min, Math.floor(next));
             epoch++;
             good = 0;
             return;
         }
-        if (!full || items < size) {
+        if (!backlog || latency > targetMicros) {
             return;
         }
-        int latencyBound = (int) Math.min(max, Math.floor(predicted));
+        // A batch that went with fewer items than the size had backlog only in the window's queue:
+        // the items come in slower than a batch takes, so a bigger size would not fill; more batches may.
+        int latencyBound = (int) Math.min(max, Math.floor(items < size ? size : predicted));
         if (threshold == 0 || (long) size * window < threshold) {
             // (3) backlog and room under the target: one step, capped by the latency and the threshold
             int grown = Math.min(size + step, latencyBound);

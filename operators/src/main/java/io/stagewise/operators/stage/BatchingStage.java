@@ -39,15 +39,14 @@ import org.slf4j.LoggerFactory;
  * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
  * {@link #close()}), whichever comes first; (2) while the controller's window of batches (at most
  * {@link BatchSettings#maxBatchesInFlight()}) is out, items wait and the next batch goes when one is
- * answered: that waiting is the backlog that grows the size. It is also where source lag shows: the
- * engine lets up to {@code --max-in-flight} items of this stage out of the source, so a lagging
- * source keeps this queue at least one batch deep, and a batch that goes full says so; (3) but when
- * the oldest item has waited longer than the latency target, one batch of the current size goes
- * anyway, beyond the window, and one more per latency target while that lasts: a gentle valve, so
- * queueing here does not eat the call timeout of a short backlog. Once the dependency has refused a
- * whole batch (503, 429, a timeout) the valve stays shut: only the window, which follows refusals,
- * decides ({@link BatchSizeController#valveOpen()}). Items complete on the client's or the timer's
- * thread; the engine moves each result back to the task thread through its mailbox.
+ * answered: a batch that goes full says there was backlog, which grows the size. The window is the
+ * only bound on batches in flight. (3) The stage takes in only what its batches carry
+ * ({@link #maxCallsNow()}: the window's batches and one more of the current size), so the engine
+ * keeps the rest of a backlog in the source: an item waits here about one batch's latency, not the
+ * length of a queue its call timeout would run out in. Source lag shows as that next batch being
+ * full when a slot frees. (4) After the dependency refused a batch (503, 429), the next one waits
+ * one good batch latency ({@link BatchSizeController#holdNanos()}). Items complete on the client's
+ * or the timer's thread; the engine moves each result back to the task thread through its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
  * current size), {@code batchWindow} (batches that may be in flight), {@code batchLatencyMs}
@@ -65,8 +64,10 @@ public final class BatchingStage implements RemoteStage {
     private transient Object lock;
     private transient ArrayDeque<Item> pending;
     private transient ScheduledFuture<?> lingerTask;
-    /** Batches sent and not yet answered; at most the controller's window (and the valve's, (3)). */
+    /** Batches sent and not yet answered; at most the controller's window. */
     private transient int inFlight;
+    /** Items arrived while every batch slot was taken, and some still wait: demand beyond the window. */
+    private transient boolean backlog;
     private transient ScheduledExecutorService timer;
     private transient BatchSizeController controller;
     private transient DescriptiveStatisticsHistogram latency;
@@ -81,7 +82,7 @@ public final class BatchingStage implements RemoteStage {
     }
 
     /** One call waiting for, or riding in, a batch. */
-    private record Item(StageContext context, CompletableFuture<JsonNode> result, long queuedNanos) {}
+    private record Item(StageContext context, CompletableFuture<JsonNode> result) {}
 
     public BatchSettings settings() {
         return settings;
@@ -136,22 +137,39 @@ public final class BatchingStage implements RemoteStage {
         }
     }
 
+    /**
+     * (3) The items this stage can use now: the window's batches and one more of the current size
+     * (the one filling while they are out), at least 2.
+     */
+    @Override
+    public int maxCallsNow() {
+        if (lock == null) {
+            return Integer.MAX_VALUE; // not open yet
+        }
+        synchronized (lock) {
+            return (int) Math.min(Integer.MAX_VALUE, 2L * controller.size() * controller.window());
+        }
+    }
+
     @Override
     public CompletableFuture<JsonNode> call(StageContext context) {
-        Item item = new Item(context, new CompletableFuture<>(), System.nanoTime());
+        Item item = new Item(context, new CompletableFuture<>());
         List<Item> batch = null;
         long epoch;
         synchronized (lock) {
             pending.add(item);
             epoch = controller.epoch();
-            if (pending.size() >= controller.size() && inFlight < controller.window()) {
-                batch = take(controller.size());
-            } else if (lingerTask == null && (inFlight < controller.window() || controller.valveOpen())) {
-                // (2) With every batch slot taken, the item waits at most the latency target (3).
-                long delay = inFlight < controller.window() ? settings.linger().toNanos()
-                        : settings.latencyTarget().toNanos();
-                lingerTask = timer.schedule(this::linger, delay, TimeUnit.NANOSECONDS);
+            backlog |= inFlight >= controller.window();
+            if (inFlight < controller.window()) {
+                long hold = controller.holdNanos();
+                if (pending.size() >= controller.size() && hold == 0) {
+                    batch = take(controller.size());
+                } else if (lingerTask == null) {
+                    lingerTask = timer.schedule(this::linger, Math.max(hold, settings.linger().toNanos()),
+                            TimeUnit.NANOSECONDS);
+                }
             }
+            // (2) with every batch slot taken, the item goes when a batch is answered
         }
         if (batch != null) {
             send(batch, true, epoch);
@@ -159,49 +177,50 @@ public final class BatchingStage implements RemoteStage {
         return item.result();
     }
 
-    /**
-     * The linger timer, and the end of every batch: whatever waits goes now, in batches of at most
-     * the current size, while fewer than the maximum batches are in flight.
-     */
+    /** The linger timer: whatever waits goes now, in batches of at most the current size, while the window has room. */
     private void linger() {
+        sendWhileRoom(true);
+    }
+
+    /**
+     * Sends full batches while the window has room; with room left and fewer items than the size
+     * waiting, sends them too if {@code lingered}, or else starts the linger timer: a slot freed by
+     * an answer gets {@link BatchSettings#linger()} to fill, as a quiet stream's first item does.
+     */
+    private void sendWhileRoom(boolean lingered) {
         while (true) {
             List<Item> batch;
             long epoch;
-            boolean full;
-            boolean last;
+            boolean backlogged;
             synchronized (lock) {
-                lingerTask = null;
-                if (pending.isEmpty()) {
+                if (lingered && lingerTask != null) {
+                    lingerTask.cancel(false);
+                    lingerTask = null;
+                }
+                if (pending.isEmpty() || inFlight >= controller.window()) {
                     return;
                 }
-                boolean overdue = false;
-                if (inFlight >= controller.window()) {
-                    if (!controller.valveOpen()) {
-                        return; // (3) the valve is shut: what waits goes when a batch is answered
+                long hold = controller.holdNanos();
+                if (hold > 0) {
+                    // the dependency refused a batch just now: the next one waits (controller rule 8)
+                    if (lingerTask == null) {
+                        lingerTask = timer.schedule(this::linger, hold, TimeUnit.NANOSECONDS);
                     }
-                    long waited = System.nanoTime() - pending.peek().queuedNanos();
-                    long left = settings.latencyTarget().toNanos() - waited;
-                    if (left > 0) {
-                        // what waits goes when a batch in flight is answered, or when overdue (3)
-                        lingerTask = timer.schedule(this::linger, left, TimeUnit.NANOSECONDS);
-                        return;
-                    }
-                    overdue = true;
+                    return;
                 }
                 int size = controller.size();
-                full = pending.size() >= size;
-                epoch = controller.epoch();
-                batch = take(size);
-                if (overdue && !pending.isEmpty()) {
-                    // (3) one batch beyond the limit per latency target, never a burst of them
-                    lingerTask = timer.schedule(this::linger, settings.latencyTarget().toNanos(), TimeUnit.NANOSECONDS);
+                boolean full = pending.size() >= size;
+                if (!full && !lingered) {
+                    if (lingerTask == null) {
+                        lingerTask = timer.schedule(this::linger, settings.linger().toNanos(), TimeUnit.NANOSECONDS);
+                    }
+                    return;
                 }
-                last = overdue;
+                epoch = controller.epoch();
+                backlogged = full || backlog;
+                batch = take(size);
             }
-            send(batch, full, epoch);
-            if (last) {
-                return;
-            }
+            send(batch, backlogged, epoch);
         }
     }
 
@@ -212,21 +231,25 @@ public final class BatchingStage implements RemoteStage {
         while (batch.size() < size && !pending.isEmpty()) {
             batch.add(pending.poll());
         }
-        if (lingerTask != null && pending.isEmpty()) {
-            lingerTask.cancel(false);
-            lingerTask = null;
+        if (pending.isEmpty()) {
+            backlog = false;
+            if (lingerTask != null) {
+                lingerTask.cancel(false);
+                lingerTask = null;
+            }
         }
         return batch;
     }
 
-    private void send(List<Item> batch, boolean full, long epoch) {
+    /** @param backlogged whether its items waited for it: it went full, or they waited for a batch slot */
+    private void send(List<Item> batch, boolean backlogged, long epoch) {
         // An item whose future is done was given up by the engine (its call timed out): leave it out.
         batch.removeIf(item -> item.result().isDone());
         if (batch.isEmpty()) {
             synchronized (lock) {
                 inFlight--;
             }
-            linger();
+            sendWhileRoom(false);
             return;
         }
         List<StageContext> contexts = new ArrayList<>(batch.size());
@@ -250,11 +273,11 @@ public final class BatchingStage implements RemoteStage {
         }
         long waitMillis = Math.max(1, deadline.toEpochMilli() - System.currentTimeMillis());
         results.orTimeout(waitMillis, TimeUnit.MILLISECONDS)
-                .whenComplete((outcomes, failure) -> complete(batch, outcomes, failure, started, full, epoch));
+                .whenComplete((outcomes, failure) -> complete(batch, outcomes, failure, started, backlogged, epoch));
     }
 
     private void complete(List<Item> batch, List<BatchCall.Result> outcomes, Throwable failure, long started,
-                          boolean full, long epoch) {
+                          boolean backlogged, long epoch) {
         long micros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - started);
         latency.update(micros / 1000);
         int retryable = 0;
@@ -300,7 +323,7 @@ public final class BatchingStage implements RemoteStage {
             items.inc(batch.size()); // under the lock: answers complete on several client threads
             batchesDropped += drop == BatchSizeController.Drop.NONE ? 0 : 1;
             long before = controller.epoch();
-            controller.onBatch(epoch, batch.size(), full, micros, retryable, drop);
+            controller.onBatch(epoch, batch.size(), backlogged, micros, retryable, drop);
             if (drop != BatchSizeController.Drop.NONE && controller.epoch() != before) {
                 LOG.info("A batch of {} items of stage {} was refused as a whole (first event {}): now at most {} batches "
                                 + "of {} items in flight, probing past {} items (--max-batches-in-flight, --max-batch)",
@@ -309,9 +332,9 @@ public final class BatchingStage implements RemoteStage {
             }
             inFlight--;
         }
-        // Items that waited for a free batch slot go now (a full batch, if the backlog allows).
+        // Items that waited for a free batch slot go now if they fill a batch, else within the linger.
         try {
-            timer.execute(this::linger);
+            timer.execute(() -> sendWhileRoom(false));
         } catch (RejectedExecutionException closed) {
             // closed with the task: waiting items are re-issued after the restore
         }

@@ -6,6 +6,7 @@ import com.netflix.concurrency.limits.limit.VegasLimit;
 import java.net.http.HttpTimeoutException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.IntSupplier;
 
 /**
  * The in-flight limit of one remote stage on one subtask: how many calls to that stage may run at
@@ -38,6 +39,10 @@ import java.util.concurrent.TimeoutException;
  * <p>In memory only, per task attempt: not in keyed or operator state, so checkpoints and
  * savepoints are unchanged; after a restore it starts again at {@code --max-in-flight}, today's
  * fixed bound, and adapts within a few calls. Not thread-safe: used on the task thread only.
+ *
+ * <p>Either kind is further capped by what the stage itself can use now
+ * ({@link RemoteStage#maxCallsNow()}): a batching stage takes only what its batches carry, so the
+ * rest of a backlog waits in the source, not in the batcher with its call deadlines running.
  */
 final class InFlightLimit {
     /** Multiplicative decrease on a drop (AIMD) and on queueing (Vegas). */
@@ -53,6 +58,7 @@ final class InFlightLimit {
     private final int max;
     private final Limit latency;
     private final Limit drops;
+    private IntSupplier cap = () -> Integer.MAX_VALUE;
 
     private InFlightLimit(int min, int max, boolean adaptive) {
         this.min = min;
@@ -94,12 +100,17 @@ final class InFlightLimit {
         return new InFlightLimit(min, max, true);
     }
 
-    /** Calls of this stage that may run now, within [min, max]. */
+    /** Also bounded by {@code cap} (the stage's {@link RemoteStage#maxCallsNow()}), read at every {@link #current()}. */
+    InFlightLimit cappedBy(IntSupplier cap) {
+        this.cap = cap;
+        return this;
+    }
+
+    /** Calls of this stage that may run now: within [min, max], and at most the cap (at least 1). */
     int current() {
-        if (latency == null) {
-            return max;
-        }
-        return Math.max(min, Math.min(max, Math.min(latency.getLimit(), drops.getLimit())));
+        int limit = latency == null ? max
+                : Math.max(min, Math.min(max, Math.min(latency.getLimit(), drops.getLimit())));
+        return Math.max(1, Math.min(limit, cap.getAsInt()));
     }
 
     /**

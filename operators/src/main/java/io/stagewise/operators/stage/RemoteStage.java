@@ -30,5 +30,16 @@ public interface RemoteStage extends Serializable {
 
     CompletableFuture<JsonNode> call(StageContext context);
 
+    /**
+     * How many calls this stage can use at once now, on this subtask: more would only wait inside
+     * it, their deadlines running, where they could as well wait in the source. The engine keeps
+     * the stage's in-flight limit at or below it. By default no bound of its own; a
+     * {@link BatchingStage} answers what its batches in flight and the next ones can carry.
+     * Called on the task thread after {@link #open}.
+     */
+    default int maxCallsNow() {
+        return Integer.MAX_VALUE;
+    }
+
     default void close() throws Exception {}
 }

@@ -143,7 +143,7 @@ public final class StageOperator extends AbstractStreamOperator<CompletedEvent>
         releaseTimers = getInternalTimerService(StageStateDescriptors.RELEASE_TIMERS, VoidNamespaceSerializer.INSTANCE,
                 new ReleaseParked());
         slots = new CallSlots(workflow.stages().stream().filter(stage -> !stage.isLocal()).map(Workflow.Stage::name).toList(),
-                stage -> InFlightLimit.of(settings));
+                stage -> InFlightLimit.of(settings).cappedBy(workflow.stage(stage).remote()::maxCallsNow));
         random = new Random();
         metrics = new StageMetrics(getMetricGroup().addGroup("stagewise"), workflow, settings.ladder(), slots,
                 () -> slots.oldestWaitingRetryAgeMillis(System.currentTimeMillis()));

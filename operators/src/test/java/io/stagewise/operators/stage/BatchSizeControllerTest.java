@@ -56,6 +56,26 @@ class BatchSizeControllerTest {
     }
 
     @Test
+    void oneBatchALittleOverTheTargetDoesNotCutButARunOfThemDoes() {
+        BatchSizeController c = new BatchSizeController(1, 100, TARGET, 4, clock);
+        runUntil(c, 20_000, 1_000, size -> size == 100, 100); // 120 ms at the maximum size
+        long epoch = c.epoch();
+        // the jitter of a busy machine: one batch at 1.2 x the target
+        c.onBatch(c.epoch(), 100, true, 240_000, 0);
+        assertThat(c.size()).isEqualTo(100);
+        assertThat(c.epoch()).isEqualTo(epoch);
+        // the dependency got slower for good: a few such batches bring the smoothed latency over the target
+        for (int i = 0; i < 5; i++) {
+            c.onBatch(c.epoch(), c.size(), true, 240_000, 0);
+        }
+        assertThat(c.size()).isLessThanOrEqualTo(90);
+        // one far over the target cuts at once, to what its latency predicts
+        int before = c.size();
+        c.onBatch(c.epoch(), before, true, 1_000_000, 0);
+        assertThat(c.size()).isEqualTo(Math.max(1, (int) Math.floor(before * 0.2)));
+    }
+
+    @Test
     void growsOnlyWithBacklog() {
         BatchSizeController c = new BatchSizeController(1, 100, TARGET, 4, clock);
         for (int i = 0; i < 50; i++) {
@@ -115,6 +135,25 @@ class BatchSizeControllerTest {
         assertThat(fast.window()).isEqualTo(1);
         runUntil(fast, 20_000, 0, size -> false, 3);
         assertThat(fast.window()).isEqualTo(4);
+    }
+
+    @Test
+    void itemsThatWaitedForABatchSlotOpenTheWindowWhenTheBatchesDoNotFill() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
+        runUntil(c, 20_000, 0, size -> size >= 100, 100);
+        int size = c.size();
+        assertThat(c.window()).isEqualTo(1);
+        // The engine feeds 60 items per batch latency: the batches go part full, but their items
+        // waited for the one batch slot. A bigger size would not fill; more batches at once may.
+        for (int i = 0; i < 3; i++) {
+            now += 20_000_000;
+            c.onBatch(c.epoch(), 60, true, 20_000, 0);
+        }
+        assertThat(c.size()).isEqualTo(size);
+        assertThat(c.window()).isEqualTo(4);
+        // a slow one still cuts the size
+        c.onBatch(c.epoch(), 60, true, 1_000_000, 0);
+        assertThat(c.size()).isLessThan(size);
     }
 
     @Test
@@ -191,25 +230,6 @@ class BatchSizeControllerTest {
         assertThat(itemsSent / 5_000.0).as("items per batch on average").isGreaterThan(6.0);
     }
 
-    @Test
-    void theValveIsShutForGoodByTheFirstDrop() {
-        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
-        assertThat(c.valveOpen()).isTrue();
-        runUntil(c, 20_000, 20_000, size -> false, 20);
-        assertThat(c.window()).isEqualTo(4);
-        assertThat(c.valveOpen()).isTrue();
-        // a cut for latency does not shut it
-        c.onBatch(c.epoch(), c.size(), true, 1_000_000, 0);
-        assertThat(c.valveOpen()).isTrue();
-        c.onBatch(c.epoch(), c.size(), true, 20_000, c.size(), Drop.REFUSED);
-        assertThat(c.valveOpen()).isFalse();
-        // latency-bound again: past the threshold, probing opens the window back up, the valve stays shut
-        runUntil(c, 20_000, 20_000, size -> false, 20 * BatchSizeController.PROBE_BATCHES);
-        assertThat(c.window()).isEqualTo(4);
-        assertThat(c.valveOpen()).as("after a drop, for good").isFalse();
-        assertThat(new BatchSizeController(10, 10, TARGET, 4, clock).valveOpen()).as("a fixed size").isTrue();
-    }
-
     /**
      * A dependency that takes 400 items/s with a burst of one second's worth (a token bucket, as the
      * gateway's capacity), answers a batch in 20 ms and refuses one that does not fit at once. It
@@ -255,6 +275,22 @@ class BatchSizeControllerTest {
     }
 
     @Test
+    void aRefusalHoldsTheNextBatchForOneGoodLatencyAndATimeoutDoesNot() {
+        BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
+        runUntil(c, 40_000, 0, size -> size >= 100, 100); // good batches take 40 ms
+        assertThat(c.holdNanos()).isZero();
+        c.onBatch(c.epoch(), c.size(), true, 2_000, c.size(), Drop.REFUSED);
+        assertThat(c.holdNanos()).isEqualTo(40_000_000L);
+        now += 30_000_000;
+        assertThat(c.holdNanos()).isEqualTo(10_000_000L);
+        now += 10_000_000;
+        assertThat(c.holdNanos()).isZero();
+        // a timeout says the dependency is slow, not that it wants a pause
+        c.onBatch(c.epoch(), c.size(), true, 300_000, c.size(), Drop.TIMED_OUT);
+        assertThat(c.holdNanos()).isZero();
+    }
+
+    @Test
     void aTimeoutOnlyHalves() {
         BatchSizeController c = new BatchSizeController(1, 500, TARGET, 4, clock);
         runUntil(c, 20_000, 0, size -> size >= 100, 100);
@@ -277,7 +313,6 @@ class BatchSizeControllerTest {
         assertThat(c.size()).isEqualTo(before);
         assertThat(c.epoch()).isEqualTo(epoch);
         assertThat(c.threshold()).isZero();
-        assertThat(c.valveOpen()).isTrue();
         // one that was at the dependency longer than the target is a drop
         c.onBatch(epoch, before, true, 10_000_000, before, Drop.TIMED_OUT);
         assertThat(c.size()).isEqualTo(before / 2);

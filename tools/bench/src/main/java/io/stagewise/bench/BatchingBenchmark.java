@@ -182,10 +182,10 @@ public final class BatchingBenchmark {
         try (GatewayServer gateway = GatewayServer.start(gatewaySettings, database)) {
             Configuration options = new Configuration();
             options.set(StagewiseOptions.BOUNDED, true);
-            // Item slots to fill every batch slot (twice over for a fixed size, so the next batches wait ready).
+            // Item slots for every batch slot and the next batch; the stage takes in only what its
+            // current size and window carry (BatchingStage.maxCallsNow), the rest waits in the source.
             BatchSettings batching = batching(size);
-            options.set(StagewiseOptions.MAX_IN_FLIGHT, batching.maxBatch() * settings.maxBatchesInFlight()
-                    * (batching.adaptive() ? 1 : 2));
+            options.set(StagewiseOptions.MAX_IN_FLIGHT, batching.maxBatch() * (settings.maxBatchesInFlight() + 1));
             options.set(StagewiseOptions.RETRY_TOPICS, 0);
             options.set(StagewiseOptions.CALL_TIMEOUT, settings.callTimeout());
             PipelineBenchmark.Job job = bench.pipelineJob(input, workflow(gateway.url(), batching),
