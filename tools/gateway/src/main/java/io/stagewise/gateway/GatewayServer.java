@@ -265,6 +265,14 @@ public final class GatewayServer implements AutoCloseable {
     }
 
     /**
+     * The median time {@code POST /notifications/batch} took, receipt to response, over the last
+     * 1,000 batches it executed (refused ones not counted); 0 if none.
+     */
+    public double batchMedianMillis() {
+        return load.served().medianMicros() / 1000.0;
+    }
+
+    /**
      * Changes how slow the gateway is and how much the batch endpoint takes, at once (what
      * {@code POST /control/latency} does over HTTP): the latency added to every request, the cost of
      * each batch item, the batch capacity in items per second (0 = unlimited).

@@ -156,6 +156,7 @@ public final class GatewayHandler implements HttpHandler {
      * The batch spends {@code latency + n x itemLatency} once.
      */
     private Optional<Reply> postBatch(HttpExchange exchange) throws IOException {
+        long received = System.nanoTime();
         byte[] body;
         try (InputStream in = exchange.getRequestBody()) {
             body = in.readNBytes(MAX_BATCH_BODY_BYTES + 1);
@@ -212,7 +213,9 @@ public final class GatewayHandler implements HttpHandler {
         }
         ObjectNode response = Json.object();
         response.set("results", results);
-        return Optional.of(Reply.of(200, Json.bytes(response)));
+        byte[] bytes = Json.bytes(response);
+        load.served().record((System.nanoTime() - received) / 1000);
+        return Optional.of(Reply.of(200, bytes));
     }
 
     /** The {@code items} of a batch body; each an object with a non-blank {@code idempotency_key}. */

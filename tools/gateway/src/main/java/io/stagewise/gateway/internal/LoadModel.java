@@ -26,6 +26,7 @@ public final class LoadModel {
     /** Items refused over capacity within the bucket's second after the first refusal. */
     private long firstOverloadItems;
     private long firstRefusalNanos = -1;
+    private final BatchTimes served = new BatchTimes();
 
     public LoadModel(Duration requestLatency, Duration itemLatency, long capacityPerSecond) {
         set(requestLatency, itemLatency, capacityPerSecond);
@@ -99,6 +100,11 @@ public final class LoadModel {
         tokens -= items;
         count(items);
         return true;
+    }
+
+    /** How long the batches executed (not refused) took, receipt to response. */
+    public BatchTimes served() {
+        return served;
     }
 
     /** Items refused over capacity within a second of the first refusal (the first overload). */
