@@ -38,13 +38,13 @@ import org.slf4j.LoggerFactory;
  * on the calling task thread), or {@link BatchSettings#linger()} after the first pending item (on a
  * timer thread owned by this stage, started in {@link #open(MetricGroup)} and stopped in
  * {@link #close()}), whichever comes first; (2) while the controller's window of batches (at most
- * {@link BatchSettings#maxBatchesInFlight()}) is out, items wait and the next batch goes when one is
- * answered: a batch that goes full says there was backlog, which grows the size. The window is the
- * only bound on batches in flight. (3) The stage takes in only what its batches carry
- * ({@link #maxCallsNow()}: the window's batches and one more of the current size), so the engine
- * keeps the rest of a backlog in the source: an item waits here about one batch's latency, not the
- * length of a queue its call timeout would run out in. Source lag shows as that next batch being
- * full when a slot frees. (4) After the dependency refused a batch (503, 429), the next one waits
+ * {@link BatchSettings#maxBatchesInFlight()}) is out, items wait; when one is answered the next
+ * goes at once if full, else within the linger. A batch that went full, or whose items waited for a
+ * slot, had backlog, which grows the size or the window. The window is the only bound on batches in
+ * flight. (3) The stage takes in only what its batches carry ({@link #maxCallsNow()}: twice the
+ * current size x window), so the engine keeps the rest of a backlog in the source: an item waits
+ * here about one batch latency, not the length of a queue its call timeout would run out in. Source
+ * lag shows as items waiting for a slot. (4) After the dependency refused a batch (503, 429), the next one waits
  * one good batch latency ({@link BatchSizeController#holdNanos()}). Items complete on the client's
  * or the timer's thread; the engine moves each result back to the task thread through its mailbox.
  *
@@ -138,8 +138,8 @@ public final class BatchingStage implements RemoteStage {
     }
 
     /**
-     * (3) The items this stage can use now: the window's batches and one more of the current size
-     * (the one filling while they are out), at least 2.
+     * (3) The items this stage can use now: twice the current size x window, a window's worth of
+     * batches out and the next one's items waiting, so a freed slot finds a full batch.
      */
     @Override
     public int maxCallsNow() {

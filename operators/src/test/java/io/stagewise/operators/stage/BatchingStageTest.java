@@ -213,7 +213,7 @@ class BatchingStageTest {
             send(event(id, id));
         }
         assertThat(ScriptedBatchCall.BATCHES).as("one batch in flight; the rest waits").containsExactly(List.of("a:notify", "b:notify"));
-        // The stage takes in what one batch out and the next one carry: e waits in the engine, not
+        // The stage takes in twice size x window (one batch out, the next waiting): e waits in the engine, not
         // called yet, so its call deadline does not run while it waits.
         assertThat(stage.maxCallsNow()).isEqualTo(4);
         assertThat(stage.pendingItems()).as("c and d").isEqualTo(2);
