@@ -231,6 +231,27 @@ class BatchingStageTest {
     }
 
     @Test
+    void noBatchGoesBeyondTheWindowHoweverLongItsItemsWait() throws Exception {
+        CompletableFuture<List<BatchCall.Result>> slow = new CompletableFuture<>(); // the only batch slot stays taken
+        ScriptedBatchCall.batch = items -> {
+            CompletableFuture<List<BatchCall.Result>> answer = CompletableFuture.completedFuture(items.stream()
+                    .map(ctx -> BatchCall.Result.success(JSON.createObjectNode().put("n", ctx.eventId())))
+                    .collect(Collectors.toList()));
+            return items.get(0).eventId().equals("a") ? slow.thenCompose(ignored -> answer) : answer;
+        };
+        harness = open(workflow(new BatchSettings(Duration.ofMillis(5), 1, 1, Duration.ofMillis(20), 1)), null);
+        send(event("a", "a"));
+        send(event("b", "b"));
+        // b waits fifteen times the latency target: still no second batch while a is out (the window is the
+        // one bound; a valve that sent overdue items beyond it grew the batches in flight without bound)
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(10))
+                .untilAsserted(() -> assertThat(ScriptedBatchCall.BATCHES).containsExactly(List.of("a:notify")));
+        slow.complete(List.of());
+        awaitDrained(() -> assertThat(completedIds()).containsExactly("a", "b"));
+        assertThat(ScriptedBatchCall.BATCHES).containsExactly(List.of("a:notify"), List.of("b:notify"));
+    }
+
+    @Test
     void aQuietStreamIsSentAfterTheLingerNotHeldForAFullBatch() throws Exception {
         harness = open(workflow(new BatchSettings(Duration.ofMillis(20), 1, 100, Duration.ofMillis(200))), null);
         send(event("lonely", "a"));
