@@ -175,7 +175,10 @@ public final class BatchSizeController {
         /** No answer by the batch's deadline. */
         TIMED_OUT;
 
-        /** How the whole batch failed with {@code failure}: a drop as {@link InFlightLimit#isDrop} sorts it, or none. */
+        /**
+         * How the whole batch failed with {@code failure}:
+         * a drop as {@link InFlightLimit#isDrop} sorts it, or none.
+         */
         static Drop of(Throwable failure) {
             if (!InFlightLimit.isDrop(failure)) {
                 return NONE;

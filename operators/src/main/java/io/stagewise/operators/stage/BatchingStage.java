@@ -44,9 +44,10 @@ import org.slf4j.LoggerFactory;
  * flight. (3) The stage takes in only what its batches carry ({@link #maxCallsNow()}: twice the
  * current size x window), so the engine keeps the rest of a backlog in the source: an item waits
  * here about one batch latency, not the length of a queue its call timeout would run out in. Source
- * lag shows as items waiting for a slot. (4) After the dependency refused a batch (503, 429), the next one waits
- * one good batch latency ({@link BatchSizeController#holdNanos()}). Items complete on the client's
- * or the timer's thread; the engine moves each result back to the task thread through its mailbox.
+ * lag shows as items waiting for a slot. (4) After the dependency refused a batch (503, 429), the
+ * next one waits one good batch latency ({@link BatchSizeController#holdNanos()}). Items complete on
+ * the client's or the timer's thread; the engine moves each result back to the task thread through
+ * its mailbox.
  *
  * <p>Metrics, in the stage's group ({@code stagewise.stage.<name>}): {@code batchSize} (the
  * current size), {@code batchWindow} (batches that may be in flight), {@code batchLatencyMs}
@@ -177,7 +178,10 @@ public final class BatchingStage implements RemoteStage {
         return item.result();
     }
 
-    /** The linger timer: whatever waits goes now, in batches of at most the current size, while the window has room. */
+    /**
+     * The linger timer: whatever waits goes now, in batches of at most the current size,
+     * while the window has room.
+     */
     private void linger() {
         sendWhileRoom(true);
     }

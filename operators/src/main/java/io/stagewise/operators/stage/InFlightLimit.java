@@ -100,7 +100,10 @@ final class InFlightLimit {
         return new InFlightLimit(min, max, true);
     }
 
-    /** Also bounded by {@code cap} (the stage's {@link RemoteStage#maxCallsNow()}), read at every {@link #current()}. */
+    /**
+     * Also bounded by {@code cap} (the stage's {@link RemoteStage#maxCallsNow()}), read at every
+     * {@link #current()}.
+     */
     InFlightLimit cappedBy(IntSupplier cap) {
         this.cap = cap;
         return this;
