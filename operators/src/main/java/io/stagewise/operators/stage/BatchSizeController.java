@@ -57,8 +57,9 @@ import org.apache.flink.annotation.Internal;
  *       the minimum size.
  *   <li>After a refusal (503 or 429) no batch goes for one good batch latency ({@link #holdNanos()}).
  *       A rate limiter that refused is out of tokens: a batch sent at once is refused too, however
- *       much smaller (seen: 97, then 36, then 18 items refused in a row), while one good latency
- *       refills what a batch of the size that dependency answered in that time takes.
+ *       much smaller (seen: 97, then 36, then 18 items refused in a row). Waiting lets it refill;
+ *       one good latency is the pace it answered at before, not a measure of its refill, so a
+ *       larger next batch may still be refused (seen: 142, then 42 after the hold).
  * </ol>
  */
 @Internal
@@ -150,15 +151,7 @@ public final class BatchSizeController {
      * latency has passed; else 0.
      */
     public long holdNanos() {
-        if (!holding) {
-            return 0;
-        }
-        long left = holdUntilNanos - nanoTime.getAsLong();
-        if (left <= 0) {
-            holding = false;
-            return 0;
-        }
-        return left;
+        return holding ? Math.max(0, holdUntilNanos - nanoTime.getAsLong()) : 0;
     }
 
     /** Pass it back with the batch's outcome ({@link #onBatch}). */

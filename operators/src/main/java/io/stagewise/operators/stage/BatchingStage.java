@@ -155,26 +155,12 @@ public final class BatchingStage implements RemoteStage {
     @Override
     public CompletableFuture<JsonNode> call(StageContext context) {
         Item item = new Item(context, new CompletableFuture<>());
-        List<Item> batch = null;
-        long epoch;
         synchronized (lock) {
             pending.add(item);
-            epoch = controller.epoch();
-            backlog |= inFlight >= controller.window();
-            if (inFlight < controller.window()) {
-                long hold = controller.holdNanos();
-                if (pending.size() >= controller.size() && hold == 0) {
-                    batch = take(controller.size());
-                } else if (lingerTask == null) {
-                    lingerTask = timer.schedule(this::linger, Math.max(hold, settings.linger().toNanos()),
-                            TimeUnit.NANOSECONDS);
-                }
-            }
             // (2) with every batch slot taken, the item goes when a batch is answered
+            backlog |= inFlight >= controller.window();
         }
-        if (batch != null) {
-            send(batch, true, epoch);
-        }
+        sendWhileRoom(false);
         return item.result();
     }
 
@@ -188,8 +174,10 @@ public final class BatchingStage implements RemoteStage {
 
     /**
      * Sends full batches while the window has room; with room left and fewer items than the size
-     * waiting, sends them too if {@code lingered}, or else starts the linger timer: a slot freed by
-     * an answer gets {@link BatchSettings#linger()} to fill, as a quiet stream's first item does.
+     * waiting, sends them too if {@code lingered}, or else starts the linger timer: a new item, and
+     * a slot freed by an answer, get {@link BatchSettings#linger()} to fill a batch. After a refusal
+     * nothing goes before the controller's hold ends (rule 8), a batch short of the size not before
+     * the linger either.
      */
     private void sendWhileRoom(boolean lingered) {
         while (true) {
@@ -204,19 +192,12 @@ public final class BatchingStage implements RemoteStage {
                 if (pending.isEmpty() || inFlight >= controller.window()) {
                     return;
                 }
-                long hold = controller.holdNanos();
-                if (hold > 0) {
-                    // the dependency refused a batch just now: the next one waits (controller rule 8)
-                    if (lingerTask == null) {
-                        lingerTask = timer.schedule(this::linger, hold, TimeUnit.NANOSECONDS);
-                    }
-                    return;
-                }
                 int size = controller.size();
                 boolean full = pending.size() >= size;
-                if (!full && !lingered) {
+                long wait = Math.max(controller.holdNanos(), full || lingered ? 0 : settings.linger().toNanos());
+                if (wait > 0) {
                     if (lingerTask == null) {
-                        lingerTask = timer.schedule(this::linger, settings.linger().toNanos(), TimeUnit.NANOSECONDS);
+                        lingerTask = timer.schedule(this::linger, wait, TimeUnit.NANOSECONDS);
                     }
                     return;
                 }
