@@ -4,6 +4,7 @@ import io.stagewise.jobs.RunCommand;
 import io.stagewise.gateway.GatewayException;
 import io.stagewise.jobs.StagewiseException;
 import io.stagewise.testkit.SandboxException;
+import io.stagewise.operators.stage.http.HttpClients;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -34,6 +35,8 @@ public final class Stagewise implements Runnable {
     }
 
     public static void main(String[] args) {
+        // before anything uses the common pool: its size is read once (the remote stages' HTTP client)
+        HttpClients.raiseCommonPoolFloor();
         System.exit(commandLine(new Stagewise()).execute(args));
     }
 

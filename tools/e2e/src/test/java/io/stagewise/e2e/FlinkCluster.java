@@ -51,6 +51,8 @@ final class FlinkCluster {
     private final int restPort = FreePorts.pick();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
     private final Map<String, Process> taskManagers = new LinkedHashMap<>();
+    /** The flattened {@code conf/config.yaml}: its {@code env.java.opts.*} go on the command lines as flink-dist's scripts put them. */
+    private Map<String, String> settings;
     private int cliRuns;
 
     FlinkCluster(ChildProcesses processes, Path home) throws IOException {
@@ -74,7 +76,7 @@ final class FlinkCluster {
     }
 
     private void writeConfig() throws IOException {
-        Map<String, String> settings = new LinkedHashMap<>(FlinkConfigFiles.flatten(
+        settings = new LinkedHashMap<>(FlinkConfigFiles.flatten(
                 FlinkConfigFiles.read(FlinkConfigFiles.shippedDir().resolve("config.yaml"))));
         try (var overrides = FlinkCluster.class.getResourceAsStream("/cluster/test-overrides.yaml")) {
             settings.putAll(FlinkConfigFiles.flatten(FlinkConfigFiles.YAML.readTree(overrides)));
@@ -98,7 +100,7 @@ final class FlinkCluster {
     }
 
     void startJobManager() {
-        List<String> command = jvm("jobmanager", "GET_JM_RESOURCE_PARAMS");
+        List<String> command = jvm("jobmanager", "GET_JM_RESOURCE_PARAMS", "env.java.opts.jobmanager");
         command.add("org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint");
         command.addAll(List.of("--configDir", conf.toString()));
         command.addAll(dynamicProperties("GET_JM_RESOURCE_PARAMS"));
@@ -107,7 +109,7 @@ final class FlinkCluster {
 
     /** Starts TaskManager {@code name}; returns once the JobManager counts {@code expectedTaskManagers}. */
     void startTaskManager(String name, int expectedTaskManagers) {
-        List<String> command = jvm(name, "GET_TM_RESOURCE_PARAMS");
+        List<String> command = jvm(name, "GET_TM_RESOURCE_PARAMS", "env.java.opts.taskmanager");
         command.add("org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
         command.addAll(List.of("--configDir", conf.toString()));
         command.addAll(dynamicProperties("GET_TM_RESOURCE_PARAMS"));
@@ -145,11 +147,17 @@ final class FlinkCluster {
         }
     }
 
-    private List<String> jvm(String logName, String resourceCommand) {
+    private List<String> jvm(String logName, String resourceCommand, String javaOptsKey) {
         List<String> command = new ArrayList<>();
         command.add(ChildProcesses.java());
         command.addAll(Arrays.asList(System.getProperty("stagewise.jvm.opens", "").trim().split("\\s+")));
         command.addAll(Arrays.asList(bashJavaUtils(resourceCommand).get(0).trim().split("\\s+")));
+        for (String key : List.of("env.java.opts.all", javaOptsKey)) {
+            String opts = settings.getOrDefault(key, "").trim();
+            if (!opts.isEmpty()) {
+                command.addAll(Arrays.asList(opts.split("\\s+")));
+            }
+        }
         command.add("-Dlog.file=" + home.resolve("log").resolve(logName + ".log"));
         command.add("-Dlog4j.configurationFile=" + conf.resolve("log4j.properties").toUri());
         command.add("-cp");

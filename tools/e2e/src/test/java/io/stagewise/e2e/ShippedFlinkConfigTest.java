@@ -3,9 +3,11 @@ package io.stagewise.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stagewise.jobs.StagewiseOptions;
+import io.stagewise.operators.stage.http.HttpClients;
 import java.time.Duration;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.HeartbeatManagerOptions;
 import org.apache.flink.configuration.PipelineOptions;
@@ -26,6 +28,13 @@ class ShippedFlinkConfigTest {
         assertThat(conf.getOptional(HeartbeatManagerOptions.HEARTBEAT_TIMEOUT)).as("heartbeat.timeout").isEmpty();
         assertThat(conf.getOptional(HeartbeatManagerOptions.HEARTBEAT_RPC_FAILURE_THRESHOLD))
                 .as("heartbeat.rpc-failure-threshold").isEmpty();
+    }
+
+    @Test
+    void taskManagersRunTheCommonPoolWithAtLeastTwoThreads() {
+        // with 1 (a TaskManager of 2 CPUs or fewer) every HTTP response of a remote stage starts a thread (HttpClients)
+        assertThat(conf.get(CoreOptions.FLINK_TM_JVM_OPTIONS)).as("env.java.opts.taskmanager")
+                .contains("-D" + HttpClients.COMMON_POOL_PARALLELISM + "=2");
     }
 
     @Test

@@ -56,10 +56,7 @@ public final class HttpStage implements RemoteStage {
 
     @Override
     public void open() {
-        client = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(5))
-                .build();
+        client = HttpClients.newClient();
     }
 
     @Override
