@@ -41,6 +41,8 @@ public final class HttpBatchCall implements BatchCall {
     private final String url;
     private final HttpStage.Body body;
     private transient HttpClient client;
+    /** {@code url}, parsed once. */
+    private transient URI uri;
 
     public HttpBatchCall(String url, HttpStage.Body body) {
         URI uri = URI.create(url);
@@ -54,6 +56,7 @@ public final class HttpBatchCall implements BatchCall {
     @Override
     public void open() {
         client = HttpClients.newClient();
+        uri = URI.create(url);
     }
 
     @Override
@@ -67,7 +70,7 @@ public final class HttpBatchCall implements BatchCall {
             fields.fields().forEachRemaining(field -> entry.set(field.getKey(), field.getValue()));
         }
         Duration timeout = Duration.between(Instant.now(), deadline);
-        HttpRequest http = HttpRequest.newBuilder(URI.create(url))
+        HttpRequest http = HttpRequest.newBuilder(uri)
                 .timeout(timeout.isNegative() || timeout.isZero() ? Duration.ofMillis(1) : timeout)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(request.toString()))

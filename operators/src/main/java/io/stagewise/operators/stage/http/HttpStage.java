@@ -44,6 +44,8 @@ public final class HttpStage implements RemoteStage {
     private final String url;
     private final Body body;
     private transient HttpClient client;
+    /** {@code url}, parsed once. */
+    private transient URI uri;
 
     public HttpStage(String url, Body body) {
         URI uri = URI.create(url);
@@ -57,12 +59,13 @@ public final class HttpStage implements RemoteStage {
     @Override
     public void open() {
         client = HttpClients.newClient();
+        uri = URI.create(url);
     }
 
     @Override
     public CompletableFuture<JsonNode> call(StageContext context) {
         Duration timeout = Duration.between(Instant.now(), context.deadline());
-        HttpRequest request = HttpRequest.newBuilder(URI.create(url))
+        HttpRequest request = HttpRequest.newBuilder(uri)
                 .timeout(timeout.isNegative() || timeout.isZero() ? Duration.ofMillis(1) : timeout)
                 .header("Content-Type", "application/json")
                 .header(IDEMPOTENCY_KEY, context.idempotencyKey())
