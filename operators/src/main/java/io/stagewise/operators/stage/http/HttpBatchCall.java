@@ -13,7 +13,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,10 +44,7 @@ public final class HttpBatchCall implements BatchCall {
     private transient URI uri;
 
     public HttpBatchCall(String url, HttpStage.Body body) {
-        URI uri = URI.create(url);
-        if (uri.getScheme() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))) {
-            throw new IllegalArgumentException("not an http(s) URL: " + url);
-        }
+        HttpClients.httpUri(url); // refused at construction, not at open on a TaskManager
         this.url = url;
         this.body = body;
     }
@@ -56,7 +52,7 @@ public final class HttpBatchCall implements BatchCall {
     @Override
     public void open() {
         client = HttpClients.newClient();
-        uri = URI.create(url);
+        uri = HttpClients.httpUri(url);
     }
 
     @Override
@@ -69,9 +65,8 @@ public final class HttpBatchCall implements BatchCall {
             JsonNode fields = body.of(item);
             fields.fields().forEachRemaining(field -> entry.set(field.getKey(), field.getValue()));
         }
-        Duration timeout = Duration.between(Instant.now(), deadline);
         HttpRequest http = HttpRequest.newBuilder(uri)
-                .timeout(timeout.isNegative() || timeout.isZero() ? Duration.ofMillis(1) : timeout)
+                .timeout(HttpClients.timeoutUntil(deadline))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(request.toString()))
                 .build();

@@ -1,7 +1,9 @@
 package io.stagewise.operators.stage.http;
 
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.flink.annotation.Internal;
@@ -9,7 +11,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The HTTP client of the remote stages, and the one JVM setting it needs on small machines.
+ * The HTTP client of the remote stages (with the URL check and request timeout both use), and the
+ * one JVM setting it needs on small machines.
  *
  * <p>The JDK client's {@code sendAsync} hands every response to CompletableFuture's default
  * executor, the common ForkJoin pool. A JVM with 2 or fewer CPUs sizes that pool at 1, and
@@ -41,6 +44,21 @@ public final class HttpClients {
             System.setProperty(COMMON_POOL_PARALLELISM, String.valueOf(parallelism));
         }
         warnIfThreadPerResponse();
+    }
+
+    /** {@code url} parsed; an {@link IllegalArgumentException} unless it is an http(s) URL. */
+    static URI httpUri(String url) {
+        URI uri = URI.create(url);
+        if (uri.getScheme() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))) {
+            throw new IllegalArgumentException("not an http(s) URL: " + url);
+        }
+        return uri;
+    }
+
+    /** A request timeout that ends at {@code deadline}: at least 1 ms, as the client needs a positive one. */
+    static Duration timeoutUntil(Instant deadline) {
+        Duration timeout = Duration.between(Instant.now(), deadline);
+        return timeout.isNegative() || timeout.isZero() ? Duration.ofMillis(1) : timeout;
     }
 
     /** A client for one stage of one subtask: HTTP/1.1 (one request per connection at a time), 5 s to connect. */

@@ -14,8 +14,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -48,10 +46,7 @@ public final class HttpStage implements RemoteStage {
     private transient URI uri;
 
     public HttpStage(String url, Body body) {
-        URI uri = URI.create(url);
-        if (uri.getScheme() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))) {
-            throw new IllegalArgumentException("not an http(s) URL: " + url);
-        }
+        HttpClients.httpUri(url); // refused at construction, not at open on a TaskManager
         this.url = url;
         this.body = body;
     }
@@ -59,14 +54,13 @@ public final class HttpStage implements RemoteStage {
     @Override
     public void open() {
         client = HttpClients.newClient();
-        uri = URI.create(url);
+        uri = HttpClients.httpUri(url);
     }
 
     @Override
     public CompletableFuture<JsonNode> call(StageContext context) {
-        Duration timeout = Duration.between(Instant.now(), context.deadline());
         HttpRequest request = HttpRequest.newBuilder(uri)
-                .timeout(timeout.isNegative() || timeout.isZero() ? Duration.ofMillis(1) : timeout)
+                .timeout(HttpClients.timeoutUntil(context.deadline()))
                 .header("Content-Type", "application/json")
                 .header(IDEMPOTENCY_KEY, context.idempotencyKey())
                 .POST(HttpRequest.BodyPublishers.ofString(body.of(context).toString()))
